@@ -1,0 +1,358 @@
+"""Exhaustive breadth-first exploration of any :class:`~luoverify.model.core.Model`.
+
+Storage (chosen for the performance issue): each distinct state is kept once, as the
+model's compact ``encode`` bytes (~100 bytes for the LUO model), as a key of one dict
+that maps it to its BFS index; parent index, action id and depth live in ``array``
+columns. States are numbered in BFS order, so the queue is just the index range, and the
+first violation found for a property is a shortest one. The cyclic garbage collector is
+paused during the search (nothing stored is cyclic; a collection over millions of live
+tuples costs seconds).
+
+Counterexamples are rebuilt from the parent links and then *concretized*: the stored
+states are symmetry representatives, so the trace is re-run from the initial state,
+choosing at each step the first enabled action whose successor has the stored
+representative, which gives one consistently-labelled kernel-call script.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from array import array
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from luoverify.model.core import Action, Model, Outcome
+from luoverify.specs.properties import Property
+
+S = TypeVar("S", bound=Hashable)
+
+
+@dataclass
+class OutcomeStats:
+    fired: int = 0
+    new_states: int = 0
+
+
+@dataclass
+class KindStats:
+    """Coverage of one action kind: in how many states it was enabled, and per outcome."""
+
+    enabled: int = 0
+    outcomes: dict[int, OutcomeStats] = field(default_factory=dict)
+
+
+@dataclass
+class Step(Generic[S]):
+    """One transition of a concrete trace. ``action`` is None for the initial state."""
+
+    action: Action | None
+    ret: int
+    state: S
+    events: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass
+class Counterexample(Generic[S]):
+    prop: str
+    message: str
+    steps: list[Step[S]]
+
+    @property
+    def length(self) -> int:
+        """Number of kernel calls in the trace."""
+        return len(self.steps) - 1
+
+
+@dataclass
+class ExploreResult(Generic[S]):
+    states: int
+    transitions: int
+    depth: int
+    seconds: float
+    complete: bool
+    #: per property: "holds", "violated", "unknown", or "not_applicable"
+    status: dict[str, str]
+    notes: dict[str, str]
+    counterexamples: dict[str, Counterexample[S]]
+    coverage: dict[str, KindStats]
+    #: the explored graph (BFS index -> list of (dst, action id, ret)); kept if asked
+    edges: list[tuple[int, int, int, int]] | None
+    actions: list[Action]
+    keys: list[bytes]
+    limit_reason: str | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.states / self.seconds if self.seconds > 0 else float("inf")
+
+
+@dataclass
+class ExploreOptions:
+    max_states: int | None = None
+    keep_graph: bool = False
+    progress: bool = False
+    #: properties judged impossible at these bounds: name -> reason
+    not_applicable: dict[str, str] = field(default_factory=dict)
+
+
+class _Progress:
+    """A progress line on stderr (tqdm), only for long runs on a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.bar: Any = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(unit=" states", file=sys.stderr, mininterval=0.5,
+                            dynamic_ncols=True, leave=False)
+        self.last = 0
+
+    def update(self, states: int, depth: int, queued: int) -> None:
+        if self.bar is None:
+            return
+        self.bar.update(states - self.last)
+        self.last = states
+        self.bar.set_postfix(depth=depth, queue=queued, refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def explore(
+    model: Model[S],
+    properties: Sequence[Property],
+    options: ExploreOptions | None = None,
+) -> ExploreResult[S]:
+    """Breadth-first search of every reachable state, checking ``properties``."""
+    opts = options or ExploreOptions()
+    start = time.perf_counter()
+    always = [p for p in properties if p.kind == "always" and p.name not in opts.not_applicable]
+    steps = [p for p in properties if p.kind == "step" and p.name not in opts.not_applicable]
+    some_state = [p for p in properties
+                  if p.kind == "sometimes" and not p.on_step and p.name not in opts.not_applicable]
+    some_step = [p for p in properties
+                 if p.kind == "sometimes" and p.on_step and p.name not in opts.not_applicable]
+    graphs = [p for p in properties if p.kind == "graph" and p.name not in opts.not_applicable]
+    keep_graph = opts.keep_graph or bool(graphs)
+
+    index: dict[bytes, int] = {}
+    keys: list[bytes] = []
+    parent = array("i")
+    via = array("i")
+    depth_of = array("H")
+    action_ids: dict[Action, int] = {}
+    action_list: list[Action] = []
+    edges: list[tuple[int, int, int, int]] = []
+    coverage: dict[str, KindStats] = {}
+    kind_of: dict[Action, str] = {}
+    #: first violation per property: (state index, action id or -1, message)
+    found: dict[str, tuple[int, int, str]] = {}
+    reached: dict[str, tuple[int, int, str]] = {}
+    transitions = 0
+    limit_reason: str | None = None
+
+    def add(state: S, par: int, aid: int, depth: int) -> int:
+        data = model.encode(state)
+        idx = len(keys)
+        index[data] = idx
+        keys.append(data)
+        parent.append(par)
+        via.append(aid)
+        depth_of.append(depth)
+        for prop in always:
+            if prop.name not in found:
+                msg = prop.check(state)
+                if msg is not None:
+                    found[prop.name] = (idx, -1, msg)
+        for prop in some_state:
+            if prop.name not in reached:
+                msg = prop.check(state)
+                if msg is not None:
+                    reached[prop.name] = (idx, -1, msg)
+        return idx
+
+    gc_was = gc.isenabled()
+    gc.disable()
+    progress = _Progress(opts.progress)
+    try:
+        for init in model.init_states():
+            c = model.canonical(init)
+            if model.encode(c) not in index:
+                add(c, -1, -1, 0)
+        cur = 0
+        while cur < len(keys):
+            if opts.max_states is not None and len(keys) >= opts.max_states:
+                limit_reason = (f"state limit {opts.max_states} reached with "
+                                f"{len(keys) - cur} states still queued")
+                break
+            state = model.decode(keys[cur])
+            depth = depth_of[cur]
+            seen_kinds: set[str] = set()
+            for action in model.actions(state):
+                aid = action_ids.get(action)
+                if aid is None:
+                    aid = len(action_list)
+                    action_ids[action] = aid
+                    action_list.append(action)
+                    kind_of[action] = model.action_kind(action)
+                kind = kind_of[action]
+                stats = coverage.get(kind)
+                if stats is None:
+                    stats = coverage[kind] = KindStats()
+                if kind not in seen_kinds:
+                    seen_kinds.add(kind)
+                    stats.enabled += 1
+                out = model.next_state(state, action)
+                transitions += 1
+                for prop in steps:
+                    if prop.name not in found:
+                        msg = prop.check(state, action, out)
+                        if msg is not None:
+                            found[prop.name] = (cur, aid, msg)
+                for prop in some_step:
+                    if prop.name not in reached:
+                        msg = prop.check(state, action, out)
+                        if msg is not None:
+                            reached[prop.name] = (cur, aid, msg)
+                if out.state == state:
+                    dst = cur  # an error that changed nothing: no need to canonicalize
+                else:
+                    nxt = model.canonical(out.state)
+                    data = model.encode(nxt)
+                    dst = index.get(data)
+                o = stats.outcomes.get(out.ret)
+                if o is None:
+                    o = stats.outcomes[out.ret] = OutcomeStats()
+                o.fired += 1
+                if dst is None:
+                    dst = add(nxt, cur, aid, depth + 1)
+                    o.new_states += 1
+                if keep_graph:
+                    edges.append((cur, dst, aid, out.ret))
+            cur += 1
+            if cur & 0x3FF == 0:
+                progress.update(len(keys), depth, len(keys) - cur)
+    finally:
+        progress.close()
+        if gc_was:
+            gc.enable()
+
+    complete = limit_reason is None
+    status: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    cexs: dict[str, Counterexample[S]] = {}
+    for prop in properties:
+        if prop.name in opts.not_applicable:
+            status[prop.name] = "not_applicable"
+            notes[prop.name] = opts.not_applicable[prop.name]
+        elif prop.kind in ("always", "step"):
+            if prop.name in found:
+                status[prop.name] = "violated"
+                idx, aid, msg = found[prop.name]
+                notes[prop.name] = msg
+                cexs[prop.name] = _counterexample(model, prop, keys, parent, via,
+                                                  action_list, idx, aid, msg)
+            else:
+                status[prop.name] = "holds" if complete else "unknown"
+        elif prop.kind == "sometimes":
+            if prop.name in reached:
+                status[prop.name] = "holds"
+                notes[prop.name] = reached[prop.name][2]
+            else:
+                status[prop.name] = "violated" if complete else "unknown"
+                notes[prop.name] = "never reached: properties may hold vacuously"
+    if graphs:
+        from luoverify.checks.graphs import check_graph_property
+
+        for prop in graphs:
+            if not complete:
+                status[prop.name] = "unknown"
+                notes[prop.name] = "the graph is incomplete"
+                continue
+            bad = check_graph_property(model, keys, edges, prop)
+            if bad is None:
+                status[prop.name] = "holds"
+            else:
+                idx, msg = bad
+                status[prop.name] = "violated"
+                notes[prop.name] = msg
+                cexs[prop.name] = _counterexample(model, prop, keys, parent, via,
+                                                  action_list, idx, -1, msg)
+    seconds = time.perf_counter() - start
+    return ExploreResult(
+        states=len(keys),
+        transitions=transitions,
+        depth=max(depth_of) if depth_of else 0,
+        seconds=seconds,
+        complete=complete,
+        status=status,
+        notes=notes,
+        counterexamples=cexs,
+        coverage=coverage,
+        edges=edges if keep_graph else None,
+        actions=action_list,
+        keys=keys,
+        limit_reason=limit_reason,
+    )
+
+
+def path_to(parent: array[int], via: array[int], idx: int) -> list[tuple[int, int]]:
+    """(state index, action id that led to it) from the root to ``idx``."""
+    path: list[tuple[int, int]] = []
+    while idx >= 0:
+        path.append((idx, via[idx]))
+        idx = parent[idx]
+    path.reverse()
+    return path
+
+
+def _counterexample(
+    model: Model[S],
+    prop: Property,
+    keys: list[bytes],
+    parent: array[int],
+    via: array[int],
+    action_list: list[Action],
+    idx: int,
+    final_aid: int,
+    msg: str,
+) -> Counterexample[S]:
+    """A concrete trace to state ``idx`` (plus the violating step, for step properties)."""
+    path = path_to(parent, via, idx)
+    targets = [keys[i] for i, _ in path]
+    inits = [s for s in model.init_states() if model.encode(model.canonical(s)) == targets[0]]
+    cur = inits[0]
+    steps: list[Step[S]] = [Step(None, 0, cur)]
+    for target in targets[1:]:
+        out = _find_step(model, cur, lambda a, o, t=target: model.encode(
+            model.canonical(o.state)) == t)
+        steps.append(out)
+        cur = out.state
+    if final_aid >= 0:
+        want = action_list[final_aid]
+        del want  # the stored action is relative to the representative; search instead
+
+        def violates(a: Action, o: Outcome[S]) -> bool:
+            return prop.check(cur, a, o) is not None
+
+        last = _find_step(model, cur, violates)
+        steps.append(last)
+        msg = prop.check(cur, last.action, Outcome(last.ret, last.state, last.events)) or msg
+    elif prop.kind in ("always",):
+        msg = prop.check(cur) or msg
+    return Counterexample(prop.name, msg, steps)
+
+
+def _find_step(
+    model: Model[S], cur: S, accept: Callable[[Action, Outcome[S]], bool]
+) -> Step[S]:
+    for action in model.actions(cur):
+        out = model.next_state(cur, action)
+        if accept(action, out):
+            return Step(action, out.ret, out.state, out.events)
+    raise AssertionError("counterexample could not be concretized: the model's symmetry "
+                         "reduction is not a symmetry of its transition relation")

@@ -1,0 +1,139 @@
+"""Designs: the policy choices where kernel versions differ, read by the model.
+
+A :class:`Design` is a value. Each flag names one fix from ``shared/reference`` and is
+``True`` when the kernel has that fix. Profiles:
+
+* ``upstream`` -- every fix in the reference; all safety properties must hold.
+* ``v6.19``   -- the kernel as released (2025-11-27 LUO v8 + KHO 6.19).
+
+A reviewer's variant is a Python file that defines ``DESIGN``, usually derived from a
+profile with :func:`dataclasses.replace`::
+
+    from dataclasses import replace
+    from luoverify.model.design import PROFILES
+    DESIGN = replace(PROFILES["upstream"], name="no-kind-check", check_session_kind=False)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+class DesignError(Exception):
+    """A design name or design file the user gave cannot be used (one-line message)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Design:
+    """Kernel policy flags. ``True`` means "the kernel has the fix"."""
+
+    name: str
+    #: LUO-M7 fix "validate session type before performing operation": PRESERVE_FD on an
+    #: incoming session and RETRIEVE_FD / FINISH on an outgoing one fail with EINVAL.
+    check_session_kind: bool = True
+    #: LUO-M3 fix "prevent double management of files": a memfd already managed by LUO
+    #: (preserved, or retrieved and not finished) cannot be preserved again: EBUSY.
+    reject_double_preserve: bool = True
+    #: LUO-M4 fix "remember retrieve() status": a failed retrieve is recorded; later
+    #: retrieves return the same errno and finish does not touch the file's data.
+    remember_retrieve_status: bool = True
+    #: LUO-M5 fix "do not clear serialized_data on unfreeze".
+    keep_handle_on_unfreeze: bool = True
+    #: 6.19-7.0: liveupdate_reboot() calls kho_finalize() after serialization and fails
+    #: with EAGAIN when it fails. Stateless KHO (7.1+) has no finalize step.
+    kho_finalize: bool = False
+    #: LUO-M10 fix (luo_session_abort_reboot): a reboot that fails after serialization
+    #: unfreezes every frozen session. Only matters when ``kho_finalize`` is set.
+    abort_reboot_unfreezes: bool = True
+    #: LUO-M11 / KHO-M15 fix "block session mutations during reboot": create and
+    #: PRESERVE_FD get EBUSY, and closing an outgoing session waits for the outcome.
+    block_mutations_in_reboot: bool = True
+    #: LUO-M13 (S7 behaviour): closing a retrieved session whose finish is vetoed clears
+    #: ``retrieved`` so the session can be retrieved again; 6.19 leaves it stuck (EINVAL).
+    retrievable_after_vetoed_close: bool = True
+    #: KHO-M6 fix: kho_restore_*() checks and erases the KHOP stamp (6.18+), so a page can
+    #: be restored at most once and only if it was handed over.
+    restore_checks_stamp: bool = True
+
+    def flags(self) -> dict[str, bool]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
+
+    def describe(self) -> str:
+        off = [k for k, v in self.flags().items() if not v and k != "kho_finalize"]
+        extra = ["kho_finalize"] if self.kho_finalize else []
+        parts = [f"without {', '.join(off)}"] if off else ["all fixes"]
+        if extra:
+            parts.append("with kho_finalize")
+        return f"{self.name} ({'; '.join(parts)})"
+
+
+UPSTREAM = Design(name="upstream")
+
+V6_19 = Design(
+    name="v6.19",
+    check_session_kind=False,
+    reject_double_preserve=False,
+    remember_retrieve_status=False,
+    keep_handle_on_unfreeze=False,
+    kho_finalize=True,
+    abort_reboot_unfreezes=False,
+    block_mutations_in_reboot=False,
+    retrievable_after_vetoed_close=False,
+    restore_checks_stamp=True,
+)
+
+PROFILES: dict[str, Design] = {d.name: d for d in (UPSTREAM, V6_19)}
+DEFAULT_DESIGN = "upstream"
+
+
+def load_design(spec: str) -> Design:
+    """A profile by name, or the ``DESIGN`` defined by a Python file at path ``spec``.
+
+    Raises :class:`DesignError` with a one-line message for an unknown name, a missing or
+    unreadable file, a file that raises, or a file whose ``DESIGN`` is not a Design.
+    """
+    if spec in PROFILES:
+        return PROFILES[spec]
+    path = Path(spec)
+    if path.suffix != ".py" and not path.exists():
+        raise DesignError(
+            f"unknown design {spec!r}: expected one of {', '.join(sorted(PROFILES))} "
+            "or a path to a .py file defining DESIGN"
+        )
+    if not path.is_file():
+        raise DesignError(f"design file {spec!r} does not exist")
+    module_name = f"_luo_design_{abs(hash(str(path.resolve())))}"
+    loader_spec = importlib.util.spec_from_file_location(module_name, path)
+    if loader_spec is None or loader_spec.loader is None:
+        raise DesignError(f"design file {spec!r} cannot be loaded as Python")
+    module = importlib.util.module_from_spec(loader_spec)
+    try:
+        sys.modules[module_name] = module
+        loader_spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise DesignError(f"design file {spec!r}: syntax error line {exc.lineno}: {exc.msg}")
+    except Exception as exc:  # the user's code: report, never a traceback
+        raise DesignError(f"design file {spec!r} raised {type(exc).__name__}: {exc}") from None
+    finally:
+        sys.modules.pop(module_name, None)
+    design: Any = getattr(module, "DESIGN", None)
+    if design is None:
+        raise DesignError(f"design file {spec!r} does not define DESIGN")
+    if not isinstance(design, Design):
+        raise DesignError(
+            f"design file {spec!r}: DESIGN is a {type(design).__name__}, not a "
+            "luoverify.model.design.Design"
+        )
+    for f in fields(design):
+        value = getattr(design, f.name)
+        expected = str if f.name == "name" else bool
+        if not isinstance(value, expected):
+            raise DesignError(
+                f"design file {spec!r}: DESIGN.{f.name} must be {expected.__name__}, "
+                f"got {value!r}"
+            )
+    return design

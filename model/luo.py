@@ -1,0 +1,838 @@
+"""The LUO/KHO model: sessions, the memfd file handler and KHO page ownership.
+
+Every action is a kernel call (or a step inside ``reboot()``), named as the kernel names
+it, and returns ``0`` or the kernel's ``-errno``; an error leaves the state as the kernel
+leaves it. Section references are to ``shared/reference/luo-semantics.md`` (``L§``) and
+``shared/reference/kho-semantics.md`` (``K§``).
+
+Abstractions, and why they are sound for page ownership:
+
+* One page per folio, one page per metadata object. The memfd handler's
+  ``memfd_luo_ser`` and its folio array (L§1.7) are one "ser" page: they are allocated,
+  preserved, unpreserved, restored and freed together in every path of memfd_luo.c, so
+  merging them removes no ordering that an ownership property can observe. A session's
+  2-page files block is one page for the same reason.
+* LUO's own FDT page and 16-page session block are not modelled: they are preserved at
+  boot and restored at the first open, with no user-controlled step in between (L§2.6).
+* Session names and tokens are not stored: only their equality matters, and every call
+  that could pass a duplicate or unknown name/token is offered as its own action with
+  the kernel's errno (EEXIST, ENOENT).
+* In-kernel allocations (files block, ser page, migration target) take the lowest clean
+  free non-scratch page; all such pages are interchangeable under symmetry. Allocation by
+  *other* kernel users explores every class of free page, so a page that was wrongly
+  freed is handed to someone else whenever that is possible.
+* Faults: each fallible callback may fail while the fault budget lasts: preserve
+  (-ENOMEM), freeze (-EIO), retrieve (-ENOMEM), can_finish (veto, -EBUSY) and
+  kho_finalize (-EAGAIN, designs that have it). The memfd handler has no can_finish; the
+  model's handler has one that may veto, so the veto paths of luo_file_finish are covered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from luoverify.model import errno as E
+from luoverify.model import state as st
+from luoverify.model.bounds import Bounds
+from luoverify.model.core import Action, Outcome
+from luoverify.model.design import Design
+from luoverify.model.state import NONE, State, World, WFile, WMemfd, WSession
+
+Event = tuple[str, int]
+
+#: Reboot actions: every step of reboot(KEXEC) from serialization to the jump.
+REBOOT_ACTIONS = frozenset({"reboot", "luo_session_serialize", "kho_finalize", "kernel_kexec"})
+#: Actions after which the machine runs the next kernel.
+JUMP_ACTIONS = frozenset({"kernel_kexec", "reboot"})
+
+
+def _act(call: str, **args: int | str | None) -> Action:
+    return Action(call, tuple(args.items()))
+
+
+class LuoModel:
+    """LUO sessions + memfd handler + KHO page ownership, for a design and bounds."""
+
+    def __init__(self, design: Design, bounds: Bounds, *, symmetry: bool = True) -> None:
+        bounds.validate()
+        self.design = design
+        self.bounds = bounds
+        self.symmetry = symmetry
+
+    # ------------------------------------------------------------------ Model protocol
+    def init_states(self) -> Sequence[State]:
+        b = self.bounds
+        return [st.initial_state(b.pages, b.memfds, b.scratch, b.faults)]
+
+    def canonical(self, state: State) -> State:
+        return st.canonicalize(state) if self.symmetry else state
+
+    def encode(self, state: State) -> bytes:
+        return st.encode(state)
+
+    def decode(self, data: bytes) -> State:
+        return st.decode(data)
+
+    def view(self, state: State) -> Mapping[str, Any]:
+        return st.view(state)
+
+    def action_kind(self, action: Action) -> str:
+        """Coverage class: the call name, plus the fault or error-path argument."""
+        for key in ("fault", "fd", "token", "name"):
+            try:
+                value = action.arg(key)
+            except KeyError:
+                continue
+            if key == "fault" and value is not None:
+                return f"{action.name}[fault:{str(value).split(':')[0]}]"
+            if key in ("fd", "token", "name") and isinstance(value, str):
+                return f"{action.name}[{key}={value}]"
+        if action.name == "retrieve_fd" and action.arg("file") == "unknown":
+            return "retrieve_fd[token=unknown]"
+        if action.name == "retrieve_session" and action.arg("session") == "unknown":
+            return "retrieve_session[name=unknown]"
+        return action.name
+
+    # ------------------------------------------------------------------ enabled calls
+    def actions(self, state: State) -> Iterable[Action]:
+        """Every callable operation in ``state``, in a fixed order, failing ones included.
+
+        A call is left out only when it would block (the kernel makes the caller wait) or
+        when the bounds forbid the object it would create.
+        """
+        glob, outs, incs, memfds, pages = state
+        kexecs, phase, faults = glob
+        b = self.bounds
+        d = self.design
+        acts: list[Action] = []
+        in_reboot = phase != st.RUNNING
+        free_slot = any(m is None for m in memfds)
+
+        # --- user space: memfds and other kernel users ----------------------------------
+        if free_slot:
+            free_scratch = any(p[0] == st.FREE and p[4] for p in pages)
+            for size in range(b.folios + 1):
+                acts.append(_act("memfd_create", size=size, scratch=0))
+                if size and free_scratch:
+                    acts.append(_act("memfd_create", size=size, scratch=1))
+        for m, mf in enumerate(memfds):
+            if mf is None:
+                continue
+            if mf[0] and mf[1] and all(pages[p][3] == st.DATA_A for p in mf[1]):
+                acts.append(_act("memfd_write", memfd=m))
+            if mf[0]:
+                acts.append(_act("close_memfd", memfd=m))
+        referenced = _referenced_pages(state)
+        seen: set[tuple[Any, ...]] = set()
+        for p, page in enumerate(pages):
+            if page[0] == st.FREE:
+                key = (page, p in referenced)
+                if not self.symmetry or key not in seen:
+                    seen.add(key)
+                    acts.append(_act("alloc_pages", page=p))
+        seen.clear()
+        for p, page in enumerate(pages):
+            if page[0] == st.OTHER:
+                key = (page, p in referenced)
+                if not self.symmetry or key not in seen:
+                    seen.add(key)
+                    acts.append(_act("free_pages", page=p))
+
+        # --- /dev/liveupdate ------------------------------------------------------------
+        # In 6.19 insert takes the outgoing rwsem that serialize holds: create blocks.
+        if not in_reboot or d.block_mutations_in_reboot:
+            if len(outs) < b.sessions:
+                acts.append(_act("create_session", name="new"))
+            if outs:
+                acts.append(_act("create_session", name="dup"))
+        if incs:
+            for i in range(len(incs)):
+                acts.append(_act("retrieve_session", session=i))
+        acts.append(_act("retrieve_session", session="unknown"))
+
+        # --- session fds ----------------------------------------------------------------
+        for kind, lst in (("out", outs), ("in", incs)):
+            for i, s in enumerate(lst):
+                status = s[0]
+                if status in (st.OUT_CLOSING, st.IN_NEW, st.IN_STUCK):
+                    continue  # no fd: nothing can be called on it
+                acts.extend(self._session_actions(state, kind, i, s, faults))
+        # --- reboot(KEXEC) --------------------------------------------------------------
+        acts.extend(self._reboot_actions(state))
+        return acts
+
+    def _session_actions(
+        self, state: State, kind: str, i: int, s: tuple[Any, ...], faults: int
+    ) -> list[Action]:
+        memfds = state[3]
+        b = self.bounds
+        acts: list[Action] = []
+        nfiles = len(s[4])
+        # LIVEUPDATE_SESSION_PRESERVE_FD
+        if nfiles:
+            acts.append(_act("preserve_fd", list=kind, session=i, fd="any", token="dup"))
+        if nfiles < b.files:
+            for m, mf in enumerate(memfds):
+                if mf is not None and mf[0]:
+                    acts.append(_act("preserve_fd", list=kind, session=i, fd=m, fault=None))
+                    if faults:
+                        acts.append(_act("preserve_fd", list=kind, session=i, fd=m,
+                                         fault="preserve"))
+            acts.append(_act("preserve_fd", list=kind, session=i, fd="devnull"))
+            acts.append(_act("preserve_fd", list=kind, session=i, fd="closed"))
+        # LIVEUPDATE_SESSION_RETRIEVE_FD
+        free_slot = any(m is None for m in memfds)
+        for j in range(nfiles):
+            if free_slot:
+                acts.append(_act("retrieve_fd", list=kind, session=i, file=j, fault=None))
+                if faults:
+                    acts.append(_act("retrieve_fd", list=kind, session=i, file=j,
+                                     fault="retrieve"))
+        acts.append(_act("retrieve_fd", list=kind, session=i, file="unknown", fault=None))
+        # LIVEUPDATE_SESSION_FINISH
+        acts.append(_act("finish", list=kind, session=i, fault=None))
+        if faults and nfiles:
+            acts.append(_act("finish", list=kind, session=i, fault="veto"))
+        # close(session fd)
+        in_reboot = state[0][1] != st.RUNNING
+        if kind == "in" or not (in_reboot and self.design.block_mutations_in_reboot):
+            acts.append(_act("close_session", list=kind, session=i, fault=None))
+            if kind == "in" and faults and nfiles:
+                acts.append(_act("close_session", list=kind, session=i, fault="veto"))
+        return acts
+
+    def _reboot_actions(self, state: State) -> list[Action]:
+        glob, outs = state[0], state[1]
+        kexecs, phase, faults = glob
+        acts: list[Action] = []
+        if self.bounds.reboot == "atomic":
+            if phase == st.RUNNING and kexecs < self.bounds.kexecs:
+                acts.append(_act("reboot", fault=None))
+                if faults:
+                    for i, s in enumerate(outs):
+                        for j in range(len(s[4])):
+                            acts.append(_act("reboot", fault=f"freeze:{i}.{j}"))
+                    if self.design.kho_finalize:
+                        acts.append(_act("reboot", fault="finalize"))
+            return acts
+        if phase == st.RUNNING:
+            if kexecs < self.bounds.kexecs:
+                acts.append(_act("reboot"))
+        elif phase == st.SERIALIZING:
+            i = _cursor(outs)
+            acts.append(_act("luo_session_serialize", session=i, fault=None))
+            if faults:
+                for j in range(len(outs[i][4])):
+                    acts.append(_act("luo_session_serialize", session=i, fault=f"freeze:{j}"))
+        elif phase == st.FINALIZE:
+            acts.append(_act("kho_finalize", fault=None))
+            if faults:
+                acts.append(_act("kho_finalize", fault="finalize"))
+        elif phase == st.READY:
+            acts.append(_act("kernel_kexec"))
+        return acts
+
+    # ------------------------------------------------------------------ transitions
+    def next_state(self, state: State, action: Action) -> Outcome[State]:
+        """Run ``action`` on a copy of ``state``; the result is *not* canonicalized."""
+        w = World.thaw(state)
+        k = _Kernel(w, self.design, self.bounds)
+        handler = getattr(k, "do_" + action.name, None)
+        if handler is None:
+            raise ValueError(f"unknown action {action.name!r}")
+        ret: int = handler(**dict(action.args))
+        return Outcome(ret, w.freeze(), tuple(k.events))
+
+
+def _cursor(outs: tuple[Any, ...]) -> int:
+    """The next outgoing session luo_session_serialize() visits (creation order)."""
+    for i, s in enumerate(outs):
+        if not s[2]:
+            return i
+    return len(outs)
+
+
+def _referenced_pages(state: State) -> set[int]:
+    """Pages some object names (memfd folios, files, files blocks, snapshots)."""
+    _glob, outs, incs, memfds, _pages = state
+    ref: set[int] = set()
+    for mf in memfds:
+        if mf is not None:
+            ref.update(mf[1])
+    for lst in (outs, incs):
+        for s in lst:
+            if s[1] >= 0:
+                ref.add(s[1])
+            for f in s[4]:
+                if f[2] >= 0:
+                    ref.add(f[2])
+                ref.update(f[3])
+            if s[5] is not None:
+                if s[5][0] >= 0:
+                    ref.add(s[5][0])
+                for ser, folios, _h in s[5][1]:
+                    if ser >= 0:
+                        ref.add(ser)
+                    ref.update(folios)
+    return ref
+
+
+class _Kernel:
+    """The kernel code paths, run on a mutable :class:`World`.
+
+    Method names after kernel functions. ``do_*`` methods are the actions; each returns
+    the value user space sees.
+    """
+
+    def __init__(self, w: World, design: Design, bounds: Bounds) -> None:
+        self.w = w
+        self.d = design
+        self.b = bounds
+        self.events: list[Event] = []
+
+    # ================================================================ page allocator
+    def _referenced(self) -> set[int]:
+        return _referenced_pages(self.w.freeze())
+
+    def alloc_kernel_page(self) -> int:
+        """An unmovable allocation: lowest clean free page outside scratch, or NONE."""
+        ref = self._referenced()
+        candidates = [p for p, pg in enumerate(self.w.pages) if pg[0] == st.FREE and not pg[4]]
+        clean = [p for p in candidates if p not in ref]
+        pick = clean or candidates
+        if not pick:
+            return NONE
+        p = pick[0]
+        self.w.pages[p][0] = st.ALLOC
+        self.w.pages[p][3] = st.ZERO
+        return p
+
+    def free_page(self, p: int) -> None:
+        """__free_pages(): back to the buddy allocator. KHO is not told (K§1.2)."""
+        page = self.w.pages[p]
+        page[0] = st.FREE
+        page[3] = st.ZERO
+
+    # ================================================================ KHO (K§2)
+    def kho_preserve(self, p: int) -> None:
+        """kho_preserve_folio(): set the tracker bit (set semantics, K§1.2)."""
+        self.w.pages[p][1] = 1
+
+    def kho_unpreserve(self, p: int) -> None:
+        """kho_unpreserve_folio(): clear the bit; unknown keys are a silent no-op."""
+        self.w.pages[p][1] = 0
+
+    def kho_restore(self, p: int) -> bool:
+        """kho_restore_folio(): check and erase the KHOP stamp (K§2.3, K§4.2).
+
+        Success hands the page to the caller (owner ALLOC). A page without a stamp (never
+        handed over, or already restored) is refused with a WARN and NULL.
+        """
+        page = self.w.pages[p]
+        if page[2]:
+            page[2] = 0
+            page[0] = st.ALLOC
+            self.events.append(("restore", p))
+            return True
+        if self.d.restore_checks_stamp:
+            self.events.append(("restore_refused", p))
+            return False
+        # KHO-M6: no provenance check; any page is "restored" and given to the caller.
+        self.events.append(("restore_unstamped", p))
+        page[0] = st.ALLOC
+        return True
+
+    def kho_restore_free(self, p: int) -> None:
+        """kho_restore_free(): restore, then put the page."""
+        if self.kho_restore(p):
+            self.free_page(p)
+
+    # ================================================================ memfds
+    def luo_refs(self, m: int) -> int:
+        """References LUO holds on memfd ``m`` (fget at preserve, extra ref at retrieve)."""
+        n = 0
+        for lst in (self.w.out, self.w.inc):
+            for s in lst:
+                for f in s.files:
+                    if f.memfd == m and f.st in (st.PRESERVED, st.FROZEN, st.F_OK):
+                        n += 1
+        return n
+
+    def fput_memfd(self, m: int) -> None:
+        """Drop a reference: the memfd dies (its folios are freed) with its last one."""
+        mf = self.w.memfds[m]
+        if mf is None or mf.user or self.luo_refs(m):
+            return
+        for p in mf.folios:
+            self.free_page(p)
+        self.w.memfds[m] = None
+
+    def new_memfd(self, folios: tuple[int, ...]) -> int:
+        slot = self.w.memfds.index(None)
+        self.w.memfds[slot] = WMemfd(user=1, folios=folios)
+        return slot
+
+    def managed(self, m: int) -> bool:
+        """LUO already manages this memfd (the global get_id table of the M3 fix)."""
+        return self.luo_refs(m) > 0
+
+    # ================================================================ user space
+    def do_memfd_create(self, size: int, scratch: int) -> int:
+        """memfd_create() + ftruncate(size pages) + write: user data "A" in every folio.
+
+        Movable allocations may land in scratch (CMA); ``scratch=1`` puts the first folio
+        there. Out of memory: -ENOMEM and nothing changes.
+        """
+        folios: list[int] = []
+        for k in range(size):
+            want_scratch = bool(scratch) and k == 0
+            cands = [p for p, pg in enumerate(self.w.pages)
+                     if pg[0] == st.FREE and bool(pg[4]) == want_scratch and p not in folios]
+            if not cands:
+                for p in folios:
+                    self.free_page(p)
+                return -E.ENOMEM
+            ref = self._referenced()
+            clean = [p for p in cands if p not in ref]
+            p = (clean or cands)[0]
+            self.w.pages[p][0] = st.ALLOC
+            folios.append(p)
+        for p in folios:
+            self.w.pages[p][3] = st.DATA_A
+        self.new_memfd(tuple(folios))
+        return 0
+
+    def do_memfd_write(self, memfd: int) -> int:
+        """write(): new data "B" into every folio (allowed while preserved, L§2.3)."""
+        mf = self.w.memfds[memfd]
+        assert mf is not None
+        for p in mf.folios:
+            self.w.pages[p][3] = st.DATA_B
+        return 0
+
+    def do_close_memfd(self, memfd: int) -> int:
+        """close() of the user's memfd fd; LUO's own reference keeps it alive (L§2.3)."""
+        mf = self.w.memfds[memfd]
+        assert mf is not None
+        mf.user = 0
+        self.fput_memfd(memfd)
+        return 0
+
+    def do_alloc_pages(self, page: int) -> int:
+        """Another kernel user allocates a free page and writes its own data to it."""
+        pg = self.w.pages[page]
+        pg[0] = st.OTHER
+        pg[3] = st.FOREIGN
+        return 0
+
+    def do_free_pages(self, page: int) -> int:
+        """Another kernel user frees one of its pages."""
+        self.free_page(page)
+        return 0
+
+    # ================================================================ /dev/liveupdate
+    def do_create_session(self, name: str) -> int:
+        """LIVEUPDATE_IOCTL_CREATE_SESSION (L§2.1).
+
+        ``name="new"`` is a name no outgoing session has; ``"dup"`` one that exists
+        (EEXIST; names are unique within the outgoing list only). With the M11 fix, create
+        during reboot fails with EBUSY (in 6.19 it blocks on the outgoing rwsem, so the
+        action is not offered then).
+        """
+        if self.w.phase != st.RUNNING and self.d.block_mutations_in_reboot:
+            return -E.EBUSY
+        if name == "dup":
+            return -E.EEXIST
+        self.w.out.append(WSession(status=st.OUT_OPEN))
+        return 0
+
+    def do_retrieve_session(self, session: int | str) -> int:
+        """LIVEUPDATE_IOCTL_RETRIEVE_SESSION (L§2.2): ENOENT unknown, EINVAL if retrieved."""
+        if session == "unknown":
+            return -E.ENOENT
+        assert isinstance(session, int)
+        s = self.w.inc[session]
+        if s.status != st.IN_NEW:
+            return -E.EINVAL
+        s.status = st.IN_RETRIEVED
+        return 0
+
+    # ================================================================ session ioctls
+    def _session(self, lst: str, i: int) -> WSession:
+        return (self.w.out if lst == "out" else self.w.inc)[i]
+
+    def do_preserve_fd(
+        self, list: str, session: int, fd: int | str, token: str = "new",
+        fault: str | None = None,
+    ) -> int:
+        """LIVEUPDATE_SESSION_PRESERVE_FD -> luo_preserve_file() (L§2.3).
+
+        Checks in kernel order: session kind (M7 fix, EINVAL), reboot in progress (M11
+        fix, EBUSY), token already used in this session (EEXIST), fget (EBADF), already
+        managed (M3 fix, EBUSY), files block allocation, can_preserve (ENOENT), then the
+        handler's preserve. Any failure after the files block was allocated frees it
+        again if the session has no files.
+        """
+        s = self._session(list, session)
+        if self.d.check_session_kind and s.incoming:
+            return -E.EINVAL
+        if self.w.phase != st.RUNNING and self.d.block_mutations_in_reboot:
+            return -E.EBUSY
+        if token == "dup":
+            return -E.EEXIST
+        if fd == "closed":
+            return -E.EBADF
+        if isinstance(fd, int) and self.d.reject_double_preserve and self.managed(fd):
+            return -E.EBUSY
+        allocated_block = False
+        if s.fblk == NONE:
+            p = self.alloc_kernel_page()
+            if p == NONE:
+                return -E.ENOMEM
+            self.kho_preserve(p)  # kho_alloc_preserve()
+            s.fblk = p
+            allocated_block = True
+        if fd == "devnull":
+            ret = -E.ENOENT  # no handler's can_preserve accepts /dev/null
+        else:
+            assert isinstance(fd, int)
+            ret = self.memfd_luo_preserve(s, fd, fault)
+        if ret and allocated_block and not s.files:
+            self.kho_unpreserve(s.fblk)
+            self.free_page(s.fblk)
+            s.fblk = NONE
+        return ret
+
+    def memfd_luo_preserve(self, s: WSession, m: int, fault: str | None) -> int:
+        """memfd handler preserve (L§4 memfd specifics).
+
+        Allocate the ser page, pin every folio (a folio in scratch is migrated out first:
+        memfd_pin_folios() moves it off CMA, K§1.6), KHO-preserve every folio and the ser.
+        """
+        if fault is not None:
+            self.w.faults -= 1
+            return -E.ENOMEM
+        mf = self.w.memfds[m]
+        assert mf is not None
+        ser = self.alloc_kernel_page()
+        if ser == NONE:
+            return -E.ENOMEM
+        folios = list(mf.folios)
+        for k, p in enumerate(folios):
+            if self.w.pages[p][4]:
+                target = self.alloc_kernel_page()
+                if target == NONE:
+                    self.free_page(ser)
+                    return -E.ENOMEM
+                self.w.pages[target][3] = self.w.pages[p][3]
+                self.free_page(p)
+                folios[k] = target
+        mf.folios = tuple(folios)
+        for p in folios:
+            self.kho_preserve(p)
+        self.kho_preserve(ser)
+        s.files.append(WFile(st=st.PRESERVED, memfd=m, ser=ser, folios=tuple(folios)))
+        return 0
+
+    def memfd_luo_unpreserve(self, f: WFile) -> None:
+        """memfd handler unpreserve: undo preserve; with handle 0 it WARNs and returns."""
+        if not f.handle:
+            self.events.append(("unpreserve_without_handle", f.ser))
+            return
+        for p in f.folios:
+            self.kho_unpreserve(p)
+        self.kho_unpreserve(f.ser)  # kho_unpreserve_free()
+        self.free_page(f.ser)
+
+    def do_retrieve_fd(self, list: str, session: int, file: int | str,
+                       fault: str | None) -> int:
+        """LIVEUPDATE_SESSION_RETRIEVE_FD (L§2.7).
+
+        A retrieved file gives a new fd to the same memfd. A file whose retrieve failed
+        returns the stored errno (M4 fix). Otherwise the handler's retrieve runs: it
+        restores the ser and every folio into a new memfd. On failure the memfd handler
+        puts what it restored and frees the ser (7.0 "restore and free memfd_luo_ser on
+        failure"; the model uses that cleanup in every design), so the preserved data is
+        consumed; 6.19 LUO records nothing (M4).
+        """
+        s = self._session(list, session)
+        if self.d.check_session_kind and not s.incoming:
+            return -E.EINVAL
+        if file == "unknown":
+            return -E.ENOENT
+        assert isinstance(file, int)
+        f = s.files[file]
+        if f.st == st.F_OK:
+            mf = self.w.memfds[f.memfd]
+            assert mf is not None
+            mf.user = 1
+            return 0
+        if f.st == st.F_ERR:
+            return -E.ENOMEM  # the stored errno: every fault injected here is ENOMEM
+        self.events.append(("handler_retrieve", f.tried))
+        f.tried = 1
+        ret = self.memfd_luo_retrieve(f, fault)
+        if ret == 0:
+            if f.st in (st.PRESERVED, st.FROZEN):
+                # 6.19, RETRIEVE_FD on an outgoing session (M7): LUO overwrites the file
+                # pointer and marks it retrieved; the outgoing file keeps its state.
+                pass
+            else:
+                f.st = st.F_OK
+        elif self.d.remember_retrieve_status and f.st == st.F_NEW:
+            f.st = st.F_ERR
+        return ret
+
+    def memfd_luo_retrieve(self, f: WFile, fault: str | None) -> int:
+        restored: list[int] = []
+        ok = True
+        for p in f.folios:
+            if self.kho_restore(p):
+                restored.append(p)
+            else:
+                ok = False
+                break
+        if ok and f.ser != NONE:
+            # read the ser in place, then kho_restore_free() it
+            self.kho_restore_free(f.ser)
+        if fault is not None or not ok:
+            if fault is not None:
+                self.w.faults -= 1
+            for p in restored:
+                self.free_page(p)
+            if ok and f.ser != NONE:
+                pass  # already restored and freed above
+            return -E.ENOMEM if fault is not None else -E.EIO
+        f.memfd = self.new_memfd(tuple(restored))
+        return 0
+
+    def luo_file_finish(self, s: WSession, fault: str | None) -> int:
+        """luo_file_finish() (L§2.8): can_finish on every file, then finish LIFO.
+
+        A veto changes nothing but the ghost ``vetoed`` flag. Files never retrieved get
+        finish(retrieved=false): the memfd handler restores and frees the ser and every
+        folio. Retrieved files: LUO drops its extra reference. Failed retrieves (7.0):
+        nothing. Then kho_restore_free(files block).
+        """
+        if not s.files:
+            return 0
+        if fault is not None:
+            self.w.faults -= 1
+            s.vetoed = 1
+            return -E.EBUSY
+        while s.files:
+            f = s.files.pop()
+            if f.st in (st.F_NEW, st.PRESERVED, st.FROZEN):
+                # finish(retrieved=false): discard the preserved data. On an outgoing file
+                # (M7) the pages carry no stamp and KHO refuses them.
+                for p in f.folios:
+                    self.kho_restore_free(p)
+                if f.ser != NONE:
+                    self.kho_restore_free(f.ser)
+                if f.st != st.F_NEW and f.memfd != NONE:
+                    self.fput_memfd(f.memfd)
+            elif f.st == st.F_OK:
+                self.fput_memfd(f.memfd)
+        if s.fblk != NONE:
+            self.kho_restore_free(s.fblk)
+            s.fblk = NONE
+        return 0
+
+    def do_finish(self, list: str, session: int, fault: str | None) -> int:
+        """LIVEUPDATE_SESSION_FINISH (L§2.8); EINVAL on an outgoing session (M7 fix)."""
+        s = self._session(list, session)
+        if self.d.check_session_kind and not s.incoming:
+            return -E.EINVAL
+        ret = self.luo_file_finish(s, fault)
+        if ret == 0 and s.incoming:
+            s.status = st.IN_FINISHED
+        return ret
+
+    def do_close_session(self, list: str, session: int, fault: str | None) -> int:
+        """close() of a session fd: luo_session_release() (L§2.4, L§2.8).
+
+        Outgoing: unpreserve every file newest first, free the files block, unlink. In
+        6.19 this may run during reboot (M11): the files are unpreserved at once, the
+        unlink waits for the outgoing rwsem, so the session stays listed (OUT_CLOSING)
+        until the reboot ends. Incoming: finish; if vetoed, 6.19 keeps the session listed
+        and unretrievable (M13), later kernels make it retrievable again. close() itself
+        returns 0: the VFS ignores release's error.
+        """
+        lst = self.w.out if list == "out" else self.w.inc
+        s = lst[session]
+        if not s.incoming:
+            while s.files:
+                f = s.files.pop()
+                self.memfd_luo_unpreserve(f)
+                self.fput_memfd(f.memfd)
+            if s.fblk != NONE:
+                self.kho_unpreserve(s.fblk)  # kho_unpreserve_free()
+                self.free_page(s.fblk)
+                s.fblk = NONE
+            if self.w.phase == st.RUNNING:
+                del lst[session]
+            else:
+                s.status = st.OUT_CLOSING
+            return 0
+        ret = self.luo_file_finish(s, fault)
+        if ret == 0:
+            del lst[session]
+        elif self.d.retrievable_after_vetoed_close:
+            s.status = st.IN_NEW
+        else:
+            s.status = st.IN_STUCK
+        return 0
+
+    # ================================================================ reboot(KEXEC)
+    def luo_file_freeze(self, i: int, fail_at: int | None) -> int:
+        """Freeze session ``i`` (L§2.5 step 1): freeze every file FIFO, write the snapshot.
+
+        Returns 0, or the error of the file that failed after rolling back this session's
+        frozen prefix (the caller rolls back earlier sessions).
+        """
+        s = self.w.out[i]
+        entries: list[tuple[int, tuple[int, ...], int]] = []
+        for j, f in enumerate(s.files):
+            if fail_at == j:
+                self.w.faults -= 1
+                err = -E.EIO
+            elif not f.handle:
+                err = -E.EINVAL  # memfd freeze with serialized_data == 0 (M5 aftermath)
+            else:
+                err = 0
+            if err:
+                for g in s.files[:j]:
+                    self.luo_file_unfreeze_one(g)
+                s.snap = None
+                return err
+            f.st = st.FROZEN
+            entries.append((f.ser, f.folios, f.handle))
+        s.frozen = 1
+        s.snap = (s.fblk, tuple(entries)) if s.files else None
+        return 0
+
+    def luo_file_unfreeze_one(self, f: WFile) -> None:
+        f.st = st.PRESERVED
+        if not self.d.keep_handle_on_unfreeze:
+            f.handle = 0  # 6.19: serialized_data = 0 after unfreeze (M5)
+
+    def luo_session_unfreeze_all(self, upto: int) -> None:
+        """Roll back sessions ``upto-1 .. 0`` (reverse creation order)."""
+        for s in reversed(self.w.out[:upto]):
+            for f in s.files:
+                if f.st == st.FROZEN:
+                    self.luo_file_unfreeze_one(f)
+            s.snap = None
+            s.frozen = 0
+
+    def reboot_failed(self) -> None:
+        """reboot() returns an error: sessions whose close waited are now unlinked."""
+        self.w.phase = st.RUNNING
+        self.w.out = [s for s in self.w.out if s.status != st.OUT_CLOSING]
+        for s in self.w.out:
+            s.frozen = 0
+
+    def serialize_one(self, i: int, fail_at: int | None) -> int:
+        ret = self.luo_file_freeze(i, fail_at)
+        if ret:
+            self.luo_session_unfreeze_all(i)
+            self.reboot_failed()
+            return ret
+        if i + 1 >= len(self.w.out):
+            self.w.phase = st.FINALIZE if self.d.kho_finalize else st.READY
+        return 0
+
+    def finalize(self, fail: bool) -> int:
+        """kho_finalize() inside liveupdate_reboot() (6.19-7.0, K§3.3)."""
+        if not fail:
+            self.w.phase = st.READY
+            return 0
+        self.w.faults -= 1
+        if self.d.abort_reboot_unfreezes:
+            self.luo_session_unfreeze_all(len(self.w.out))
+        # 6.19 (M10/G1): returns -EAGAIN with every file still frozen.
+        self.reboot_failed()
+        return -E.EAGAIN
+
+    def start_reboot(self) -> None:
+        self.w.phase = st.SERIALIZING
+        for s in self.w.out:
+            s.frozen = 0
+        if not self.w.out:
+            self.w.phase = st.FINALIZE if self.d.kho_finalize else st.READY
+
+    def do_reboot(self, fault: str | None = None) -> int:
+        """reboot(LINUX_REBOOT_CMD_KEXEC) (L§2.5).
+
+        Interleaved bounds: this only enters liveupdate_reboot() (returns 0: in
+        progress); luo_session_serialize / kho_finalize / kernel_kexec follow as separate
+        steps. Atomic bounds: the whole path, ending in the next kernel, in one step;
+        ``fault`` is ``freeze:S.J`` (file J of session S fails to freeze) or
+        ``finalize``.
+        """
+        self.start_reboot()
+        if self.b.reboot == "interleaved":
+            return 0
+        fail_s, fail_j = -1, -1
+        if fault is not None and fault.startswith("freeze:"):
+            a, b = fault[len("freeze:"):].split(".")
+            fail_s, fail_j = int(a), int(b)
+        for i in range(len(self.w.out)):
+            ret = self.serialize_one(i, fail_j if i == fail_s else None)
+            if ret:
+                return ret
+        if self.w.phase == st.FINALIZE:
+            ret = self.finalize(fault == "finalize")
+            if ret:
+                return ret
+        self.machine_kexec()
+        return 0
+
+    def do_luo_session_serialize(self, session: int, fault: str | None) -> int:
+        """One session of luo_session_serialize(), under its mutex (L§2.5, L§2.11)."""
+        fail_at = int(fault.split(":")[1]) if fault else None
+        return self.serialize_one(session, fail_at)
+
+    def do_kho_finalize(self, fault: str | None) -> int:
+        return self.finalize(fault is not None)
+
+    def do_kernel_kexec(self) -> int:
+        """machine_kexec(): the jump."""
+        self.machine_kexec()
+        return 0
+
+    def machine_kexec(self) -> None:
+        """The jump and the next boot (K§4.1, L§2.6).
+
+        Every tracked page is memblock-reserved and stamped; everything else, including
+        pages the previous kernel left reserved (K§4.3 leak bound), becomes free memory.
+        Scratch is scribbled on by early boot. Serialized outgoing sessions become the
+        incoming list with their snapshotted files; user space and other kernel users
+        start afresh, so every memfd and OTHER page is gone.
+        """
+        w = self.w
+        expects: dict[int, int] = {p: pg[3] for p, pg in enumerate(w.pages)}
+        for pg in w.pages:
+            if pg[1]:
+                pg[0], pg[1], pg[2] = st.RESV, 0, 1
+                if pg[4]:
+                    pg[3] = st.JUNK
+            else:
+                pg[0], pg[1], pg[2], pg[3] = st.FREE, 0, 0, st.ZERO
+        incoming: list[WSession] = []
+        for s in w.out:
+            files: list[WFile] = []
+            fblk = NONE
+            if s.snap is not None:
+                fblk = s.snap[0]
+                for ser, folios, handle in s.snap[1]:
+                    files.append(WFile(st=st.F_NEW, memfd=NONE, ser=ser, folios=folios,
+                                       handle=handle, tried=0,
+                                       expect=tuple(expects[p] for p in folios)))
+            incoming.append(WSession(status=st.IN_NEW, fblk=fblk, files=files))
+        w.inc = incoming
+        w.out = []
+        w.memfds = [None] * len(w.memfds)
+        w.kexecs += 1
+        w.phase = st.RUNNING

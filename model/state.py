@@ -1,0 +1,352 @@
+"""State of the LUO/KHO model: compact frozen tuples, a mutable working copy, symmetry.
+
+Frozen layout (all small ints, so a state marshals to ~100 bytes; see ``encode``)::
+
+    State   = (glob, outgoing, incoming, memfds, pages)
+    glob    = (kexecs_done, phase, faults_left)
+    Session = (status, fblk, frozen, vetoed, files, snap)
+    File    = (st, memfd, ser, folios, handle, tried, expect)
+    Snap    = (fblk, ((ser, folios, handle), ...))      or None
+    Memfd   = (user, folios)                             or None (free slot)
+    Page    = (owner, tracked, stamped, content, scratch)
+
+Object identities are positions: a session is its index in the outgoing list (creation
+order, which the kernel serializes in) or in the incoming list; a file is its index in its
+session's list (preservation order); memfds and pages are slots referenced by index.
+Pages record only what the page allocator, KHO and the hardware know (owner class, tracker
+bit, KHOP stamp, content); *who* believes it holds a page is recorded on that object (a
+memfd's folios, a file's ``ser``/``folios``, a session's files block ``fblk``). Double
+ownership is then visible as two objects naming one page, or an object naming a page that
+the allocator gave to someone else.
+
+Ghost variables (observation only, the kernel has no such field): ``vetoed``, ``tried``,
+``expect`` -- they let properties talk about history (a veto happened; retrieve was
+called; what the page held at the jump).
+"""
+
+from __future__ import annotations
+
+import marshal
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+# --- phase of the outgoing kernel (glob[1]) -------------------------------------------
+RUNNING: Final = 0  # normal operation
+SERIALIZING: Final = 1  # inside reboot(): luo_session_serialize() walking sessions
+FINALIZE: Final = 2  # sessions serialized; kho_finalize() next (6.19 only)
+READY: Final = 3  # liveupdate_reboot() succeeded; machine_kexec() next
+PHASE_NAMES: Final = ("RUNNING", "SERIALIZING", "FINALIZE", "READY")
+
+# --- session status -------------------------------------------------------------------
+OUT_OPEN: Final = 0  # outgoing, fd held by user space
+OUT_CLOSING: Final = 1  # outgoing, fd closed during reboot; list removal still pending
+IN_NEW: Final = 2  # incoming, not retrieved
+IN_RETRIEVED: Final = 3  # incoming, retrieved (fd held)
+IN_FINISHED: Final = 4  # incoming, finished; fd still held, file set empty
+IN_STUCK: Final = 5  # incoming, fd closed after a vetoed finish; 6.19 keeps it listed
+STATUS_NAMES: Final = ("OUT_OPEN", "OUT_CLOSING", "IN_NEW", "IN_RETRIEVED", "IN_FINISHED",
+                       "IN_STUCK")
+OUTGOING_STATUSES: Final = (OUT_OPEN, OUT_CLOSING)
+
+# --- file state -------------------------------------------------------------------------
+PRESERVED: Final = 0  # outgoing, preserve() done
+FROZEN: Final = 1  # outgoing, freeze() done
+F_NEW: Final = 2  # incoming, never (successfully) retrieved
+F_OK: Final = 3  # incoming, retrieved
+F_ERR: Final = 4  # incoming, retrieve failed and the failure is remembered (7.0+)
+FILE_ST_NAMES: Final = ("PRESERVED", "FROZEN", "NEW", "RETRIEVED", "RETRIEVE_FAILED")
+
+# --- page owner class -----------------------------------------------------------------
+FREE: Final = 0  # in the buddy allocator
+OTHER: Final = 1  # allocated by another kernel user
+ALLOC: Final = 2  # allocated to an object of the model (memfd folio or LUO metadata)
+RESV: Final = 3  # memblock-reserved by KHO in this kernel, not restored
+OWNER_NAMES: Final = ("FREE", "OTHER", "ALLOC", "RESV")
+
+# --- page content tags ----------------------------------------------------------------
+ZERO: Final = 0
+DATA_A: Final = 1  # what user space wrote at memfd creation
+DATA_B: Final = 2  # what a later write put there
+FOREIGN: Final = 3  # another kernel user's data
+JUNK: Final = 4  # scribbled over by the next kernel's early boot (scratch)
+CONTENT_NAMES: Final = ("zero", "A", "B", "foreign", "junk")
+
+NONE: Final = -1
+
+Page = tuple[int, int, int, int, int]
+State = tuple[Any, ...]
+
+
+@dataclass(slots=True)
+class WFile:
+    st: int
+    memfd: int
+    ser: int
+    folios: tuple[int, ...]
+    handle: int = 1
+    tried: int = 0
+    expect: tuple[int, ...] = ()
+
+    def freeze(self) -> tuple[Any, ...]:
+        return (self.st, self.memfd, self.ser, self.folios, self.handle, self.tried,
+                self.expect)
+
+    def named_pages(self) -> tuple[int, ...]:
+        """Pages the file's serialized metadata names: its ser page and its folios."""
+        return ((self.ser,) if self.ser != NONE else ()) + self.folios
+
+
+@dataclass(slots=True)
+class WSession:
+    status: int
+    fblk: int = NONE
+    frozen: int = 0
+    vetoed: int = 0
+    files: list[WFile] = field(default_factory=list)
+    snap: tuple[int, tuple[tuple[int, tuple[int, ...], int], ...]] | None = None
+
+    @property
+    def incoming(self) -> bool:
+        return self.status not in OUTGOING_STATUSES
+
+    def freeze(self) -> tuple[Any, ...]:
+        return (self.status, self.fblk, self.frozen, self.vetoed,
+                tuple(f.freeze() for f in self.files), self.snap)
+
+
+@dataclass(slots=True)
+class WMemfd:
+    user: int
+    folios: tuple[int, ...]
+
+    def freeze(self) -> tuple[Any, ...]:
+        return (self.user, self.folios)
+
+
+@dataclass(slots=True)
+class World:
+    """A mutable working copy of a state; actions run on it like kernel code."""
+
+    kexecs: int
+    phase: int
+    faults: int
+    out: list[WSession]
+    inc: list[WSession]
+    memfds: list[WMemfd | None]
+    pages: list[list[int]]
+
+    @staticmethod
+    def thaw(state: State) -> World:
+        glob, outs, incs, memfds, pages = state
+        return World(
+            kexecs=glob[0],
+            phase=glob[1],
+            faults=glob[2],
+            out=[_thaw_session(s) for s in outs],
+            inc=[_thaw_session(s) for s in incs],
+            memfds=[None if m is None else WMemfd(m[0], m[1]) for m in memfds],
+            pages=[list(p) for p in pages],
+        )
+
+    def freeze(self) -> State:
+        return (
+            (self.kexecs, self.phase, self.faults),
+            tuple(s.freeze() for s in self.out),
+            tuple(s.freeze() for s in self.inc),
+            tuple(None if m is None else m.freeze() for m in self.memfds),
+            tuple(tuple(p) for p in self.pages),
+        )
+
+
+def _thaw_session(s: tuple[Any, ...]) -> WSession:
+    return WSession(
+        status=s[0], fblk=s[1], frozen=s[2], vetoed=s[3],
+        files=[WFile(*f) for f in s[4]], snap=s[5],
+    )
+
+
+def initial_state(pages: int, memfds: int, scratch: int, faults: int) -> State:
+    """A cold-booted machine: no sessions, no memfds, every page free.
+
+    Pages ``0 .. scratch-1`` lie in the KHO scratch region (a page attribute that moves
+    with the page under symmetry).
+    """
+    page_list = tuple((FREE, 0, 0, ZERO, 1 if i < scratch else 0) for i in range(pages))
+    return ((0, RUNNING, faults), (), (), (None,) * memfds, page_list)
+
+
+# --- compact storage ----------------------------------------------------------------------
+
+def encode(state: State) -> bytes:
+    """The bytes the checkers store: marshal of nested tuples of small ints (stable)."""
+    return marshal.dumps(state, 4)
+
+
+def decode(data: bytes) -> State:
+    state: State = marshal.loads(data)
+    return state
+
+
+# --- symmetry ------------------------------------------------------------------------------
+
+def canonicalize(state: State) -> State:
+    """Map ``state`` to a representative of its symmetry class.
+
+    Symmetries: incoming sessions are interchangeable (nothing in the kernel iterates the
+    incoming list in an order that changes an outcome), so are the files of an incoming
+    session (finish is all-or-nothing), memfd slots and page frames. Outgoing sessions and
+    their files keep their order: serialization walks sessions in creation order and
+    files in preservation order, and which file fails decides what is rolled back.
+
+    The representative sorts records by keys that replace page and memfd ids with the
+    attributes of what they point to, then relabels memfds and pages by sorted keys that
+    include who references them. Records whose keys tie are identical up to the relabel,
+    so the result is the same for every member of the class in all cases the tests
+    exercise; where a tie hides a difference the result is still *a member of the class*,
+    which keeps the reduction sound (it can only cost extra states, never lose one).
+    """
+    glob, outs, incs, memfds, pages = state
+
+    def pkey(p: int) -> tuple[int, ...]:
+        return pages[p] if p >= 0 else (-1,)
+
+    def mkey(m: int) -> tuple[Any, ...]:
+        if m < 0 or memfds[m] is None:
+            return (-1,)
+        mf = memfds[m]
+        return (mf[0], tuple(pages[p] for p in mf[1]))
+
+    def fkey(f: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (f[0], f[4], f[5], f[6], pkey(f[2]), tuple(pages[p] for p in f[3]),
+                mkey(f[1]))
+
+    def skey(s: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (s[0], s[2], s[3], pkey(s[1]), tuple(fkey(f) for f in s[4]), s[5] is None)
+
+    # 1. incoming files and sessions: sorted (order carries no meaning there).
+    incs = tuple(
+        sorted(((s[0], s[1], s[2], s[3], tuple(sorted(s[4], key=fkey)), s[5]) for s in incs),
+               key=skey)
+    )
+    # 2. memfds: by attributes, then by the (list, session, file) positions that name them.
+    refs: dict[int, list[tuple[int, int, int]]] = {}
+    for li, lst in enumerate((outs, incs)):
+        for si, s in enumerate(lst):
+            for fi, f in enumerate(s[4]):
+                if f[1] >= 0:
+                    refs.setdefault(f[1], []).append((li, si, fi))
+    live = [m for m in range(len(memfds)) if memfds[m] is not None]
+    live.sort(key=lambda m: (mkey(m), sorted(refs.get(m, ()))))
+    mmap = {old: new for new, old in enumerate(live)}
+    # 3. pages: by attributes, then by every role in which something names them.
+    roles: list[list[tuple[int, ...]]] = [[] for _ in pages]
+    for new, old in enumerate(live):
+        mf = memfds[old]
+        assert mf is not None
+        for k, p in enumerate(mf[1]):
+            roles[p].append((0, new, k))
+    for li, lst in enumerate((outs, incs)):
+        for si, s in enumerate(lst):
+            if s[1] >= 0:
+                roles[s[1]].append((1, li, si))
+            for fi, f in enumerate(s[4]):
+                if f[2] >= 0:
+                    roles[f[2]].append((2, li, si, fi))
+                for k, p in enumerate(f[3]):
+                    roles[p].append((3, li, si, fi, k))
+            snap = s[5]
+            if snap is not None:
+                if snap[0] >= 0:
+                    roles[snap[0]].append((4, li, si))
+                for j, (ser, folios, _h) in enumerate(snap[1]):
+                    if ser >= 0:
+                        roles[ser].append((5, li, si, j))
+                    for k, p in enumerate(folios):
+                        roles[p].append((6, li, si, j, k))
+    order = sorted(range(len(pages)), key=lambda p: (pages[p], sorted(roles[p])))
+    pmap = {old: new for new, old in enumerate(order)}
+
+    def rp(p: int) -> int:
+        return pmap[p] if p >= 0 else p
+
+    def rf(f: tuple[Any, ...]) -> tuple[Any, ...]:
+        m = f[1]
+        return (f[0], mmap[m] if m >= 0 and m in mmap else m, rp(f[2]),
+                tuple(rp(p) for p in f[3]), f[4], f[5], f[6])
+
+    def rs(s: tuple[Any, ...]) -> tuple[Any, ...]:
+        snap = s[5]
+        if snap is not None:
+            snap = (rp(snap[0]), tuple((rp(a), tuple(rp(p) for p in b), h)
+                                       for a, b, h in snap[1]))
+        return (s[0], rp(s[1]), s[2], s[3], tuple(rf(f) for f in s[4]), snap)
+
+    new_memfds: list[tuple[Any, ...] | None] = []
+    for old in live:
+        mf = memfds[old]
+        assert mf is not None
+        new_memfds.append((mf[0], tuple(rp(p) for p in mf[1])))
+    new_memfds.extend([None] * (len(memfds) - len(live)))
+    return (
+        glob,
+        tuple(rs(s) for s in outs),
+        tuple(rs(s) for s in incs),
+        tuple(new_memfds),
+        tuple(pages[old] for old in order),
+    )
+
+
+# --- a readable view ------------------------------------------------------------------------
+
+def _page_ref(p: int) -> int | None:
+    return None if p < 0 else p
+
+
+def _file_view(f: tuple[Any, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "state": FILE_ST_NAMES[f[0]],
+        "memfd": _page_ref(f[1]),
+        "ser": _page_ref(f[2]),
+        "folios": list(f[3]),
+        "handle_valid": bool(f[4]),
+    }
+    if f[0] >= F_NEW:
+        out["retrieve_called"] = bool(f[5])
+        out["expect"] = [CONTENT_NAMES[c] for c in f[6]]
+    return out
+
+
+def _session_view(s: tuple[Any, ...]) -> dict[str, Any]:
+    snap = s[5]
+    return {
+        "status": STATUS_NAMES[s[0]],
+        "files_block": _page_ref(s[1]),
+        "serialized": bool(s[2]),
+        "vetoed": bool(s[3]),
+        "files": [_file_view(f) for f in s[4]],
+        "snapshot": None if snap is None else {
+            "files_block": _page_ref(snap[0]),
+            "files": [{"ser": _page_ref(a), "folios": list(b), "handle_valid": bool(h)}
+                      for a, b, h in snap[1]],
+        },
+    }
+
+
+def view(state: State) -> dict[str, Any]:
+    """The state as named JSON values: the ITF ``vars`` of a trace."""
+    glob, outs, incs, memfds, pages = state
+    return {
+        "kexecs": glob[0],
+        "phase": PHASE_NAMES[glob[1]],
+        "faults_left": glob[2],
+        "outgoing": [_session_view(s) for s in outs],
+        "incoming": [_session_view(s) for s in incs],
+        "memfds": [None if m is None else {"user_fd": bool(m[0]), "folios": list(m[1])}
+                   for m in memfds],
+        "pages": [{"owner": OWNER_NAMES[p[0]], "kho_tracked": bool(p[1]),
+                   "stamped": bool(p[2]), "content": CONTENT_NAMES[p[3]],
+                   "scratch": bool(p[4])} for p in pages],
+    }
+
+
+VARS: Final = ("kexecs", "phase", "faults_left", "outgoing", "incoming", "memfds", "pages")

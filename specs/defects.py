@@ -1,0 +1,118 @@
+"""Real defects of the reference, recognised in a counterexample by their buggy step.
+
+A counterexample *exhibits* a defect when one of its transitions is the defect's wrong
+behaviour itself (not merely a consequence): e.g. LUO-M3 is a PRESERVE_FD that succeeds
+for a memfd LUO already manages. Reports name each counterexample by these ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from luoverify.model import errno as E
+from luoverify.model import state as st
+from luoverify.model.core import Action, Outcome
+from luoverify.model.state import State
+
+Detector = Callable[[State, Action, Outcome[State]], bool]
+
+
+@dataclass(frozen=True)
+class Defect:
+    id: str
+    title: str
+    fix: str
+    detect: Detector
+
+
+def _managed(state: State, m: int) -> bool:
+    for lst in (state[1], state[2]):
+        for s in lst:
+            for f in s[4]:
+                if f[1] == m and f[0] in (st.PRESERVED, st.FROZEN, st.F_OK):
+                    return True
+    return False
+
+
+def _m3(pre: State, a: Action, out: Outcome[State]) -> bool:
+    if a.name != "preserve_fd" or out.ret != 0:
+        return False
+    fd = a.arg("fd")
+    return isinstance(fd, int) and _managed(pre, fd)
+
+
+def _m4(pre: State, a: Action, out: Outcome[State]) -> bool:
+    if a.name != "retrieve_fd" or out.ret >= 0 or a.arg("list") != "in":
+        return False
+    if not any(ev == "handler_retrieve" for ev, _ in out.events):
+        return False
+    f = out.state[2][a.arg("session")][4][a.arg("file")]
+    return bool(f[0] == st.F_NEW)
+
+
+def _m5(pre: State, a: Action, out: Outcome[State]) -> bool:
+    from luoverify.model.luo import REBOOT_ACTIONS
+
+    if a.name not in REBOOT_ACTIONS or out.ret >= 0:
+        return False
+    return any(not f[4] for s in out.state[1] for f in s[4]) and not any(
+        not f[4] for s in pre[1] for f in s[4])
+
+
+def _m7(pre: State, a: Action, out: Outcome[State]) -> bool:
+    try:
+        lst = a.arg("list")
+    except KeyError:
+        return False
+    wrong = (a.name == "preserve_fd" and lst == "in") or (
+        a.name in ("retrieve_fd", "finish") and lst == "out")
+    return wrong and out.ret != -E.EINVAL
+
+
+def _m10(pre: State, a: Action, out: Outcome[State]) -> bool:
+    return out.ret == -E.EAGAIN and any(
+        f[0] == st.FROZEN for s in out.state[1] for f in s[4])
+
+
+def _m11(pre: State, a: Action, out: Outcome[State]) -> bool:
+    if pre[0][1] == st.RUNNING or out.ret != 0:
+        return False
+    if a.name == "preserve_fd" and a.arg("list") == "out":
+        return True
+    return a.name == "close_session" and a.arg("list") == "out"
+
+
+def _m13(pre: State, a: Action, out: Outcome[State]) -> bool:
+    if a.name != "close_session" or a.arg("list") != "in":
+        return False
+    return any(s[0] == st.IN_STUCK for s in out.state[2]) and not any(
+        s[0] == st.IN_STUCK for s in pre[2])
+
+
+DEFECTS: tuple[Defect, ...] = (
+    Defect("LUO-M3", "the same memfd preserved twice (double management)",
+           "liveupdate: prevent double management of files (EBUSY)", _m3),
+    Defect("LUO-M4", "a failed retrieve() is forgotten",
+           "liveupdate: luo_file: remember retrieve() status", _m4),
+    Defect("LUO-M5", "unfreeze clears serialized_data",
+           "liveupdate: luo_file: do not clear serialized_data on unfreeze", _m5),
+    Defect("LUO-M7", "session kind not checked (handler op on the wrong side of kexec)",
+           "liveupdate: validate session type before performing operation (EINVAL)", _m7),
+    Defect("LUO-M10/G1", "kho_finalize() failure leaves files frozen",
+           "luo_session_abort_reboot / kho: remove finalize state", _m10),
+    Defect("LUO-M11", "session mutated while reboot() serializes",
+           "liveupdate: block session mutations during reboot (EBUSY)", _m11),
+    Defect("LUO-M13", "session stuck after a vetoed finish on close",
+           "release clears retrieved so the session can be retrieved again", _m13),
+)
+
+
+def diagnose(steps: Sequence[tuple[State, Action, Outcome[State]]]) -> list[str]:
+    """Ids of the defects whose buggy step occurs in a trace, in order of appearance."""
+    found: list[str] = []
+    for pre, action, out in steps:
+        for d in DEFECTS:
+            if d.id not in found and d.detect(pre, action, out):
+                found.append(d.id)
+    return found

@@ -1,0 +1,486 @@
+"""The property catalogue: what LUO and KHO guarantee about page ownership.
+
+Properties are values (after stateright): a name stating the good condition, a kind, the
+kernel guarantee in one sentence, its source in ``shared/reference`` (In = invariant n of
+kho-semantics.md section 5, LUO-Mn / KHO-Mn = bug n of section 6), and a predicate whose
+message carries the values that break it. Bounds never appear here.
+
+Kinds:
+
+* ``always`` -- ``check(state)`` returns ``None`` or a message, on every reachable state;
+* ``step`` -- ``check(pre, action, outcome)`` on every transition (``outcome.state`` is the
+  successor before symmetry reduction, so page and memfd ids match ``pre``);
+* ``sometimes`` -- ``reached(state)`` or ``reached(pre, action, outcome)`` must hold
+  somewhere, or the bound explores nothing interesting (a vacuity guard);
+* ``graph`` -- ``goal(state)``: from every reachable state some goal state is reachable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from luoverify.model import errno as E
+from luoverify.model import state as st
+from luoverify.model.bounds import Bounds
+from luoverify.model.core import Action, Outcome
+from luoverify.model.state import State
+
+Kind = Literal["always", "step", "sometimes", "graph"]
+StateCheck = Callable[[State], "str | None"]
+StepCheck = Callable[[State, Action, Outcome[State]], "str | None"]
+
+
+@dataclass(frozen=True)
+class Property:
+    """One kernel guarantee, as a value passed to checkers."""
+
+    name: str
+    kind: Kind
+    guarantee: str
+    source: str
+    #: always: state -> message|None; step: (pre, action, outcome) -> message|None;
+    #: sometimes: returns a non-None string when reached; graph: goal(state) -> msg|None
+    #: (non-None = the state is a goal).
+    check: Callable[..., str | None]
+    #: for ``sometimes``: is ``check`` a step predicate?
+    on_step: bool = False
+    #: why this property cannot be reached at a bound (sometimes), or None.
+    requires: Callable[[Bounds], str | None] = field(default=lambda b: None)
+
+
+# ===================================================================== state analysis
+
+def _outgoing_files(state: State) -> Iterator[tuple[int, int, tuple[Any, ...]]]:
+    for si, s in enumerate(state[1]):
+        for fi, f in enumerate(s[4]):
+            if f[0] in (st.PRESERVED, st.FROZEN):
+                yield si, fi, f
+
+
+def _live_incoming_files(state: State) -> Iterator[tuple[int, int, tuple[Any, ...]]]:
+    """Incoming files whose serialized metadata LUO still relies on (never retrieved)."""
+    for si, s in enumerate(state[2]):
+        for fi, f in enumerate(s[4]):
+            if f[0] == st.F_NEW:
+                yield si, fi, f
+
+
+def _named(f: tuple[Any, ...]) -> tuple[int, ...]:
+    return ((f[2],) if f[2] >= 0 else ()) + tuple(f[3])
+
+
+def holders(state: State) -> dict[int, list[str]]:
+    """Page -> every party that holds it as its own memory (should be at most one)."""
+    _g, outs, incs, memfds, pages = state
+    out: dict[int, list[str]] = {}
+
+    def add(p: int, who: str) -> None:
+        out.setdefault(p, []).append(who)
+
+    for p, pg in enumerate(pages):
+        if pg[0] == st.OTHER:
+            add(p, "another kernel user")
+    for m, mf in enumerate(memfds):
+        if mf is not None:
+            for p in mf[1]:
+                add(p, f"memfd {m} (folio)")
+    for si, s in enumerate(outs):
+        if s[1] >= 0:
+            add(s[1], f"outgoing session {si} (files block)")
+        for fi, f in enumerate(s[4]):
+            if f[0] in (st.PRESERVED, st.FROZEN) and f[2] >= 0:
+                add(f[2], f"outgoing session {si} file {fi} (memfd_luo_ser)")
+    for si, s in enumerate(incs):
+        if s[1] >= 0:
+            add(s[1], f"incoming session {si} (files block)")
+        for fi, f in enumerate(s[4]):
+            if f[0] == st.F_NEW:
+                for p in _named(f):
+                    add(p, f"incoming session {si} file {fi} (handed over)")
+    return out
+
+
+def namers(state: State) -> dict[int, list[str]]:
+    """Page -> every live file record whose serialized metadata names it."""
+    out: dict[int, list[str]] = {}
+    for si, fi, f in _outgoing_files(state):
+        for p in _named(f):
+            out.setdefault(p, []).append(f"outgoing session {si} file {fi}")
+    for si, fi, f in _live_incoming_files(state):
+        for p in _named(f):
+            out.setdefault(p, []).append(f"incoming session {si} file {fi}")
+    return out
+
+
+def snapshot_named(state: State) -> dict[int, str]:
+    """Pages named by serialized session metadata written during the current reboot."""
+    out: dict[int, str] = {}
+    if state[0][1] == st.RUNNING:
+        return out
+    for si, s in enumerate(state[1]):
+        snap = s[5]
+        if snap is None or not s[2]:
+            continue
+        if snap[0] >= 0:
+            out[snap[0]] = f"serialized files block of outgoing session {si}"
+        for j, (ser, folios, _h) in enumerate(snap[1]):
+            for p in ((ser,) if ser >= 0 else ()) + tuple(folios):
+                out[p] = f"serialized file {j} of outgoing session {si}"
+    return out
+
+
+def _page(state: State, p: int) -> str:
+    pg = state[4][p]
+    flags = []
+    if pg[1]:
+        flags.append("KHO-tracked")
+    if pg[2]:
+        flags.append("stamped")
+    if pg[4]:
+        flags.append("scratch")
+    extra = f", {', '.join(flags)}" if flags else ""
+    return f"page {p} [{st.OWNER_NAMES[pg[0]]}{extra}, content {st.CONTENT_NAMES[pg[3]]}]"
+
+
+# ===================================================================== always
+
+def single_owner(state: State) -> str | None:
+    for p, who in sorted(holders(state).items()):
+        if len(who) > 1:
+            return f"{_page(state, p)} has {len(who)} owners: {'; '.join(who)}"
+    for p, who in sorted(namers(state).items()):
+        if len(who) > 1:
+            return f"{_page(state, p)} is named by {len(who)} preserved files: {'; '.join(who)}"
+    return None
+
+
+def no_free_while_preserved(state: State) -> str | None:
+    pages = state[4]
+    named = namers(state)
+    snap = snapshot_named(state)
+    for p, pg in enumerate(pages):
+        if pg[0] not in (st.FREE, st.OTHER):
+            continue
+        if pg[1]:
+            return f"{_page(state, p)} is tracked by KHO but was freed"
+        if p in named:
+            return f"{_page(state, p)} is named by {named[p][0]} but was freed"
+        if p in snap:
+            return f"{_page(state, p)} is named by the {snap[p]} but was freed"
+    for si, s in enumerate(state[2]):
+        if s[1] >= 0 and pages[s[1]][0] in (st.FREE, st.OTHER):
+            return f"{_page(state, s[1])} is the files block of incoming session {si} but free"
+    return None
+
+
+def metadata_tracked(state: State) -> str | None:
+    pages = state[4]
+    for si, fi, f in _outgoing_files(state):
+        for p in _named(f):
+            if not pages[p][1]:
+                return (f"{_page(state, p)} is named by outgoing session {si} file {fi} "
+                        "but KHO does not track it: it will not be handed over")
+    for si, s in enumerate(state[1]):
+        if s[1] >= 0 and not pages[s[1]][1]:
+            return f"files block {_page(state, s[1])} of outgoing session {si} is not tracked"
+    return None
+
+
+def no_alloc_of_reserved(state: State) -> str | None:
+    pages = state[4]
+    for p, pg in enumerate(pages):
+        if pg[2] and pg[0] != st.RESV:
+            return f"{_page(state, p)} still carries a KHO stamp but was handed out"
+    hold = holders(state)
+    for si, fi, f in _live_incoming_files(state):
+        if f[5]:
+            continue  # retrieve was called: the handler consumed the data (see LUO-M4)
+        for p in _named(f):
+            if pages[p][0] != st.RESV:
+                return (f"{_page(state, p)} is handed over to incoming session {si} file {fi} "
+                        f"but the new kernel gave it away (held by {hold.get(p, ['nobody'])})")
+    return None
+
+
+def no_preserved_in_scratch(state: State) -> str | None:
+    for p, pg in enumerate(state[4]):
+        if pg[4] and (pg[1] or pg[0] == st.RESV):
+            return f"{_page(state, p)} is preserved inside a scratch region"
+    return None
+
+
+# ===================================================================== step
+
+def _jumped(pre: State, post: State) -> bool:
+    return bool(post[0][0] > pre[0][0])
+
+
+def data_intact(pre: State, action: Action, out: Outcome[State]) -> str | None:
+    if action.name != "retrieve_fd" or out.ret != 0 or action.arg("list") != "in":
+        return None
+    if not any(ev == "handler_retrieve" for ev, _ in out.events):
+        return None
+    post = out.state
+    f = post[2][action.arg("session")][4][action.arg("file")]
+    mf = post[3][f[1]]
+    got = tuple(post[4][p][3] for p in mf[1])
+    if got != f[6]:
+        names = [st.CONTENT_NAMES[c] for c in got]
+        want = [st.CONTENT_NAMES[c] for c in f[6]]
+        return (f"retrieved memfd {f[1]} of incoming session {action.arg('session')} reads "
+                f"{names}, but {want} was in its pages at the jump")
+    return None
+
+
+def restore_once(pre: State, action: Action, out: Outcome[State]) -> str | None:
+    for ev, p in out.events:
+        if ev == "restore_refused":
+            return (f"{action} asked KHO to restore {_page(pre, p)}, which carries no stamp: "
+                    "it was never handed over or is already restored (KHO WARNs)")
+        if ev == "restore_unstamped":
+            return f"{action} restored {_page(pre, p)} without a stamp: a second owner"
+    return None
+
+
+def _session_of(pre: State, action: Action) -> tuple[str, tuple[Any, ...]] | None:
+    try:
+        lst, i = action.arg("list"), action.arg("session")
+    except KeyError:
+        return None
+    sessions = pre[1] if lst == "out" else pre[2]
+    return lst, sessions[i]
+
+
+def ops_on_right_side(pre: State, action: Action, out: Outcome[State]) -> str | None:
+    got = _session_of(pre, action)
+    if got is None:
+        return None
+    lst, _s = got
+    wrong = (action.name == "preserve_fd" and lst == "in") or (
+        action.name in ("retrieve_fd", "finish") and lst == "out")
+    if wrong and out.ret != -E.EINVAL:
+        side = "an incoming" if lst == "in" else "an outgoing"
+        return (f"{action} on {side} session returned {E.ret_name(out.ret)} instead of "
+                "-EINVAL: the handler op ran on the wrong side of kexec")
+    return None
+
+
+def retrieve_at_most_once(pre: State, action: Action, out: Outcome[State]) -> str | None:
+    for ev, tried in out.events:
+        if ev == "handler_retrieve" and tried:
+            return (f"{action} called the handler's retrieve() again after an earlier "
+                    "retrieve() of the same file already consumed its data")
+    return None
+
+
+def cancel_releases_all(pre: State, action: Action, out: Outcome[State]) -> str | None:
+    if action.name != "close_session" or action.arg("list") != "out":
+        return None
+    s = pre[1][action.arg("session")]
+    post = out.state
+    pages = ([s[1]] if s[1] >= 0 else []) + [p for f in s[4] for p in _named(f)]
+    for p in pages:
+        if post[4][p][1]:
+            return (f"after closing outgoing session {action.arg('session')}, "
+                    f"{_page(post, p)} is still tracked by KHO")
+    for m, mf in enumerate(pre[3]):
+        if mf is None or not mf[0]:
+            continue
+        after = post[3][m]
+        before_data = [pre[4][p][3] for p in mf[1]]
+        if after is None:
+            return f"closing the session destroyed memfd {m} that user space still holds"
+        if [post[4][p][3] for p in after[1]] != before_data:
+            return f"closing the session changed the data of memfd {m}"
+    return None
+
+
+def failed_reboot_restores(pre: State, action: Action, out: Outcome[State]) -> str | None:
+    from luoverify.model.luo import REBOOT_ACTIONS
+
+    if action.name not in REBOOT_ACTIONS or out.ret >= 0:
+        return None
+    for si, s in enumerate(out.state[1]):
+        for fi, f in enumerate(s[4]):
+            if f[0] != st.PRESERVED:
+                return (f"reboot() failed with {E.ret_name(out.ret)} but outgoing session "
+                        f"{si} file {fi} is left {st.FILE_ST_NAMES[f[0]]}")
+            if not f[4]:
+                return (f"reboot() failed with {E.ret_name(out.ret)} and outgoing session "
+                        f"{si} file {fi} lost its serialized_data handle")
+    return None
+
+
+def finish_disposes(pre: State, action: Action, out: Outcome[State]) -> str | None:
+    if action.name not in ("finish", "close_session") or action.arg("list") != "in":
+        return None
+    s = pre[2][action.arg("session")]
+    if out.ret != 0 or (action.name == "close_session" and action.arg("fault")):
+        return None
+    pages = ([s[1]] if s[1] >= 0 else []) + [p for f in s[4] if f[0] == st.F_NEW
+                                             for p in _named(f)]
+    for p in pages:
+        pg = out.state[4][p]
+        if pg[0] == st.RESV or pg[2]:
+            return (f"finish of incoming session {action.arg('session')} left "
+                    f"{_page(out.state, p)} reserved")
+    return None
+
+
+def leak_bound(pre: State, action: Action, out: Outcome[State]) -> str | None:
+    if not _jumped(pre, out.state):
+        return None
+    for p, (before, after) in enumerate(zip(pre[4], out.state[4], strict=True)):
+        if bool(after[0] == st.RESV) != bool(before[1]):
+            return (f"at the jump, page {p} was {'not ' if not before[1] else ''}tracked "
+                    f"but the next kernel left it {st.OWNER_NAMES[after[0]]}")
+    return None
+
+
+def handover_matches_metadata(pre: State, action: Action, out: Outcome[State]) -> str | None:
+    if not _jumped(pre, out.state):
+        return None
+    named = snapshot_named(pre)
+    for p, pg in enumerate(pre[4]):
+        if pg[1] and p not in named:
+            return (f"{_page(pre, p)} is handed over but no serialized metadata names it: "
+                    "the next kernel can never restore it")
+        if p in named and not pg[1]:
+            return (f"{_page(pre, p)} is named by the {named[p]} but is not handed over")
+    return None
+
+
+# ===================================================================== sometimes
+
+def happy_path(state: State) -> str | None:
+    for si, s in enumerate(state[2]):
+        for f in s[4]:
+            if f[0] != st.F_OK or not f[6] or f[1] < 0:
+                continue
+            mf = state[3][f[1]]
+            if (mf is not None and all(c in (st.DATA_A, st.DATA_B) for c in f[6])
+                    and tuple(state[4][p][3] for p in mf[1]) == f[6]):
+                return f"incoming session {si} retrieved a memfd with its data intact"
+    return None
+
+
+def freeze_failure_rolled_back(pre: State, action: Action, out: Outcome[State]) -> str | None:
+    if action.name in ("luo_session_serialize", "reboot") and out.ret == -E.EIO:
+        if any(s[4] for s in out.state[1]):
+            return "a freeze failure was rolled back with files still preserved"
+    return None
+
+
+def veto_then_finish(state: State) -> str | None:
+    for si, s in enumerate(state[2]):
+        if s[0] == st.IN_FINISHED and s[3]:
+            return f"incoming session {si} finished after a can_finish veto"
+    return None
+
+
+def two_kexec_cycles(state: State) -> str | None:
+    if state[0][0] >= 2 and happy_path(state):
+        return "a memfd was retrieved intact in the third kernel"
+    return None
+
+
+# ===================================================================== graph
+
+def clean(state: State) -> str | None:
+    """No session of either kind, and no page tracked or reserved by KHO."""
+    if state[1] or state[2] or state[0][1] != st.RUNNING:
+        return None
+    if any(pg[1] or pg[0] == st.RESV for pg in state[4]):
+        return None
+    return "clean"
+
+
+# ===================================================================== the catalogue
+
+def _needs(**mins: int) -> Callable[[Bounds], str | None]:
+    def req(b: Bounds) -> str | None:
+        for k, v in mins.items():
+            if getattr(b, k) < v:
+                return f"needs {k} >= {v} (bound has {getattr(b, k)})"
+        return None
+    return req
+
+
+CATALOGUE: tuple[Property, ...] = (
+    Property("single_owner", "always",
+             "No page has two owners, and no page is named by two preserved files, in "
+             "either kernel.", "I3, I12; LUO-M3, KHO-M14", single_owner),
+    Property("no_free_while_preserved", "always",
+             "A page tracked by KHO or named by serialized LUO metadata is never freed or "
+             "reallocated.", "I1, I5; LUO-M4, LUO-M11, KHO-M15, KHO-M18",
+             no_free_while_preserved),
+    Property("metadata_tracked", "always",
+             "Every page a preserved file's metadata names is in the KHO tracker, so it "
+             "will be handed over.", "I5; LUO-M3, KHO-M14", metadata_tracked),
+    Property("no_alloc_of_reserved", "always",
+             "The new kernel never hands out a reserved, unrestored page.", "I9, I10",
+             no_alloc_of_reserved),
+    Property("no_preserved_in_scratch", "always",
+             "No preserved page lies in a KHO scratch region.", "I2, I15; KHO-M7",
+             no_preserved_in_scratch),
+    Property("data_intact", "step",
+             "A retrieved memfd reads what was written before the jump.", "I17; MF1, MF2",
+             data_intact),
+    Property("restore_once", "step",
+             "A handed-over block is restored at most once; nothing else is restored.",
+             "I11; KHO-M6, LUO-M3, LUO-M4", restore_once),
+    Property("ops_on_right_side", "step",
+             "PRESERVE_FD only on outgoing sessions; RETRIEVE_FD and FINISH only on "
+             "incoming ones (others fail with EINVAL).", "LUO-M7; L§2.9", ops_on_right_side),
+    Property("retrieve_at_most_once", "step",
+             "The handler's retrieve() runs at most once per file.", "LUO-M4, O4; L§2.7",
+             retrieve_at_most_once),
+    Property("cancel_releases_all", "step",
+             "Closing an outgoing session untracks all of its pages and leaves each memfd "
+             "intact for its user.", "selftest preserve_memfd; L§2.4; LUO-M5",
+             cancel_releases_all),
+    Property("failed_reboot_restores", "step",
+             "After a failed reboot every file is preserved, not frozen, with its "
+             "pre-reboot handle.", "L§2.5 step 2; LUO-M5, LUO-M10", failed_reboot_restores),
+    Property("finish_disposes", "step",
+             "After finish no page of the session stays reserved.", "I13; L§2.8",
+             finish_disposes),
+    Property("leak_bound", "step",
+             "At the jump the new kernel reserves exactly the tracked pages: whatever the "
+             "previous kernel leaked is reclaimed now, never later.", "I9, I14",
+             leak_bound),
+    Property("handover_matches_metadata", "step",
+             "At the jump, the handed-over pages are exactly those the serialized LUO "
+             "metadata names.", "I5; LUO-M11, KHO-M15, LUO-M5", handover_matches_metadata),
+    Property("happy_path", "sometimes",
+             "A memfd survives a live update with its data intact.", "selftest "
+             "luo_kexec_simple", happy_path, requires=_needs(kexecs=1, folios=1)),
+    Property("freeze_failure_rolled_back", "sometimes",
+             "A freeze failure is rolled back.", "L§2.5 step 2",
+             freeze_failure_rolled_back, on_step=True, requires=_needs(faults=1)),
+    Property("veto_then_finish", "sometimes",
+             "A session finishes after a can_finish veto.", "L§2.8",
+             veto_then_finish, requires=_needs(faults=1, kexecs=1)),
+    Property("two_kexec_cycles", "sometimes",
+             "A memfd survives two live updates in a row.", "L§2.8 (new cycle)",
+             two_kexec_cycles, requires=_needs(kexecs=2, folios=1)),
+    Property("recoverable", "graph",
+             "From every reachable state, user space can return the machine to a clean "
+             "state (no session, nothing tracked or reserved) within the bounds.",
+             "I13, I14; LUO-M5, LUO-M13", clean),
+)
+
+BY_NAME: dict[str, Property] = {p.name: p for p in CATALOGUE}
+
+
+def select(names: list[str] | None) -> tuple[Property, ...]:
+    """The catalogue, or the named subset (``ValueError`` for an unknown name)."""
+    if not names:
+        return CATALOGUE
+    unknown = [n for n in names if n not in BY_NAME]
+    if unknown:
+        raise ValueError(f"unknown property {', '.join(unknown)}; known: "
+                         f"{', '.join(BY_NAME)}")
+    return tuple(BY_NAME[n] for n in names)
