@@ -36,7 +36,7 @@ class Action:
         raise KeyError(key)
 
     def __str__(self) -> str:
-        inner = ", ".join(f"{k}={v}" for k, v in self.args)
+        inner = ", ".join(f"{k}={v}" for k, v in self.args if v is not None)
         return f"{self.name}({inner})"
 
 

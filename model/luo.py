@@ -79,20 +79,102 @@ class LuoModel:
 
     def action_kind(self, action: Action) -> str:
         """Coverage class: the call name, plus the fault or error-path argument."""
-        for key in ("fault", "fd", "token", "name"):
-            try:
-                value = action.arg(key)
-            except KeyError:
-                continue
-            if key == "fault" and value is not None:
-                return f"{action.name}[fault:{str(value).split(':')[0]}]"
-            if key in ("fd", "token", "name") and isinstance(value, str):
-                return f"{action.name}[{key}={value}]"
-        if action.name == "retrieve_fd" and action.arg("file") == "unknown":
+        args = dict(action.args)
+        fault = args.get("fault")
+        if fault is not None:
+            return f"{action.name}[fault:{str(fault).split(':')[0]}]"
+        if action.name == "preserve_fd":
+            if args.get("token") == "dup":
+                return "preserve_fd[token=dup]"
+            if isinstance(args.get("fd"), str):
+                return f"preserve_fd[fd={args['fd']}]"
+        if action.name == "retrieve_fd" and args.get("file") == "unknown":
             return "retrieve_fd[token=unknown]"
-        if action.name == "retrieve_session" and action.arg("session") == "unknown":
+        if action.name == "retrieve_session" and args.get("session") == "unknown":
             return "retrieve_session[name=unknown]"
+        if action.name == "create_session":
+            return f"create_session[name={args['name']}]"
+        if action.name in ("memfd_create",) and args.get("size") == 0:
+            return "memfd_create[empty]"
         return action.name
+
+    def expected_outcomes(self) -> dict[tuple[str, int], str | None]:
+        """Every (action kind, return value) the model can produce under this design.
+
+        The value is ``None`` when the outcome must fire at these bounds, or the reason
+        the design or the bounds make it impossible (reported, not failed).
+        """
+        d, b = self.design, self.bounds
+        ok: dict[tuple[str, int], str | None] = {}
+        no_faults = "bound faults=0" if b.faults == 0 else None
+        no_reboot = "bound kexecs=0" if b.kexecs == 0 else None
+
+        def need(kind: str, ret: int, why: str | None = None) -> None:
+            ok[(kind, ret)] = why
+
+        need("memfd_create", 0, "bound folios=0" if b.folios == 0 else None)
+        need("memfd_create", -E.ENOMEM, "bound folios=0" if b.folios == 0 else None)
+        need("memfd_create[empty]", 0)
+        need("memfd_write", 0, "bound folios=0" if b.folios == 0 else None)
+        need("close_memfd", 0)
+        need("alloc_pages", 0)
+        need("free_pages", 0)
+        need("create_session[name=new]", 0)
+        need("create_session[name=dup]", -E.EEXIST)
+        fixed11 = None if d.block_mutations_in_reboot else "design blocks instead (6.19)"
+        need("create_session[name=new]", -E.EBUSY, fixed11 or no_reboot)
+        need("create_session[name=dup]", -E.EBUSY, fixed11 or no_reboot)
+        need("retrieve_session", 0, no_reboot)
+        need("retrieve_session", -E.EINVAL, no_reboot)
+        need("retrieve_session[name=unknown]", -E.ENOENT)
+        kind7 = None if d.check_session_kind else "design has no session-kind check (M7)"
+        for kind in ("preserve_fd", "preserve_fd[fault:preserve]", "preserve_fd[token=dup]",
+                     "preserve_fd[fd=devnull]", "preserve_fd[fd=closed]"):
+            faulty = no_faults if "fault" in kind else None
+            need(kind, -E.EINVAL, kind7 or no_reboot or faulty)
+            need(kind, -E.EBUSY, fixed11 or no_reboot or faulty)
+        need("preserve_fd", 0)
+        need("preserve_fd", -E.ENOMEM)
+        need("preserve_fd", -E.EBUSY if d.reject_double_preserve else 0)
+        need("preserve_fd[fault:preserve]", -E.ENOMEM, no_faults)
+        need("preserve_fd[token=dup]", -E.EEXIST)
+        need("preserve_fd[fd=devnull]", -E.ENOENT)
+        need("preserve_fd[fd=devnull]", -E.ENOMEM)
+        need("preserve_fd[fd=closed]", -E.EBADF)
+        need("retrieve_fd", 0, no_reboot)
+        need("retrieve_fd", -E.EINVAL, kind7)
+        need("retrieve_fd[token=unknown]", -E.ENOENT)
+        need("retrieve_fd[token=unknown]", -E.EINVAL, kind7)
+        need("retrieve_fd[fault:retrieve]", -E.ENOMEM, no_faults or no_reboot)
+        need("retrieve_fd[fault:retrieve]", 0, no_faults or no_reboot)
+        need("retrieve_fd[fault:retrieve]", -E.EINVAL, kind7 or no_faults)
+        if d.remember_retrieve_status:
+            need("retrieve_fd", -E.ENOMEM, no_faults or no_reboot)
+        else:
+            need("retrieve_fd", -E.EIO, no_faults or no_reboot)
+        need("finish", 0)
+        need("finish", -E.EINVAL, kind7)
+        need("finish[fault:veto]", -E.EBUSY, no_faults or no_reboot)
+        need("finish[fault:veto]", -E.EINVAL, kind7 or no_faults)
+        need("close_session", 0)
+        need("close_session[fault:veto]", 0, no_faults or no_reboot)
+        need("reboot", 0, no_reboot)
+        if b.reboot == "atomic":
+            need("reboot[fault:freeze]", -E.EIO, no_faults or no_reboot)
+            if d.kho_finalize:
+                need("reboot[fault:finalize]", -E.EAGAIN, no_faults or no_reboot)
+        else:
+            need("luo_session_serialize", 0, no_reboot)
+            need("luo_session_serialize[fault:freeze]", -E.EIO, no_faults or no_reboot)
+            need("kernel_kexec", 0, no_reboot)
+            if d.kho_finalize:
+                need("kho_finalize", 0, no_reboot)
+                need("kho_finalize[fault:finalize]", -E.EAGAIN, no_faults or no_reboot)
+        if not d.keep_handle_on_unfreeze:
+            # M5 aftermath: a second reboot fails in freeze with serialized_data == 0.
+            kind = "luo_session_serialize" if b.reboot == "interleaved" else "reboot"
+            need(kind, -E.EINVAL, no_faults or ("bound kexecs<1" if b.kexecs < 1 else None))
+        return ok
 
     # ------------------------------------------------------------------ enabled calls
     def actions(self, state: State) -> Iterable[Action]:
@@ -183,8 +265,9 @@ class LuoModel:
             acts.append(_act("preserve_fd", list=kind, session=i, fd="closed"))
         # LIVEUPDATE_SESSION_RETRIEVE_FD
         free_slot = any(m is None for m in memfds)
-        for j in range(nfiles):
-            if free_slot:
+        for j, f in enumerate(s[4]):
+            # the handler's retrieve creates a memfd: offered only if the bound has room
+            if free_slot or f[0] in (st.F_OK, st.F_ERR):
                 acts.append(_act("retrieve_fd", list=kind, session=i, file=j, fault=None))
                 if faults:
                     acts.append(_act("retrieve_fd", list=kind, session=i, file=j,

@@ -298,8 +298,9 @@ def canonicalize(state: State) -> State:
 
 # --- a readable view ------------------------------------------------------------------------
 
-def _page_ref(p: int) -> int | None:
-    return None if p < 0 else p
+def _page_ref(p: int) -> int:
+    """A page (or memfd) id; -1 when there is none (ITF has no null)."""
+    return p
 
 
 def _file_view(f: tuple[Any, ...]) -> dict[str, Any]:
@@ -324,10 +325,11 @@ def _session_view(s: tuple[Any, ...]) -> dict[str, Any]:
         "serialized": bool(s[2]),
         "vetoed": bool(s[3]),
         "files": [_file_view(f) for f in s[4]],
-        "snapshot": None if snap is None else {
-            "files_block": _page_ref(snap[0]),
-            "files": [{"ser": _page_ref(a), "folios": list(b), "handle_valid": bool(h)}
-                      for a, b, h in snap[1]],
+        "snapshot": {
+            "written": snap is not None,
+            "files_block": -1 if snap is None else snap[0],
+            "files": [] if snap is None else [
+                {"ser": a, "folios": list(b), "handle_valid": bool(h)} for a, b, h in snap[1]],
         },
     }
 
@@ -341,7 +343,8 @@ def view(state: State) -> dict[str, Any]:
         "faults_left": glob[2],
         "outgoing": [_session_view(s) for s in outs],
         "incoming": [_session_view(s) for s in incs],
-        "memfds": [None if m is None else {"user_fd": bool(m[0]), "folios": list(m[1])}
+        "memfds": [{"alive": False, "user_fd": False, "folios": []} if m is None else
+                   {"alive": True, "user_fd": bool(m[0]), "folios": list(m[1])}
                    for m in memfds],
         "pages": [{"owner": OWNER_NAMES[p[0]], "kho_tracked": bool(p[1]),
                    "stamped": bool(p[2]), "content": CONTENT_NAMES[p[3]],
@@ -350,3 +353,37 @@ def view(state: State) -> dict[str, Any]:
 
 
 VARS: Final = ("kexecs", "phase", "faults_left", "outgoing", "incoming", "memfds", "pages")
+
+
+def relabel(state: State, memfd_map: list[int], page_map: list[int]) -> State:
+    """Rename memfd slots (``old -> memfd_map[old]``) and pages (``old -> page_map[old]``).
+
+    Both maps are permutations. The result is in the same symmetry class as ``state``;
+    tests use it to check that :func:`canonicalize` is a function of the class.
+    """
+    glob, outs, incs, memfds, pages = state
+
+    def rp(p: int) -> int:
+        return page_map[p] if p >= 0 else p
+
+    def rf(f: tuple[Any, ...]) -> tuple[Any, ...]:
+        m = f[1]
+        return (f[0], memfd_map[m] if m >= 0 else m, rp(f[2]), tuple(rp(p) for p in f[3]),
+                f[4], f[5], f[6])
+
+    def rs(s: tuple[Any, ...]) -> tuple[Any, ...]:
+        snap = s[5]
+        if snap is not None:
+            snap = (rp(snap[0]), tuple((rp(a), tuple(rp(p) for p in b), h)
+                                       for a, b, h in snap[1]))
+        return (s[0], rp(s[1]), s[2], s[3], tuple(rf(f) for f in s[4]), snap)
+
+    new_memfds: list[Any] = [None] * len(memfds)
+    for old, mf in enumerate(memfds):
+        new_memfds[memfd_map[old]] = None if mf is None else (
+            mf[0], tuple(rp(p) for p in mf[1]))
+    new_pages: list[Any] = [None] * len(pages)
+    for old, pg in enumerate(pages):
+        new_pages[page_map[old]] = pg
+    return (glob, tuple(rs(s) for s in outs), tuple(rs(s) for s in incs),
+            tuple(new_memfds), tuple(new_pages))

@@ -1,0 +1,1 @@
+"""Engines that take any Model: exhaustive exploration, traces, reports, the CLI."""

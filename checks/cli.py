@@ -1,0 +1,123 @@
+"""``luo-verify``: the command line.
+
+Exit codes (DESIGN.md section 4): 0 every property holds; 1 a property is violated (or
+coverage has a gap); 2 usage or input error; 3 inconclusive (a state limit was reached
+before the space was exhausted); 4 replay diverged from the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from luoverify.checks.run import EXIT_USAGE, dump_json, run_check
+from luoverify.model.bounds import DEFAULT_BOUNDS, NAMED_BOUNDS, Bounds
+from luoverify.model.design import DEFAULT_DESIGN, PROFILES, DesignError, load_design
+from luoverify.specs.properties import BY_NAME, select
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"luo-verify: error: {message}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="luo-verify",
+        description="Model checking of Linux LUO / KHO page ownership across "
+                    "preserve, close, freeze, kexec and finish.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    check = sub.add_parser(
+        "check", help="explore every reachable state of a design at a bound",
+        description="Exhaustive breadth-first search: every counterexample is a shortest "
+                    "one. Exit 0 all hold, 1 violated, 2 bad input, 3 inconclusive.")
+    check.add_argument("--design", default=DEFAULT_DESIGN, metavar="NAME|FILE",
+                       help=f"profile ({', '.join(PROFILES)}) or a .py file defining DESIGN "
+                            f"(default {DEFAULT_DESIGN})")
+    check.add_argument("--bounds", default=DEFAULT_BOUNDS, choices=sorted(NAMED_BOUNDS),
+                       help=f"named bounds (default {DEFAULT_BOUNDS})")
+    for name, helptext in (("sessions", "outgoing sessions at once"),
+                           ("files", "files per session"), ("memfds", "memfds at once"),
+                           ("pages", "physical pages"), ("folios", "folios per memfd"),
+                           ("kexecs", "live-update reboots"), ("faults", "injected faults"),
+                           ("scratch", "pages inside the KHO scratch region")):
+        check.add_argument(f"--{name}", type=int, metavar="N",
+                           help=f"override: {helptext}")
+    check.add_argument("--reboot", choices=("atomic", "interleaved"),
+                       help="override: reboot() as one step or session by session")
+    check.add_argument("--property", action="append", metavar="NAME", dest="props",
+                       help="check only this property (repeatable); known: "
+                            + ", ".join(BY_NAME))
+    check.add_argument("--no-symmetry", action="store_true",
+                       help="explore without symmetry reduction")
+    check.add_argument("--max-states", type=int, metavar="N",
+                       help="stop after N states (verdict inconclusive, exit 3)")
+    check.add_argument("--json", action="store_true",
+                       help="print one JSON object on stdout instead of the text report")
+    check.add_argument("--trace-dir", type=Path, metavar="DIR",
+                       help="write each counterexample as an ITF trace file in DIR")
+    check.add_argument("--graph", type=Path, metavar="FILE",
+                       help="write the explored state graph (.graphml, or DOT otherwise)")
+    check.add_argument("--no-progress", action="store_true",
+                       help="no progress line on stderr (it is shown only on a terminal)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check":
+        return _check(args)
+    return EXIT_USAGE  # pragma: no cover - argparse enforces the subcommand
+
+
+def _fail(message: str) -> int:
+    print(f"luo-verify: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        design = load_design(args.design)
+    except DesignError as exc:
+        return _fail(str(exc))
+    base = NAMED_BOUNDS[args.bounds]
+    overrides = {k: getattr(args, k) for k in
+                 ("sessions", "files", "memfds", "pages", "folios", "kexecs", "faults",
+                  "scratch", "reboot")}
+    try:
+        bounds = base.with_overrides(**overrides)
+        props = select(args.props)
+    except ValueError as exc:
+        return _fail(str(exc))
+    bounds_name = args.bounds if bounds == base else f"{args.bounds}+overrides"
+    if args.max_states is not None and args.max_states < 1:
+        return _fail("--max-states must be at least 1")
+    if args.graph is not None and args.graph.parent and not args.graph.parent.exists():
+        return _fail(f"--graph: directory {args.graph.parent} does not exist")
+    if args.trace_dir is not None and args.trace_dir.exists() and not args.trace_dir.is_dir():
+        return _fail(f"--trace-dir: {args.trace_dir} is not a directory")
+    progress = not args.no_progress and sys.stderr.isatty()
+    report = run_check(design, bounds, props, bounds_name=bounds_name,
+                       symmetry=not args.no_symmetry, max_states=args.max_states,
+                       progress=progress, keep_graph=args.graph is not None,
+                       trace_dir=args.trace_dir)
+    if args.graph is not None:
+        from luoverify.checks.graphs import write_graph
+
+        r = report.result
+        assert r.edges is not None
+        write_graph(args.graph, report.model, r.keys, r.edges, r.actions)
+    if args.json:
+        print(dump_json(report))
+    else:
+        print(report.to_text())
+    return report.exit_code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""One ``luo-verify check`` run: model + properties + explorer + coverage + reports."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from luoverify.checks import itf
+from luoverify.checks.explore import ExploreOptions, ExploreResult, Step, explore
+from luoverify.model import errno as E
+from luoverify.model.bounds import Bounds
+from luoverify.model.core import Outcome
+from luoverify.model.design import Design
+from luoverify.model.luo import LuoModel
+from luoverify.model.state import State
+from luoverify.specs.defects import diagnose
+from luoverify.specs.properties import Property
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_DIVERGED = 0, 1, 2, 3, 4
+
+
+@dataclass
+class CoverageRow:
+    kind: str
+    enabled: int
+    outcomes: dict[int, tuple[int, int]]  # ret -> (fired, new states)
+
+
+@dataclass
+class CoverageReport:
+    rows: list[CoverageRow]
+    #: expected outcomes that never fired: (kind, ret)
+    missing: list[tuple[str, int]]
+    #: outcomes the bounds or design rule out: (kind, ret, reason)
+    impossible: list[tuple[str, int, str]]
+    #: outcomes that fired but the model did not declare (a model/table mismatch)
+    undeclared: list[tuple[str, int]]
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.undeclared
+
+
+@dataclass
+class CheckReport:
+    design: Design
+    bounds_name: str
+    bounds: Bounds
+    result: ExploreResult[State]
+    model: LuoModel
+    properties: tuple[Property, ...]
+    coverage: CoverageReport
+    defects: dict[str, list[str]] = field(default_factory=dict)
+    trace_paths: dict[str, str] = field(default_factory=dict)
+    symmetry: bool = True
+
+    @property
+    def verdict(self) -> str:
+        status = self.result.status
+        if any(v == "violated" for v in status.values()) or not self.coverage.ok:
+            return "fail"
+        if not self.result.complete or any(v == "unknown" for v in status.values()):
+            return "inconclusive"
+        return "pass"
+
+    @property
+    def exit_code(self) -> int:
+        return {"pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}[
+            self.verdict]
+
+    # ------------------------------------------------------------------ JSON
+    def to_json(self, *, timings: bool = True) -> dict[str, Any]:
+        r = self.result
+        props: dict[str, Any] = {}
+        for p in self.properties:
+            entry: dict[str, Any] = {"status": r.status[p.name], "kind": p.kind,
+                                     "source": p.source}
+            if p.name in r.notes:
+                entry["message"] = r.notes[p.name]
+            cex = r.counterexamples.get(p.name)
+            if cex is not None:
+                entry["length"] = cex.length
+                entry["message"] = cex.message
+                entry["defects"] = self.defects.get(p.name, [])
+                if p.name in self.trace_paths:
+                    entry["trace"] = self.trace_paths[p.name]
+            props[p.name] = entry
+        out: dict[str, Any] = {
+            "design": self.design.name,
+            "design_flags": self.design.flags(),
+            "bounds": {"name": self.bounds_name, **self.bounds.as_dict()},
+            "symmetry": self.symmetry,
+            "verdict": self.verdict,
+            "complete": r.complete,
+            "states": r.states,
+            "transitions": r.transitions,
+            "depth": r.depth,
+            "seconds": round(r.seconds, 3) if timings else None,
+            "states_per_second": round(r.rate, 1) if timings else None,
+            "properties": props,
+            "coverage": {
+                "ok": self.coverage.ok,
+                "kinds": {row.kind: {"enabled": row.enabled, "outcomes": {
+                    E.ret_name(ret): {"fired": f, "new_states": n}
+                    for ret, (f, n) in sorted(row.outcomes.items())}}
+                    for row in self.coverage.rows},
+                "missing": [f"{k} = {E.ret_name(ret)}" for k, ret in self.coverage.missing],
+                "undeclared": [f"{k} = {E.ret_name(ret)}"
+                               for k, ret in self.coverage.undeclared],
+                "impossible": {f"{k} = {E.ret_name(ret)}": why
+                               for k, ret, why in self.coverage.impossible},
+            },
+        }
+        if r.limit_reason:
+            out["limit"] = r.limit_reason
+        return out
+
+    # ------------------------------------------------------------------ text
+    def to_text(self) -> str:
+        r = self.result
+        lines = [
+            f"luo-verify check: design {self.design.describe()}",
+            f"  bounds {self.bounds_name}: {self.bounds.describe()}"
+            f"{'' if self.symmetry else '  (symmetry reduction off)'}",
+            f"  {r.states} states, {r.transitions} transitions, depth {r.depth}, "
+            f"{r.seconds:.1f} s, {r.rate:,.0f} states/s"
+            + ("" if r.complete else f"  -- INCOMPLETE: {r.limit_reason}"),
+            "",
+            f"  {'property':28} {'kind':9} {'result':14} {'calls':>5}  defects / note",
+        ]
+        for p in self.properties:
+            status = r.status[p.name]
+            cex = r.counterexamples.get(p.name)
+            length = str(cex.length) if cex else ""
+            note = ", ".join(self.defects.get(p.name, [])) if cex else ""
+            if status in ("not_applicable", "unknown") or (
+                    p.kind == "sometimes" and status == "violated"):
+                note = r.notes.get(p.name, "")
+            lines.append(f"  {p.name:28} {p.kind:9} {status:14} {length:>5}  {note}")
+        cov = self.coverage
+        fired = sum(len(row.outcomes) for row in cov.rows)
+        lines.append("")
+        lines.append(f"  coverage: {len(cov.rows)} action kinds, {fired} outcomes fired; "
+                     f"{len(cov.impossible)} ruled out by design or bounds"
+                     + ("" if cov.ok else "; GAPS:"))
+        for k, ret in cov.missing:
+            lines.append(f"    never fired: {k} = {E.ret_name(ret)}")
+        for k, ret in cov.undeclared:
+            lines.append(f"    undeclared outcome: {k} = {E.ret_name(ret)}")
+        for name, cex in r.counterexamples.items():
+            ids = self.defects.get(name, [])
+            lines.append("")
+            lines.append(f"  counterexample: {name} ({cex.length} calls"
+                         + (f"; exhibits {', '.join(ids)}" if ids else "") + ")"
+                         + (f" -> {self.trace_paths[name]}" if name in self.trace_paths else ""))
+            lines.append(itf.render_script(self.model, cex.steps, indent="  "))
+            lines.append(f"       VIOLATED: {cex.message}")
+        lines.append("")
+        violated = [p.name for p in self.properties if r.status[p.name] == "violated"]
+        summary = {"pass": "PASS: every property holds",
+                   "fail": f"FAIL: {len(violated)} propert{'y' if len(violated) == 1 else 'ies'}"
+                           " violated" + ("" if cov.ok else ", coverage gaps"),
+                   "inconclusive": "INCONCLUSIVE: the bounded space was not exhausted"}
+        lines.append(f"verdict: {summary[self.verdict]}")
+        return "\n".join(lines)
+
+
+def coverage_report(model: LuoModel, result: ExploreResult[State]) -> CoverageReport:
+    expected = model.expected_outcomes()
+    rows = [CoverageRow(kind, ks.enabled,
+                        {ret: (o.fired, o.new_states) for ret, o in ks.outcomes.items()})
+            for kind, ks in sorted(result.coverage.items())]
+    fired = {(row.kind, ret) for row in rows for ret in row.outcomes}
+    missing = sorted(k for k, why in expected.items() if why is None and k not in fired)
+    impossible = sorted((k, ret, why) for (k, ret), why in expected.items()
+                        if why is not None and (k, ret) not in fired)
+    undeclared = sorted(k for k in fired if k not in expected)
+    if not result.complete:
+        missing = []  # an incomplete search proves nothing about what never fires
+    return CoverageReport(rows, missing, impossible, undeclared)
+
+
+def run_check(
+    design: Design,
+    bounds: Bounds,
+    properties: tuple[Property, ...],
+    *,
+    bounds_name: str = "custom",
+    symmetry: bool = True,
+    max_states: int | None = None,
+    progress: bool = False,
+    keep_graph: bool = False,
+    trace_dir: Path | None = None,
+) -> CheckReport:
+    model = LuoModel(design, bounds, symmetry=symmetry)
+    not_applicable = {p.name: why for p in properties if (why := p.requires(bounds))}
+    result = explore(model, properties, ExploreOptions(
+        max_states=max_states, keep_graph=keep_graph, progress=progress,
+        not_applicable=not_applicable))
+    report = CheckReport(design, bounds_name, bounds, result, model, properties,
+                         coverage_report(model, result), symmetry=symmetry)
+    for name, cex in result.counterexamples.items():
+        report.defects[name] = diagnose(_transitions(cex.steps))
+    if trace_dir is not None:
+        for name, cex in result.counterexamples.items():
+            path = trace_dir / f"{_slug(design.name)}.{name}.itf.json"
+            meta = {"design": design.name, "bounds": {"name": bounds_name,
+                                                      **bounds.as_dict()},
+                    "property": name, "message": cex.message,
+                    "defects": report.defects.get(name, [])}
+            itf.write_trace(path, itf.trace_document(model, cex.steps, meta))
+            report.trace_paths[name] = str(path)
+    return report
+
+
+def _transitions(steps: list[Step[State]]) -> list[tuple[State, Any, Outcome[State]]]:
+    out = []
+    for prev, step in zip(steps, steps[1:], strict=False):
+        assert step.action is not None
+        out.append((prev.state, step.action, Outcome(step.ret, step.state, step.events)))
+    return out
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def dump_json(report: CheckReport, *, timings: bool = True) -> str:
+    return json.dumps(report.to_json(timings=timings), indent=2)
