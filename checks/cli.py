@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
                            ("files", "files per session"), ("memfds", "memfds at once"),
                            ("pages", "physical pages"), ("folios", "folios per memfd"),
                            ("kexecs", "live-update reboots"), ("faults", "injected faults"),
-                           ("scratch", "pages inside the KHO scratch region")):
+                           ("scratch", "pages inside the KHO scratch region"),
+                           ("others", "pages other kernel users may hold at once")):
         check.add_argument(f"--{name}", type=int, metavar="N",
                            help=f"override: {helptext}")
     check.add_argument("--reboot", choices=("atomic", "interleaved"),
@@ -55,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
                             + ", ".join(BY_NAME))
     check.add_argument("--no-symmetry", action="store_true",
                        help="explore without symmetry reduction")
+    check.add_argument("--continue", action="store_true", dest="go_on",
+                       help="keep expanding states past a violation (default: a state "
+                            "reached by a violation is recorded but not expanded, as TLC "
+                            "and SPIN stop at an error)")
     check.add_argument("--max-states", type=int, metavar="N",
                        help="stop after N states (verdict inconclusive, exit 3)")
     check.add_argument("--json", action="store_true",
@@ -88,7 +93,7 @@ def _check(args: argparse.Namespace) -> int:
     base = NAMED_BOUNDS[args.bounds]
     overrides = {k: getattr(args, k) for k in
                  ("sessions", "files", "memfds", "pages", "folios", "kexecs", "faults",
-                  "scratch", "reboot")}
+                  "scratch", "others", "reboot")}
     try:
         bounds = base.with_overrides(**overrides)
         props = select(args.props)
@@ -105,7 +110,7 @@ def _check(args: argparse.Namespace) -> int:
     report = run_check(design, bounds, props, bounds_name=bounds_name,
                        symmetry=not args.no_symmetry, max_states=args.max_states,
                        progress=progress, keep_graph=args.graph is not None,
-                       trace_dir=args.trace_dir)
+                       trace_dir=args.trace_dir, prune=not args.go_on)
     if args.graph is not None:
         from luoverify.checks.graphs import write_graph
 

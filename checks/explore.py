@@ -20,7 +20,7 @@ import gc
 import sys
 import time
 from array import array
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -67,6 +67,22 @@ class Counterexample(Generic[S]):
 
 
 @dataclass
+class Edges:
+    """Transitions as four int columns (source, destination, action id, return value)."""
+
+    src: array[int]
+    dst: array[int]
+    act: array[int]
+    ret: array[int]
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    def __iter__(self) -> Iterator[tuple[int, int, int, int]]:
+        return zip(self.src, self.dst, self.act, self.ret, strict=True)
+
+
+@dataclass
 class ExploreResult(Generic[S]):
     states: int
     transitions: int
@@ -77,12 +93,16 @@ class ExploreResult(Generic[S]):
     status: dict[str, str]
     notes: dict[str, str]
     counterexamples: dict[str, Counterexample[S]]
+    #: property -> label bit -> shortest counterexample whose path has that label
+    extra_counterexamples: dict[str, dict[int, Counterexample[S]]]
     coverage: dict[str, KindStats]
-    #: the explored graph (BFS index -> list of (dst, action id, ret)); kept if asked
-    edges: list[tuple[int, int, int, int]] | None
+    #: the explored graph, kept when asked for or when a graph property needs it
+    edges: Edges | None
     actions: list[Action]
     keys: list[bytes]
     limit_reason: str | None = None
+    #: states reached by a violation and therefore not expanded
+    pruned: int = 0
 
     @property
     def rate(self) -> float:
@@ -96,6 +116,14 @@ class ExploreOptions:
     progress: bool = False
     #: properties judged impossible at these bounds: name -> reason
     not_applicable: dict[str, str] = field(default_factory=dict)
+    #: do not expand a state reached by violating a safety property (as TLC and SPIN stop
+    #: at an error): every counterexample then violates only its own property on the way,
+    #: and a buggy design's space stays small. Off = explore past violations (--continue).
+    prune_violations: bool = True
+    #: classify(pre, action, outcome) -> bitmask of labels (e.g. real defects) the
+    #: transition exhibits; each state keeps the union along its BFS path, and the first
+    #: violation of each property per label is kept as an extra counterexample.
+    classify: Callable[[Any, Action, Outcome[Any]], int] | None = None
 
 
 class _Progress:
@@ -146,7 +174,7 @@ def explore(
     depth_of = array("H")
     action_ids: dict[Action, int] = {}
     action_list: list[Action] = []
-    edges: list[tuple[int, int, int, int]] = []
+    edge_src, edge_dst, edge_act, edge_ret = array("i"), array("i"), array("i"), array("i")
     coverage: dict[str, KindStats] = {}
     kind_of: dict[Action, str] = {}
     #: first violation per property: (state index, action id or -1, message)
@@ -154,9 +182,30 @@ def explore(
     reached: dict[str, tuple[int, int, str]] = {}
     transitions = 0
     limit_reason: str | None = None
+    prune = opts.prune_violations
+    classify = opts.classify
+    masks = array("Q")
+    #: (property, label bit) -> first violation whose path carries that label
+    found_by_label: dict[tuple[str, int], tuple[int, int, str]] = {}
 
-    def add(state: S, par: int, aid: int, depth: int) -> int:
+    def record(name: str, idx: int, aid: int, msg: str, mask: int) -> None:
+        if name not in found:
+            found[name] = (idx, aid, msg)
+        while mask:
+            bit = mask & -mask
+            mask ^= bit
+            if (name, bit) not in found_by_label:
+                found_by_label[(name, bit)] = (idx, aid, msg)
+    pruned: set[int] = set()
+    bad_states: set[int] = set()  # states that violate an always property themselves
+    revived: list[int] = []
+
+    def _violates_always(idx: int) -> bool:
+        return idx in bad_states
+
+    def add(state: S, par: int, aid: int, depth: int, bad: bool, mask: int) -> int:
         data = model.encode(state)
+        masks.append(mask)
         idx = len(keys)
         index[data] = idx
         keys.append(data)
@@ -164,10 +213,14 @@ def explore(
         via.append(aid)
         depth_of.append(depth)
         for prop in always:
-            if prop.name not in found:
+            if prune or prop.name not in found:
                 msg = prop.check(state)
                 if msg is not None:
-                    found[prop.name] = (idx, -1, msg)
+                    bad = True
+                    bad_states.add(idx)
+                    record(prop.name, idx, -1, msg, mask)
+        if bad and prune:
+            pruned.add(idx)
         for prop in some_state:
             if prop.name not in reached:
                 msg = prop.check(state)
@@ -182,13 +235,20 @@ def explore(
         for init in model.init_states():
             c = model.canonical(init)
             if model.encode(c) not in index:
-                add(c, -1, -1, 0)
-        cur = 0
-        while cur < len(keys):
+                add(c, -1, -1, 0, False, 0)
+        nxt_index = 0
+        while nxt_index < len(keys) or revived:
             if opts.max_states is not None and len(keys) >= opts.max_states:
                 limit_reason = (f"state limit {opts.max_states} reached with "
-                                f"{len(keys) - cur} states still queued")
+                                f"{len(keys) - nxt_index} states still queued")
                 break
+            if revived:
+                cur = revived.pop()
+            else:
+                cur = nxt_index
+                nxt_index += 1
+                if cur in pruned:
+                    continue
             state = model.decode(keys[cur])
             depth = depth_of[cur]
             seen_kinds: set[str] = set()
@@ -208,17 +268,21 @@ def explore(
                     stats.enabled += 1
                 out = model.next_state(state, action)
                 transitions += 1
+                bad = False
+                tmask = masks[cur] | (classify(state, action, out) if classify else 0)
                 for prop in steps:
-                    if prop.name not in found:
+                    if (prune or prop.name not in found) and (
+                            prop.triggers is None or action.name in prop.triggers):
                         msg = prop.check(state, action, out)
                         if msg is not None:
-                            found[prop.name] = (cur, aid, msg)
+                            bad = True
+                            record(prop.name, cur, aid, msg, tmask)
                 for prop in some_step:
                     if prop.name not in reached:
                         msg = prop.check(state, action, out)
                         if msg is not None:
                             reached[prop.name] = (cur, aid, msg)
-                if out.state == state:
+                if out.state == state and not bad:
                     dst = cur  # an error that changed nothing: no need to canonicalize
                 else:
                     nxt = model.canonical(out.state)
@@ -229,19 +293,27 @@ def explore(
                     o = stats.outcomes[out.ret] = OutcomeStats()
                 o.fired += 1
                 if dst is None:
-                    dst = add(nxt, cur, aid, depth + 1)
+                    dst = add(nxt, cur, aid, depth + 1, bad, tmask)
                     o.new_states += 1
+                elif not bad and dst in pruned and not _violates_always(dst):
+                    # first reached by a violating step, now by a clean one: expand it.
+                    pruned.discard(dst)
+                    if dst < cur:
+                        revived.append(dst)
                 if keep_graph:
-                    edges.append((cur, dst, aid, out.ret))
-            cur += 1
+                    edge_src.append(cur)
+                    edge_dst.append(dst)
+                    edge_act.append(aid)
+                    edge_ret.append(out.ret)
             if cur & 0x3FF == 0:
-                progress.update(len(keys), depth, len(keys) - cur)
+                progress.update(len(keys), depth, len(keys) - nxt_index)
     finally:
         progress.close()
         if gc_was:
             gc.enable()
 
     complete = limit_reason is None
+    edges = Edges(edge_src, edge_dst, edge_act, edge_ret)
     status: dict[str, str] = {}
     notes: dict[str, str] = {}
     cexs: dict[str, Counterexample[S]] = {}
@@ -265,13 +337,20 @@ def explore(
             else:
                 status[prop.name] = "violated" if complete else "unknown"
                 notes[prop.name] = "never reached: properties may hold vacuously"
+    extras: dict[str, dict[int, Counterexample[S]]] = {}
+    for (name, bit), (idx, aid, msg) in sorted(found_by_label.items()):
+        prop = next(p for p in properties if p.name == name)
+        extras.setdefault(name, {})[bit] = _counterexample(
+            model, prop, keys, parent, via, action_list, idx, aid, msg)
     if graphs:
         from luoverify.checks.graphs import check_graph_property
 
         for prop in graphs:
-            if not complete:
+            if not complete or pruned:
                 status[prop.name] = "unknown"
-                notes[prop.name] = "the graph is incomplete"
+                notes[prop.name] = ("the graph is incomplete" if not complete else
+                                    "states past a violation were not expanded "
+                                    "(use --continue)")
                 continue
             bad = check_graph_property(model, keys, edges, prop)
             if bad is None:
@@ -292,11 +371,13 @@ def explore(
         status=status,
         notes=notes,
         counterexamples=cexs,
+        extra_counterexamples=extras,
         coverage=coverage,
         edges=edges if keep_graph else None,
         actions=action_list,
         keys=keys,
         limit_reason=limit_reason,
+        pruned=len(pruned),
     )
 
 

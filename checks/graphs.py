@@ -7,7 +7,7 @@ BFS order that cannot, so its path from the initial state is a shortest one.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +19,7 @@ from luoverify.specs.properties import Property
 S = TypeVar("S", bound=Hashable)
 
 
-def build_graph(n: int, edges: Sequence[tuple[int, int, int, int]]) -> Any:
+def build_graph(n: int, edges: Iterable[tuple[int, int, int, int]]) -> Any:
     graph = nx.DiGraph()
     graph.add_nodes_from(range(n))
     graph.add_edges_from((src, dst) for src, dst, _a, _r in edges if src != dst)
@@ -27,7 +27,7 @@ def build_graph(n: int, edges: Sequence[tuple[int, int, int, int]]) -> Any:
 
 
 def check_graph_property(
-    model: Model[S], keys: list[bytes], edges: Sequence[tuple[int, int, int, int]],
+    model: Model[S], keys: list[bytes], edges: Iterable[tuple[int, int, int, int]],
     prop: Property,
 ) -> tuple[int, str] | None:
     """``None`` if every state reaches a goal, else (first bad state, message)."""
@@ -46,7 +46,7 @@ def check_graph_property(
 
 def write_graph(
     path: Path, model: Model[S], keys: list[bytes],
-    edges: Sequence[tuple[int, int, int, int]], actions: list[Action],
+    edges: Iterable[tuple[int, int, int, int]], actions: list[Action],
 ) -> None:
     """The explored graph as GraphML (``.graphml``) or DOT (anything else)."""
     from luoverify.model.errno import ret_name

@@ -15,7 +15,8 @@ from luoverify.model.core import Outcome
 from luoverify.model.design import Design
 from luoverify.model.luo import LuoModel
 from luoverify.model.state import State
-from luoverify.specs.defects import diagnose
+from luoverify.checks.explore import Counterexample
+from luoverify.specs.defects import classify, diagnose
 from luoverify.specs.properties import Property
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_DIVERGED = 0, 1, 2, 3, 4
@@ -54,6 +55,19 @@ class CheckReport:
     coverage: CoverageReport
     defects: dict[str, list[str]] = field(default_factory=dict)
     trace_paths: dict[str, str] = field(default_factory=dict)
+    #: property -> further counterexamples, one for each real defect that no primary
+    #: (shortest) counterexample exhibits: (defect ids, counterexample, trace path); each
+    #: is the shortest along the BFS tree among those whose path shows the defect
+    extras: dict[str, list[tuple[list[str], Counterexample[State], str | None]]] = field(
+        default_factory=dict)
+
+    def all_defects(self) -> list[str]:
+        """Every defect some reported counterexample exhibits."""
+        out: list[str] = []
+        for name in self.defects:
+            ids = self.defects[name] + [i for e in self.extras.get(name, []) for i in e[0]]
+            out.extend(i for i in ids if i not in out)
+        return sorted(out)
     symmetry: bool = True
 
     @property
@@ -86,6 +100,9 @@ class CheckReport:
                 entry["defects"] = self.defects.get(p.name, [])
                 if p.name in self.trace_paths:
                     entry["trace"] = self.trace_paths[p.name]
+                entry["also"] = [{"defects": ids, "length": c.length, "message": c.message,
+                                  **({"trace": path} if path else {})}
+                                 for ids, c, path in self.extras.get(p.name, [])]
             props[p.name] = entry
         out: dict[str, Any] = {
             "design": self.design.name,
@@ -99,7 +116,9 @@ class CheckReport:
             "depth": r.depth,
             "seconds": round(r.seconds, 3) if timings else None,
             "states_per_second": round(r.rate, 1) if timings else None,
+            "pruned": r.pruned,
             "properties": props,
+            "defects": self.all_defects(),
             "coverage": {
                 "ok": self.coverage.ok,
                 "kinds": {row.kind: {"enabled": row.enabled, "outcomes": {
@@ -127,6 +146,11 @@ class CheckReport:
             f"  {r.states} states, {r.transitions} transitions, depth {r.depth}, "
             f"{r.seconds:.1f} s, {r.rate:,.0f} states/s"
             + ("" if r.complete else f"  -- INCOMPLETE: {r.limit_reason}"),
+        ]
+        if r.pruned:
+            lines.append(f"  {r.pruned} states reached by a violation were not expanded "
+                         "(--continue explores past violations)")
+        lines += [
             "",
             f"  {'property':28} {'kind':9} {'result':14} {'calls':>5}  defects / note",
         ]
@@ -157,12 +181,17 @@ class CheckReport:
                          + (f" -> {self.trace_paths[name]}" if name in self.trace_paths else ""))
             lines.append(itf.render_script(self.model, cex.steps, indent="  "))
             lines.append(f"       VIOLATED: {cex.message}")
+            for ids, extra, path in self.extras.get(name, []):
+                lines.append(f"    also violated via {', '.join(ids)} in {extra.length} calls"
+                             + (f" -> {path}" if path else ""))
         lines.append("")
         violated = [p.name for p in self.properties if r.status[p.name] == "violated"]
         summary = {"pass": "PASS: every property holds",
                    "fail": f"FAIL: {len(violated)} propert{'y' if len(violated) == 1 else 'ies'}"
                            " violated" + ("" if cov.ok else ", coverage gaps"),
                    "inconclusive": "INCONCLUSIVE: the bounded space was not exhausted"}
+        if self.all_defects():
+            lines.append(f"real defects exhibited: {', '.join(self.all_defects())}")
         lines.append(f"verdict: {summary[self.verdict]}")
         return "\n".join(lines)
 
@@ -177,8 +206,12 @@ def coverage_report(model: LuoModel, result: ExploreResult[State]) -> CoverageRe
     impossible = sorted((k, ret, why) for (k, ret), why in expected.items()
                         if why is not None and (k, ret) not in fired)
     undeclared = sorted(k for k in fired if k not in expected)
-    if not result.complete:
-        missing = []  # an incomplete search proves nothing about what never fires
+    if not result.complete or result.pruned:
+        # an incomplete search, or one that stopped at violations, proves nothing about
+        # what never fires: list, do not fail
+        impossible += [(k, ret, "not reached (search stopped at violations or a limit)")
+                       for k, ret in missing]
+        missing = []
     return CoverageReport(rows, missing, impossible, undeclared)
 
 
@@ -193,25 +226,43 @@ def run_check(
     progress: bool = False,
     keep_graph: bool = False,
     trace_dir: Path | None = None,
+    prune: bool = True,
 ) -> CheckReport:
     model = LuoModel(design, bounds, symmetry=symmetry)
     not_applicable = {p.name: why for p in properties if (why := p.requires(bounds))}
     result = explore(model, properties, ExploreOptions(
         max_states=max_states, keep_graph=keep_graph, progress=progress,
-        not_applicable=not_applicable))
+        not_applicable=not_applicable, prune_violations=prune, classify=classify))
     report = CheckReport(design, bounds_name, bounds, result, model, properties,
                          coverage_report(model, result), symmetry=symmetry)
+
+    def write(cex: Counterexample[State], ids: list[str], suffix: str) -> str | None:
+        if trace_dir is None:
+            return None
+        path = trace_dir / f"{_slug(design.name)}.{cex.prop}{suffix}.itf.json"
+        meta = {"design": design.name, "bounds": {"name": bounds_name, **bounds.as_dict()},
+                "property": cex.prop, "message": cex.message, "defects": ids}
+        itf.write_trace(path, itf.trace_document(model, cex.steps, meta))
+        return str(path)
+
+    covered: set[str] = set()
     for name, cex in result.counterexamples.items():
-        report.defects[name] = diagnose(_transitions(cex.steps))
-    if trace_dir is not None:
-        for name, cex in result.counterexamples.items():
-            path = trace_dir / f"{_slug(design.name)}.{name}.itf.json"
-            meta = {"design": design.name, "bounds": {"name": bounds_name,
-                                                      **bounds.as_dict()},
-                    "property": name, "message": cex.message,
-                    "defects": report.defects.get(name, [])}
-            itf.write_trace(path, itf.trace_document(model, cex.steps, meta))
-            report.trace_paths[name] = str(path)
+        ids = diagnose(_transitions(cex.steps))
+        report.defects[name] = ids
+        covered.update(ids)
+        path = write(cex, ids, "")
+        if path is not None:
+            report.trace_paths[name] = path
+    # one more counterexample for each real defect no primary counterexample exhibits
+    for name in result.counterexamples:
+        for _bit, extra in sorted(result.extra_counterexamples.get(name, {}).items()):
+            extra_ids = diagnose(_transitions(extra.steps))
+            new = [i for i in extra_ids if i not in covered]
+            if not new:
+                continue
+            covered.update(extra_ids)
+            report.extras.setdefault(name, []).append(
+                (extra_ids, extra, write(extra, extra_ids, "." + _slug(new[0]))))
     return report
 
 

@@ -29,6 +29,8 @@ class Bounds:
     faults: injected callback failures in the whole run (preserve, freeze, retrieve,
         can_finish veto, kho_finalize).
     scratch: how many of the page frames lie in a KHO scratch region.
+    others: pages that other kernel users may hold at once (one is enough to make a
+        wrongly freed page visibly double-owned; more only multiplies states).
     reboot: ``atomic`` (reboot() is one step) or ``interleaved`` (serialize session by
         session, with user-space calls in between: LUO-M11 / KHO-M15 reachable).
     """
@@ -41,6 +43,7 @@ class Bounds:
     kexecs: int = 1
     faults: int = 1
     scratch: int = 0
+    others: int = 1
     reboot: RebootMode = "interleaved"
 
     def validate(self) -> None:
@@ -54,6 +57,7 @@ class Bounds:
             "kexecs": (0, 4),
             "faults": (0, 4),
             "scratch": (0, 4),
+            "others": (0, 4),
         }
         for name, (lo, hi) in limits.items():
             value = getattr(self, name)
@@ -84,7 +88,8 @@ class Bounds:
         return (
             f"sessions={self.sessions} files={self.files} memfds={self.memfds} "
             f"pages={self.pages} folios={self.folios} kexecs={self.kexecs} "
-            f"faults={self.faults} scratch={self.scratch} reboot={self.reboot}"
+            f"faults={self.faults} scratch={self.scratch} others={self.others} "
+            f"reboot={self.reboot}"
         )
 
 

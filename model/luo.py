@@ -207,8 +207,9 @@ class LuoModel:
                 acts.append(_act("close_memfd", memfd=m))
         referenced = _referenced_pages(state)
         seen: set[tuple[Any, ...]] = set()
+        held_by_others = sum(1 for page in pages if page[0] == st.OTHER)
         for p, page in enumerate(pages):
-            if page[0] == st.FREE:
+            if page[0] == st.FREE and held_by_others < b.others:
                 key = (page, p in referenced)
                 if not self.symmetry or key not in seen:
                     seen.add(key)
@@ -265,9 +266,10 @@ class LuoModel:
             acts.append(_act("preserve_fd", list=kind, session=i, fd="closed"))
         # LIVEUPDATE_SESSION_RETRIEVE_FD
         free_slot = any(m is None for m in memfds)
+        rejected = self.design.check_session_kind and kind == "out"
         for j, f in enumerate(s[4]):
             # the handler's retrieve creates a memfd: offered only if the bound has room
-            if free_slot or f[0] in (st.F_OK, st.F_ERR):
+            if free_slot or rejected or f[0] in (st.F_OK, st.F_ERR):
                 acts.append(_act("retrieve_fd", list=kind, session=i, file=j, fault=None))
                 if faults:
                     acts.append(_act("retrieve_fd", list=kind, session=i, file=j,
@@ -319,6 +321,9 @@ class LuoModel:
     # ------------------------------------------------------------------ transitions
     def next_state(self, state: State, action: Action) -> Outcome[State]:
         """Run ``action`` on a copy of ``state``; the result is *not* canonicalized."""
+        ret = self._unchanged(state, action)
+        if ret is not None:
+            return Outcome(ret, state)
         w = World.thaw(state)
         k = _Kernel(w, self.design, self.bounds)
         handler = getattr(k, "do_" + action.name, None)
@@ -326,6 +331,71 @@ class LuoModel:
             raise ValueError(f"unknown action {action.name!r}")
         ret: int = handler(**dict(action.args))
         return Outcome(ret, w.freeze(), tuple(k.events))
+
+
+    def _unchanged(self, state: State, action: Action) -> int | None:
+        """Fast path: the return value of a call that fails without changing anything.
+
+        Mirrors the first checks of the ``do_*`` methods below (same order, same errno);
+        ``None`` means "run the full kernel path". tests/test_model.py checks both paths
+        agree on every transition of the tiny bound.
+        """
+        name = action.name
+        d = self.design
+        rebooting = state[0][1] != st.RUNNING
+        if name == "create_session":
+            if rebooting and d.block_mutations_in_reboot:
+                return -E.EBUSY
+            return -E.EEXIST if action.args[0][1] == "dup" else None
+        if name == "retrieve_session":
+            i = action.args[0][1]
+            if i == "unknown":
+                return -E.ENOENT
+            assert isinstance(i, int)
+            return -E.EINVAL if state[2][i][0] != st.IN_NEW else None
+        if name not in ("preserve_fd", "retrieve_fd", "finish"):
+            return None
+        args = dict(action.args)
+        lst = args["list"]
+        i = args["session"]
+        assert isinstance(i, int)
+        incoming = lst == "in"
+        if name == "preserve_fd":
+            if d.check_session_kind and incoming:
+                return -E.EINVAL
+            if rebooting and d.block_mutations_in_reboot:
+                return -E.EBUSY
+            if args.get("token") == "dup":
+                return -E.EEXIST
+            fd = args["fd"]
+            if fd == "closed":
+                return -E.EBADF
+            if isinstance(fd, int) and d.reject_double_preserve and _managed(state, fd):
+                return -E.EBUSY
+            return None
+        if name == "retrieve_fd":
+            if d.check_session_kind and not incoming:
+                return -E.EINVAL
+            j = args["file"]
+            if j == "unknown":
+                return -E.ENOENT
+            return None
+        # finish
+        if d.check_session_kind and not incoming:
+            return -E.EINVAL
+        s = (state[2] if incoming else state[1])[i]
+        if not s[4] and (not incoming or s[0] == st.IN_FINISHED):
+            return 0
+        return None
+
+
+def _managed(state: State, m: int) -> bool:
+    for lst in (state[1], state[2]):
+        for s in lst:
+            for f in s[4]:
+                if f[1] == m and f[0] in (st.PRESERVED, st.FROZEN, st.F_OK):
+                    return True
+    return False
 
 
 def _cursor(outs: tuple[Any, ...]) -> int:

@@ -116,3 +116,16 @@ def diagnose(steps: Sequence[tuple[State, Action, Outcome[State]]]) -> list[str]
             if d.id not in found and d.detect(pre, action, out):
                 found.append(d.id)
     return found
+
+
+def classify(pre: State, action: Action, out: Outcome[State]) -> int:
+    """Bitmask of the defects (bit i = ``DEFECTS[i]``) this transition exhibits."""
+    mask = 0
+    for i, d in enumerate(DEFECTS):
+        if d.detect(pre, action, out):
+            mask |= 1 << i
+    return mask
+
+
+def label(bit: int) -> str:
+    return DEFECTS[bit.bit_length() - 1].id

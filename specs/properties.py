@@ -48,6 +48,9 @@ class Property:
     on_step: bool = False
     #: why this property cannot be reached at a bound (sometimes), or None.
     requires: Callable[[Bounds], str | None] = field(default=lambda b: None)
+    #: step properties: the action names that can break it (None: any). Lets the
+    #: explorer skip the predicate on other transitions; it must be exact.
+    triggers: frozenset[str] | None = None
 
 
 # ===================================================================== state analysis
@@ -408,6 +411,9 @@ def _needs(**mins: int) -> Callable[[Bounds], str | None]:
     return req
 
 
+_REBOOT = frozenset({"reboot", "luo_session_serialize", "kho_finalize", "kernel_kexec"})
+_JUMP = frozenset({"reboot", "kernel_kexec"})
+
 CATALOGUE: tuple[Property, ...] = (
     Property("single_owner", "always",
              "No page has two owners, and no page is named by two preserved files, in "
@@ -427,33 +433,36 @@ CATALOGUE: tuple[Property, ...] = (
              no_preserved_in_scratch),
     Property("data_intact", "step",
              "A retrieved memfd reads what was written before the jump.", "I17; MF1, MF2",
-             data_intact),
+             data_intact, triggers=frozenset({"retrieve_fd"})),
     Property("restore_once", "step",
              "A handed-over block is restored at most once; nothing else is restored.",
              "I11; KHO-M6, LUO-M3, LUO-M4", restore_once),
     Property("ops_on_right_side", "step",
              "PRESERVE_FD only on outgoing sessions; RETRIEVE_FD and FINISH only on "
-             "incoming ones (others fail with EINVAL).", "LUO-M7; L§2.9", ops_on_right_side),
+             "incoming ones (others fail with EINVAL).", "LUO-M7; L§2.9", ops_on_right_side,
+             triggers=frozenset({"preserve_fd", "retrieve_fd", "finish"})),
     Property("retrieve_at_most_once", "step",
              "The handler's retrieve() runs at most once per file.", "LUO-M4, O4; L§2.7",
              retrieve_at_most_once),
     Property("cancel_releases_all", "step",
              "Closing an outgoing session untracks all of its pages and leaves each memfd "
              "intact for its user.", "selftest preserve_memfd; L§2.4; LUO-M5",
-             cancel_releases_all),
+             cancel_releases_all, triggers=frozenset({"close_session"})),
     Property("failed_reboot_restores", "step",
              "After a failed reboot every file is preserved, not frozen, with its "
-             "pre-reboot handle.", "L§2.5 step 2; LUO-M5, LUO-M10", failed_reboot_restores),
+             "pre-reboot handle.", "L§2.5 step 2; LUO-M5, LUO-M10", failed_reboot_restores,
+             triggers=_REBOOT),
     Property("finish_disposes", "step",
              "After finish no page of the session stays reserved.", "I13; L§2.8",
-             finish_disposes),
+             finish_disposes, triggers=frozenset({"finish", "close_session"})),
     Property("leak_bound", "step",
              "At the jump the new kernel reserves exactly the tracked pages: whatever the "
              "previous kernel leaked is reclaimed now, never later.", "I9, I14",
-             leak_bound),
+             leak_bound, triggers=_JUMP),
     Property("handover_matches_metadata", "step",
              "At the jump, the handed-over pages are exactly those the serialized LUO "
-             "metadata names.", "I5; LUO-M11, KHO-M15, LUO-M5", handover_matches_metadata),
+             "metadata names.", "I5; LUO-M11, KHO-M15, LUO-M5", handover_matches_metadata,
+             triggers=_JUMP),
     Property("happy_path", "sometimes",
              "A memfd survives a live update with its data intact.", "selftest "
              "luo_kexec_simple", happy_path, requires=_needs(kexecs=1, folios=1)),

@@ -210,3 +210,34 @@ def test_scratch_folio_is_migrated_before_preserve() -> None:
     folio = d.memfds[0][1][0]
     assert d.pages[folio][4] == 0 and d.pages[folio][3] == st.DATA_A
     assert not any(pg[1] and pg[4] for pg in d.pages)
+
+
+def test_fast_error_path_agrees_with_kernel_path() -> None:
+    """Verifies that LuoModel's fast path for unchanged-state errors returns exactly what the
+    full kernel path returns, on every transition of the tiny bound, for both profiles."""
+    from luoverify.model import NAMED_BOUNDS, PROFILES, LuoModel
+    from luoverify.model.luo import _Kernel
+    from luoverify.model.state import World
+
+    for design in PROFILES.values():
+        model = LuoModel(design, NAMED_BOUNDS["tiny"])
+        seen = {model.encode(model.canonical(model.init_states()[0]))}
+        frontier = [model.init_states()[0]]
+        checked = 0
+        while frontier and len(seen) < 3000:
+            state = frontier.pop()
+            for action in model.actions(state):
+                fast = model._unchanged(state, action)
+                w = World.thaw(state)
+                kernel = _Kernel(w, design, model.bounds)
+                slow = getattr(kernel, "do_" + action.name)(**dict(action.args))
+                if fast is not None:
+                    checked += 1
+                    assert fast == slow, f"{action}: fast {fast}, kernel {slow}"
+                    assert w.freeze() == state, f"{action} changed the state"
+                nxt = model.canonical(model.next_state(state, action).state)
+                key = model.encode(nxt)
+                if key not in seen:
+                    seen.add(key)
+                    frontier.append(nxt)
+        assert checked > 100
