@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from luoverify.checks.run import EXIT_USAGE, dump_json, run_check
-from luoverify.model.bounds import DEFAULT_BOUNDS, NAMED_BOUNDS, Bounds
+from luoverify.model.bounds import DEFAULT_BOUNDS, NAMED_BOUNDS
 from luoverify.model.design import DEFAULT_DESIGN, PROFILES, DesignError, load_design
 from luoverify.specs.properties import BY_NAME, select
 

@@ -282,24 +282,27 @@ def explore(
                         msg = prop.check(state, action, out)
                         if msg is not None:
                             reached[prop.name] = (cur, aid, msg)
+                found_dst: int | None
+                nxt = out.state
                 if out.state == state and not bad:
-                    dst = cur  # an error that changed nothing: no need to canonicalize
+                    found_dst = cur  # an error that changed nothing: no canonical form needed
                 else:
                     nxt = model.canonical(out.state)
-                    data = model.encode(nxt)
-                    dst = index.get(data)
+                    found_dst = index.get(model.encode(nxt))
                 o = stats.outcomes.get(out.ret)
                 if o is None:
                     o = stats.outcomes[out.ret] = OutcomeStats()
                 o.fired += 1
-                if dst is None:
+                if found_dst is None:
                     dst = add(nxt, cur, aid, depth + 1, bad, tmask)
                     o.new_states += 1
-                elif not bad and dst in pruned and not _violates_always(dst):
-                    # first reached by a violating step, now by a clean one: expand it.
-                    pruned.discard(dst)
-                    if dst < cur:
-                        revived.append(dst)
+                else:
+                    dst = found_dst
+                    if not bad and dst in pruned and not _violates_always(dst):
+                        # first reached by a violating step, now by a clean one: expand it
+                        pruned.discard(dst)
+                        if dst < cur:
+                            revived.append(dst)
                 if keep_graph:
                     edge_src.append(cur)
                     edge_dst.append(dst)
@@ -352,15 +355,15 @@ def explore(
                                     "states past a violation were not expanded "
                                     "(use --continue)")
                 continue
-            bad = check_graph_property(model, keys, edges, prop)
-            if bad is None:
+            stuck = check_graph_property(model, keys, edges, prop)
+            if stuck is None:
                 status[prop.name] = "holds"
             else:
-                idx, msg = bad
+                idx, gmsg = stuck
                 status[prop.name] = "violated"
-                notes[prop.name] = msg
+                notes[prop.name] = gmsg
                 cexs[prop.name] = _counterexample(model, prop, keys, parent, via,
-                                                  action_list, idx, -1, msg)
+                                                  action_list, idx, -1, gmsg)
     seconds = time.perf_counter() - start
     return ExploreResult(
         states=len(keys),
@@ -409,8 +412,11 @@ def _counterexample(
     cur = inits[0]
     steps: list[Step[S]] = [Step(None, 0, cur)]
     for target in targets[1:]:
-        out = _find_step(model, cur, lambda a, o, t=target: model.encode(
-            model.canonical(o.state)) == t)
+
+        def reaches(a: Action, o: Outcome[S], t: bytes = target) -> bool:
+            return model.encode(model.canonical(o.state)) == t
+
+        out = _find_step(model, cur, reaches)
         steps.append(out)
         cur = out.state
     if final_aid >= 0:

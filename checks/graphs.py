@@ -52,7 +52,7 @@ def write_graph(
     from luoverify.model.errno import ret_name
 
     graph = nx.MultiDiGraph()
-    for i, k in enumerate(keys):
+    for i in range(len(keys)):
         graph.add_node(i, label=f"s{i}")
     for src, dst, aid, ret in edges:
         graph.add_edge(src, dst, label=f"{actions[aid]} = {ret_name(ret)}")

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from luoverify.checks import itf
-from luoverify.checks.explore import ExploreOptions, ExploreResult, Step, explore
+from luoverify.checks.explore import Counterexample, ExploreOptions, ExploreResult, Step, explore
 from luoverify.model import errno as E
 from luoverify.model.bounds import Bounds
 from luoverify.model.core import Outcome
 from luoverify.model.design import Design
 from luoverify.model.luo import LuoModel
 from luoverify.model.state import State
-from luoverify.checks.explore import Counterexample
 from luoverify.specs.defects import classify, diagnose
 from luoverify.specs.properties import Property
 
@@ -268,7 +268,7 @@ def run_check(
 
 def _transitions(steps: list[Step[State]]) -> list[tuple[State, Any, Outcome[State]]]:
     out = []
-    for prev, step in zip(steps, steps[1:], strict=False):
+    for prev, step in itertools.pairwise(steps):
         assert step.action is not None
         out.append((prev.state, step.action, Outcome(step.ret, step.state, step.events)))
     return out

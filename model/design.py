@@ -115,7 +115,8 @@ def load_design(spec: str) -> Design:
         sys.modules[module_name] = module
         loader_spec.loader.exec_module(module)
     except SyntaxError as exc:
-        raise DesignError(f"design file {spec!r}: syntax error line {exc.lineno}: {exc.msg}")
+        raise DesignError(
+            f"design file {spec!r}: syntax error line {exc.lineno}: {exc.msg}") from None
     except Exception as exc:  # the user's code: report, never a traceback
         raise DesignError(f"design file {spec!r} raised {type(exc).__name__}: {exc}") from None
     finally:

@@ -37,7 +37,7 @@ from luoverify.model import state as st
 from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action, Outcome
 from luoverify.model.design import Design
-from luoverify.model.state import NONE, State, World, WFile, WMemfd, WSession
+from luoverify.model.state import NONE, State, WFile, WMemfd, World, WSession
 
 Event = tuple[str, int]
 
@@ -113,7 +113,9 @@ class LuoModel:
             ok[(kind, ret)] = why
 
         need("memfd_create", 0, "bound folios=0" if b.folios == 0 else None)
-        need("memfd_create", -E.ENOMEM, "bound folios=0" if b.folios == 0 else None)
+        # ENOMEM needs every page in use at once, which only some bounds allow: reported
+        # when it fires, never required.
+        need("memfd_create", -E.ENOMEM, "needs every page in use at once (bound-dependent)")
         need("memfd_create[empty]", 0)
         need("memfd_write", 0, "bound folios=0" if b.folios == 0 else None)
         need("close_memfd", 0)
@@ -184,7 +186,7 @@ class LuoModel:
         when the bounds forbid the object it would create.
         """
         glob, outs, incs, memfds, pages = state
-        kexecs, phase, faults = glob
+        _kexecs, phase, faults = glob
         b = self.bounds
         d = self.design
         acts: list[Action] = []
@@ -321,9 +323,9 @@ class LuoModel:
     # ------------------------------------------------------------------ transitions
     def next_state(self, state: State, action: Action) -> Outcome[State]:
         """Run ``action`` on a copy of ``state``; the result is *not* canonicalized."""
-        ret = self._unchanged(state, action)
-        if ret is not None:
-            return Outcome(ret, state)
+        fast = self._unchanged(state, action)
+        if fast is not None:
+            return Outcome(fast, state)
         w = World.thaw(state)
         k = _Kernel(w, self.design, self.bounds)
         handler = getattr(k, "do_" + action.name, None)

@@ -370,9 +370,9 @@ def happy_path(state: State) -> str | None:
 
 
 def freeze_failure_rolled_back(pre: State, action: Action, out: Outcome[State]) -> str | None:
-    if action.name in ("luo_session_serialize", "reboot") and out.ret == -E.EIO:
-        if any(s[4] for s in out.state[1]):
-            return "a freeze failure was rolled back with files still preserved"
+    if (action.name in ("luo_session_serialize", "reboot") and out.ret == -E.EIO
+            and any(s[4] for s in out.state[1])):
+        return "a freeze failure was rolled back with files still preserved"
     return None
 
 

@@ -6,8 +6,10 @@ kernel's own selftests.
 
 from __future__ import annotations
 
+from luoverify.model import NAMED_BOUNDS, PROFILES, LuoModel
 from luoverify.model import state as st
-
+from luoverify.model.luo import _Kernel
+from luoverify.model.state import World
 from tests.helpers import Driver
 
 
@@ -215,10 +217,6 @@ def test_scratch_folio_is_migrated_before_preserve() -> None:
 def test_fast_error_path_agrees_with_kernel_path() -> None:
     """Verifies that LuoModel's fast path for unchanged-state errors returns exactly what the
     full kernel path returns, on every transition of the tiny bound, for both profiles."""
-    from luoverify.model import NAMED_BOUNDS, PROFILES, LuoModel
-    from luoverify.model.luo import _Kernel
-    from luoverify.model.state import World
-
     for design in PROFILES.values():
         model = LuoModel(design, NAMED_BOUNDS["tiny"])
         seen = {model.encode(model.canonical(model.init_states()[0]))}
