@@ -407,9 +407,37 @@ def _counterexample(
 ) -> Counterexample[S]:
     """A concrete trace to state ``idx`` (plus the violating step, for step properties)."""
     path = path_to(parent, via, idx)
+    relabeller = getattr(model, "canonical_map", None)
+    if relabeller is None:
+        steps, cur = _concretize_by_search(model, keys, path)
+    else:
+        steps, cur, frame = _concretize_by_maps(model, keys, path, action_list)
+    if final_aid >= 0:
+        if relabeller is not None:
+            stored = action_list[final_aid]
+            action = model.relabel_action(stored, frame)  # type: ignore[attr-defined]
+            out = model.next_state(cur, action)
+            last = Step(action, out.ret, out.state, out.events)
+        else:
+            def violates(a: Action, o: Outcome[S]) -> bool:
+                return prop.check(cur, a, o) is not None
+
+            last = _find_step(model, cur, violates)
+        steps.append(last)
+        assert last.action is not None
+        msg = prop.check(cur, last.action, Outcome(last.ret, last.state, last.events)) or msg
+    elif prop.kind in ("always",):
+        msg = prop.check(cur) or msg
+    return Counterexample(prop.name, msg, steps)
+
+
+def _concretize_by_search(
+    model: Model[S], keys: list[bytes], path: list[tuple[int, int]]
+) -> tuple[list[Step[S]], S]:
+    """For models without relabelling maps: pick, at each step, an action whose
+    successor has the stored representative (needs an exact canonical form)."""
     targets = [keys[i] for i, _ in path]
-    inits = [s for s in model.init_states() if model.encode(model.canonical(s)) == targets[0]]
-    cur = inits[0]
+    cur = model.decode(targets[0])
     steps: list[Step[S]] = [Step(None, 0, cur)]
     for target in targets[1:]:
 
@@ -419,19 +447,49 @@ def _counterexample(
         out = _find_step(model, cur, reaches)
         steps.append(out)
         cur = out.state
-    if final_aid >= 0:
-        want = action_list[final_aid]
-        del want  # the stored action is relative to the representative; search instead
+    return steps, cur
 
-        def violates(a: Action, o: Outcome[S]) -> bool:
-            return prop.check(cur, a, o) is not None
 
-        last = _find_step(model, cur, violates)
-        steps.append(last)
-        msg = prop.check(cur, last.action, Outcome(last.ret, last.state, last.events)) or msg
-    elif prop.kind in ("always",):
-        msg = prop.check(cur) or msg
-    return Counterexample(prop.name, msg, steps)
+def _concretize_by_maps(
+    model: Model[S], keys: list[bytes], path: list[tuple[int, int]],
+    action_list: list[Action],
+) -> tuple[list[Step[S]], S, Any]:
+    """Replay the stored path in one consistent labelling.
+
+    The stored path is r0 -a0-> raw1 ~ r1 -a1-> raw2 ~ r2 ... where each r is the
+    representative of the raw successor before it. Keeping the composite relabelling
+    ``frame`` (representative ids -> concrete ids), each stored action is renamed into
+    the concrete labelling and run there; the result must equal the representative's raw
+    successor renamed the same way (a check that the reduction is a real symmetry).
+    """
+    m: Any = model
+    rep = model.decode(keys[path[0][0]])
+    cur = rep
+    size_m, size_p = len(m.canonical_map(rep)[1][0]), len(m.canonical_map(rep)[1][1])
+    frame: Any = (list(range(size_m)), list(range(size_p)))
+    steps: list[Step[S]] = [Step(None, 0, cur)]
+    for idx, aid in path[1:]:
+        stored = action_list[aid]
+        raw = model.next_state(rep, stored).state
+        action = m.relabel_action(stored, frame)
+        out = model.next_state(cur, action)
+        if m.relabel(raw, frame) != out.state:
+            raise AssertionError(f"symmetry check failed replaying {action}")
+        canon, (mperm, pperm) = m.canonical_map(raw)
+        if model.encode(canon) != keys[idx]:
+            raise AssertionError("the stored path is not reproducible")
+        # frame maps representative ids to concrete ids: new = old_frame o inverse(perm)
+        inv_m = [0] * len(mperm)
+        for old, new in enumerate(mperm):
+            inv_m[new] = old
+        inv_p = [0] * len(pperm)
+        for old, new in enumerate(pperm):
+            inv_p[new] = old
+        frame = ([frame[0][inv_m[i]] for i in range(len(inv_m))],
+                 [frame[1][inv_p[i]] for i in range(len(inv_p))])
+        steps.append(Step(action, out.ret, out.state, out.events))
+        rep, cur = canon, out.state
+    return steps, cur, frame
 
 
 def _find_step(

@@ -68,6 +68,27 @@ class LuoModel:
     def canonical(self, state: State) -> State:
         return st.canonicalize(state) if self.symmetry else state
 
+    def canonical_map(self, state: State) -> tuple[State, st.Perm]:
+        """The representative and the relabelling (memfds, pages) that produced it."""
+        if not self.symmetry:
+            return state, (list(range(len(state[3]))), list(range(len(state[4]))))
+        return st.canonical_map(state)
+
+    def relabel(self, state: State, perm: st.Perm) -> State:
+        return st.relabel(state, perm[0], perm[1])
+
+    def relabel_action(self, action: Action, perm: st.Perm) -> Action:
+        """The same call with its memfd and page arguments renamed by ``perm``."""
+        mperm, pperm = perm
+        args: list[tuple[str, int | str | None]] = []
+        for k, v in action.args:
+            new = v
+            if isinstance(v, int) and (k in {"page", "memfd"} or (
+                    k == "fd" and action.name == "preserve_fd")):
+                new = pperm[v] if k == "page" else mperm[v]
+            args.append((k, new))
+        return Action(action.name, tuple(args))
+
     def encode(self, state: State) -> bytes:
         return st.encode(state)
 
@@ -450,15 +471,30 @@ class _Kernel:
     def _referenced(self) -> set[int]:
         return _referenced_pages(self.w.freeze())
 
-    def alloc_kernel_page(self) -> int:
-        """An unmovable allocation: lowest clean free page outside scratch, or NONE."""
+    def pick_free(self, scratch: bool, exclude: Iterable[int] = ()) -> int:
+        """The free page an allocation takes, or NONE.
+
+        Preference: a page nothing references, then the smallest page attributes (in 6.19
+        a free page may still be KHO-tracked), then the lowest index. The choice depends
+        only on what a page *is*, never on its label, so it commutes with the symmetry
+        reduction; pages that tie are identical and unreferenced, hence interchangeable.
+        """
         ref = self._referenced()
-        candidates = [p for p, pg in enumerate(self.w.pages) if pg[0] == st.FREE and not pg[4]]
-        clean = [p for p in candidates if p not in ref]
-        pick = clean or candidates
-        if not pick:
+        skip = set(exclude)
+        best: tuple[bool, tuple[int, ...], int] | None = None
+        for p, pg in enumerate(self.w.pages):
+            if pg[0] != st.FREE or bool(pg[4]) != scratch or p in skip:
+                continue
+            key = (p in ref, tuple(pg), p)
+            if best is None or key < best:
+                best = key
+        return NONE if best is None else best[2]
+
+    def alloc_kernel_page(self) -> int:
+        """An unmovable allocation: a free page outside scratch (see pick_free), or NONE."""
+        p = self.pick_free(scratch=False)
+        if p == NONE:
             return NONE
-        p = pick[0]
         self.w.pages[p][0] = st.ALLOC
         self.w.pages[p][3] = st.ZERO
         return p
@@ -541,16 +577,11 @@ class _Kernel:
         """
         folios: list[int] = []
         for k in range(size):
-            want_scratch = bool(scratch) and k == 0
-            cands = [p for p, pg in enumerate(self.w.pages)
-                     if pg[0] == st.FREE and bool(pg[4]) == want_scratch and p not in folios]
-            if not cands:
-                for p in folios:
-                    self.free_page(p)
+            p = self.pick_free(scratch=bool(scratch) and k == 0, exclude=folios)
+            if p == NONE:
+                for q in folios:
+                    self.free_page(q)
                 return -E.ENOMEM
-            ref = self._referenced()
-            clean = [p for p in cands if p not in ref]
-            p = (clean or cands)[0]
             self.w.pages[p][0] = st.ALLOC
             folios.append(p)
         for p in folios:
