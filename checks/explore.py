@@ -28,6 +28,8 @@ from luoverify.model.core import Action, Model, Outcome
 from luoverify.specs.properties import Property
 
 S = TypeVar("S", bound=Hashable)
+#: entries of the raw-successor -> canonical-form memo before it is emptied (~200 B each)
+CANON_CACHE_LIMIT = 1_000_000
 
 
 @dataclass
@@ -168,6 +170,7 @@ def explore(
     keep_graph = opts.keep_graph or bool(graphs)
 
     index: dict[bytes, int] = {}
+    canon_cache: dict[bytes, bytes] = {}
     keys: list[bytes] = []
     parent = array("i")
     via = array("i")
@@ -283,17 +286,30 @@ def explore(
                         if msg is not None:
                             reached[prop.name] = (cur, aid, msg)
                 found_dst: int | None
-                nxt = out.state
+                nxt: S | None = None
+                cdata = b""
                 if out.state == state and not bad:
                     found_dst = cur  # an error that changed nothing: no canonical form needed
                 else:
-                    nxt = model.canonical(out.state)
-                    found_dst = index.get(model.encode(nxt))
+                    # many transitions reach the same raw successor: memoize its canonical
+                    # form by its bytes (bounded, so memory stays proportional to states)
+                    raw = model.encode(out.state)
+                    cached = canon_cache.get(raw)
+                    if cached is None:
+                        nxt = model.canonical(out.state)
+                        cached = model.encode(nxt)
+                        if len(canon_cache) >= CANON_CACHE_LIMIT:
+                            canon_cache.clear()
+                        canon_cache[raw] = cached
+                    cdata = cached
+                    found_dst = index.get(cdata)
                 o = stats.outcomes.get(out.ret)
                 if o is None:
                     o = stats.outcomes[out.ret] = OutcomeStats()
                 o.fired += 1
                 if found_dst is None:
+                    if nxt is None:
+                        nxt = model.decode(cdata)
                     dst = add(nxt, cur, aid, depth + 1, bad, tmask)
                     o.new_states += 1
                 else:
@@ -465,28 +481,20 @@ def _concretize_by_maps(
     m: Any = model
     rep = model.decode(keys[path[0][0]])
     cur = rep
-    size_m, size_p = len(m.canonical_map(rep)[1][0]), len(m.canonical_map(rep)[1][1])
-    frame: Any = (list(range(size_m)), list(range(size_p)))
+    frame: Any = m.identity_frame(rep)
     steps: list[Step[S]] = [Step(None, 0, cur)]
     for idx, aid in path[1:]:
         stored = action_list[aid]
         raw = model.next_state(rep, stored).state
         action = m.relabel_action(stored, frame)
         out = model.next_state(cur, action)
+        frame = m.carry(frame, rep, stored, raw)
         if m.relabel(raw, frame) != out.state:
             raise AssertionError(f"symmetry check failed replaying {action}")
-        canon, (mperm, pperm) = m.canonical_map(raw)
+        canon, perm = m.canonical_map(raw)
         if model.encode(canon) != keys[idx]:
             raise AssertionError("the stored path is not reproducible")
-        # frame maps representative ids to concrete ids: new = old_frame o inverse(perm)
-        inv_m = [0] * len(mperm)
-        for old, new in enumerate(mperm):
-            inv_m[new] = old
-        inv_p = [0] * len(pperm)
-        for old, new in enumerate(pperm):
-            inv_p[new] = old
-        frame = ([frame[0][inv_m[i]] for i in range(len(inv_m))],
-                 [frame[1][inv_p[i]] for i in range(len(inv_p))])
+        frame = m.compose(frame, perm)
         steps.append(Step(action, out.ret, out.state, out.events))
         rep, cur = canon, out.state
     return steps, cur, frame

@@ -68,27 +68,6 @@ class LuoModel:
     def canonical(self, state: State) -> State:
         return st.canonicalize(state) if self.symmetry else state
 
-    def canonical_map(self, state: State) -> tuple[State, st.Perm]:
-        """The representative and the relabelling (memfds, pages) that produced it."""
-        if not self.symmetry:
-            return state, (list(range(len(state[3]))), list(range(len(state[4]))))
-        return st.canonical_map(state)
-
-    def relabel(self, state: State, perm: st.Perm) -> State:
-        return st.relabel(state, perm[0], perm[1])
-
-    def relabel_action(self, action: Action, perm: st.Perm) -> Action:
-        """The same call with its memfd and page arguments renamed by ``perm``."""
-        mperm, pperm = perm
-        args: list[tuple[str, int | str | None]] = []
-        for k, v in action.args:
-            new = v
-            if isinstance(v, int) and (k in {"page", "memfd"} or (
-                    k == "fd" and action.name == "preserve_fd")):
-                new = pperm[v] if k == "page" else mperm[v]
-            args.append((k, new))
-        return Action(action.name, tuple(args))
-
     def encode(self, state: State) -> bytes:
         return st.encode(state)
 
@@ -97,6 +76,80 @@ class LuoModel:
 
     def view(self, state: State) -> Mapping[str, Any]:
         return st.view(state)
+
+    # --- relabelling, for replaying counterexamples in one consistent labelling ----------
+    # A "frame" is a Perm from the labels of a stored representative to the labels of
+    # the concrete trace being rebuilt (checks/explore.py, _concretize_by_maps).
+    def canonical_map(self, state: State) -> tuple[State, st.Perm]:
+        """The representative and the relabelling (``state`` ids -> representative ids)."""
+        if not self.symmetry:
+            return state, st.identity_perm(state)
+        return st.canonical_map(state)
+
+    def identity_frame(self, state: State) -> st.Perm:
+        return st.identity_perm(state)
+
+    def relabel(self, state: State, perm: st.Perm) -> State:
+        return st.relabel(state, perm)
+
+    def relabel_action(self, action: Action, perm: st.Perm) -> Action:
+        """The same call with its memfd, page, incoming session and file renamed."""
+        args = dict(action.args)
+        out: list[tuple[str, int | str | None]] = []
+        incoming = args.get("list") == "in"
+        for k, v in action.args:
+            new = v
+            if isinstance(v, int):
+                if k == "page":
+                    new = perm.pages[v]
+                elif k == "memfd" or (k == "fd" and action.name == "preserve_fd"):
+                    new = perm.memfds[v]
+                elif k == "session" and (incoming or action.name == "retrieve_session"):
+                    new = perm.sessions[v]
+                elif k == "file" and incoming:
+                    sess = args["session"]
+                    assert isinstance(sess, int)
+                    new = perm.files[sess][v]
+            out.append((k, new))
+        return Action(action.name, tuple(out))
+
+    def carry(self, frame: st.Perm, rep: State, action: Action, raw: State) -> st.Perm:
+        """The frame for ``raw = next_state(rep, action)``: the same memfd slots and page
+        frames; incoming sessions and files follow what the call did to the list."""
+        if raw[0][0] > rep[0][0]:  # the jump: a fresh incoming list in outgoing order
+            ident = st.identity_perm(raw)
+            return st.Perm(frame.memfds, frame.pages, ident.sessions, ident.files)
+        sessions, files = list(frame.sessions), [list(f) for f in frame.files]
+        if len(raw[2]) == len(rep[2]) - 1:  # close_session removed one incoming session
+            gone = action.arg("session")
+            cgone = sessions[gone]
+            del sessions[gone], files[gone]
+            sessions = [c - 1 if c > cgone else c for c in sessions]
+        elif len(raw[2]) != len(rep[2]):
+            raise AssertionError(f"{action} changed the incoming list unexpectedly")
+        for k, sess in enumerate(raw[2]):
+            n = len(sess[4])
+            if n == 0:
+                files[k] = []
+            elif n == len(files[k]) + 1:  # a file appended (6.19 PRESERVE_FD, M7)
+                files[k] = [*files[k], n - 1]
+            elif n != len(files[k]):
+                raise AssertionError(f"{action} changed a file list unexpectedly")
+        return st.Perm(frame.memfds, frame.pages, sessions, files)
+
+    def compose(self, frame: st.Perm, perm: st.Perm) -> st.Perm:
+        """``frame`` maps raw ids to concrete ids and ``perm`` raw ids to representative
+        ids; the result maps representative ids to concrete ids."""
+        inv_s = st.inverse(perm.sessions)
+        files = []
+        for c in range(len(perm.sessions)):
+            r = inv_s[c]
+            inv_f = st.inverse(perm.files[r])
+            files.append([frame.files[r][inv_f[j]] for j in range(len(inv_f))])
+        inv_m, inv_p = st.inverse(perm.memfds), st.inverse(perm.pages)
+        return st.Perm([frame.memfds[inv_m[i]] for i in range(len(inv_m))],
+                       [frame.pages[inv_p[i]] for i in range(len(inv_p))],
+                       [frame.sessions[inv_s[i]] for i in range(len(inv_s))], files)
 
     def action_kind(self, action: Action) -> str:
         """Coverage class: the call name, plus the fault or error-path argument."""
@@ -347,6 +400,11 @@ class LuoModel:
         fast = self._unchanged(state, action)
         if fast is not None:
             return Outcome(fast, state)
+        simple = _SIMPLE.get(action.name)
+        if simple is not None:
+            arg = action.args[0][1]
+            assert isinstance(arg, int)
+            return Outcome(0, simple(state, arg))
         w = World.thaw(state)
         k = _Kernel(w, self.design, self.bounds)
         handler = getattr(k, "do_" + action.name, None)
@@ -410,6 +468,58 @@ class LuoModel:
         if not s[4] and (not incoming or s[0] == st.IN_FINISHED):
             return 0
         return None
+
+
+# --- user-space calls that touch one record, written directly on the frozen tuples --------
+# (the hot path of the explorer; tests/test_model.py checks them against the _Kernel paths)
+
+def _set_page(pages: tuple[Any, ...], p: int, page: tuple[int, ...]) -> tuple[Any, ...]:
+    return pages[:p] + (page,) + pages[p + 1:]
+
+
+def _fast_alloc_pages(state: State, p: int) -> State:
+    pg = state[4][p]
+    return state[:4] + (_set_page(state[4], p, (st.OTHER, pg[1], pg[2], st.FOREIGN, pg[4])),)
+
+
+def _fast_free_pages(state: State, p: int) -> State:
+    pg = state[4][p]
+    return state[:4] + (_set_page(state[4], p, (st.FREE, pg[1], pg[2], st.ZERO, pg[4])),)
+
+
+def _fast_memfd_write(state: State, m: int) -> State:
+    pages = state[4]
+    for p in state[3][m][1]:
+        pg = pages[p]
+        pages = _set_page(pages, p, (pg[0], pg[1], pg[2], st.DATA_B, pg[4]))
+    return state[:4] + (pages,)
+
+
+def _fast_close_memfd(state: State, m: int) -> State:
+    memfds = list(state[3])
+    folios = memfds[m][1]
+    if _luo_holds(state, m):
+        memfds[m] = (0, folios)
+        return state[:3] + (tuple(memfds), state[4])
+    memfds[m] = None
+    pages = state[4]
+    for p in folios:
+        pg = pages[p]
+        pages = _set_page(pages, p, (st.FREE, pg[1], pg[2], st.ZERO, pg[4]))
+    return state[:3] + (tuple(memfds), pages)
+
+
+_SIMPLE = {
+    "alloc_pages": _fast_alloc_pages,
+    "free_pages": _fast_free_pages,
+    "memfd_write": _fast_memfd_write,
+    "close_memfd": _fast_close_memfd,
+}
+
+
+def _luo_holds(state: State, m: int) -> bool:
+    """LUO holds a reference on memfd ``m`` (see _Kernel.luo_refs)."""
+    return _managed(state, m)
 
 
 def _managed(state: State, m: int) -> bool:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import marshal
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 # --- phase of the outgoing kernel (glob[1]) -------------------------------------------
 RUNNING: Final = 0  # normal operation
@@ -189,7 +189,26 @@ def decode(data: bytes) -> State:
 
 # --- symmetry ------------------------------------------------------------------------------
 
-Perm = tuple[list[int], list[int]]  # (memfd old -> new, page old -> new)
+class Perm(NamedTuple):
+    """A relabelling: memfd slot, page frame, incoming session, and per incoming session
+    file, each ``old -> new`` (``files`` is indexed by the *old* session index)."""
+
+    memfds: list[int]
+    pages: list[int]
+    sessions: list[int]
+    files: list[list[int]]
+
+
+def identity_perm(state: State) -> Perm:
+    return Perm(list(range(len(state[3]))), list(range(len(state[4]))),
+                list(range(len(state[2]))), [list(range(len(s[4]))) for s in state[2]])
+
+
+def inverse(perm: list[int]) -> list[int]:
+    inv = [0] * len(perm)
+    for old, new in enumerate(perm):
+        inv[new] = old
+    return inv
 
 
 def canonicalize(state: State) -> State:
@@ -200,11 +219,11 @@ def canonicalize(state: State) -> State:
 def canonical_map(state: State) -> tuple[State, Perm]:
     """Map ``state`` to a representative of its symmetry class, with the relabelling used.
 
-    Symmetries reduced: memfd slots and page frames (nothing in the kernel depends on
-    which slot or frame an object got). Outgoing sessions and their files keep their
-    order: serialization walks sessions in creation order and files in preservation
-    order, and which file fails decides what is rolled back. Incoming sessions and their
-    files are interchangeable too but are not reduced yet (see the comment below).
+    Symmetries: incoming sessions are interchangeable (nothing in the kernel iterates the
+    incoming list in an order that changes an outcome), so are the files of an incoming
+    session (finish is all-or-nothing), memfd slots and page frames. Outgoing sessions and
+    their files keep their order: serialization walks sessions in creation order and
+    files in preservation order, and which file fails decides what is rolled back.
 
     The representative sorts records by keys that replace page and memfd ids with the
     attributes of what they point to, then relabels memfds and pages by sorted keys that
@@ -231,32 +250,28 @@ def canonical_map(state: State) -> tuple[State, Perm]:
     def skey(s: tuple[Any, ...]) -> tuple[Any, ...]:
         return (s[0], s[2], s[3], pkey(s[1]), tuple(fkey(f) for f in s[4]), s[5] is None)
 
-    # Incoming sessions and their files keep their list order. They are interchangeable
-    # in the kernel, but sorting them would renumber them, and counterexample replay
-    # (checks/explore.py) relabels only memfd slots and page frames; that reduction is
-    # left for later (see the closing note of the model issue).
-    # 2. memfds: by attributes, then by the (list, session, file) positions that name them.
-    refs: dict[int, list[tuple[int, int, int]]] = {}
-    for li, lst in enumerate((outs, incs)):
-        for si, s in enumerate(lst):
-            for fi, f in enumerate(s[4]):
-                if f[1] >= 0:
-                    refs.setdefault(f[1], []).append((li, si, fi))
-    live = [m for m in range(len(memfds)) if memfds[m] is not None]
-    live.sort(key=lambda m: (mkey(m), sorted(refs.get(m, ()))))
-    mmap = {old: new for new, old in enumerate(live)}
-    # 3. pages: by attributes, then by every role in which something names them.
+    # 1. incoming files and sessions: sorted (order carries no meaning there).
+    fperms: list[list[int]] = []
+    sorted_incs = []
+    for sess in incs:
+        fkeys = [fkey(f) for f in sess[4]]
+        order = sorted(range(len(fkeys)), key=fkeys.__getitem__)
+        fperms.append(inverse(order))
+        sorted_incs.append((sess[0], sess[1], sess[2], sess[3],
+                            tuple(sess[4][j] for j in order), sess[5]))
+    sorder = sorted(range(len(sorted_incs)), key=lambda i: skey(sorted_incs[i]))
+    sperm = inverse(sorder)
+    incs = tuple(sorted_incs[i] for i in sorder)
+    # 2. roles in which sessions and files name pages (positions are final after step 1)
     roles: list[list[tuple[int, ...]]] = [[] for _ in pages]
-    for new, old in enumerate(live):
-        mf = memfds[old]
-        assert mf is not None
-        for k, p in enumerate(mf[1]):
-            roles[p].append((0, new, k))
+    refs: dict[int, list[tuple[int, int, int]]] = {}
     for li, lst in enumerate((outs, incs)):
         for si, s in enumerate(lst):
             if s[1] >= 0:
                 roles[s[1]].append((1, li, si))
             for fi, f in enumerate(s[4]):
+                if f[1] >= 0:
+                    refs.setdefault(f[1], []).append((li, si, fi))
                 if f[2] >= 0:
                     roles[f[2]].append((2, li, si, fi))
                 for k, p in enumerate(f[3]):
@@ -270,6 +285,22 @@ def canonical_map(state: State) -> tuple[State, Perm]:
                         roles[ser].append((5, li, si, j))
                     for k, p in enumerate(folios):
                         roles[p].append((6, li, si, j, k))
+    # 3. memfds: by attributes, the files that name them, and how their folios are named
+    live = [m for m in range(len(memfds)) if memfds[m] is not None]
+
+    def memfd_key(m: int) -> tuple[Any, ...]:
+        mf = memfds[m]
+        assert mf is not None
+        return (mkey(m), sorted(refs.get(m, ())), [sorted(roles[p]) for p in mf[1]])
+
+    live.sort(key=memfd_key)
+    mmap = {old: new for new, old in enumerate(live)}
+    # 4. pages: by attributes, then by every role in which something names them.
+    for new, old in enumerate(live):
+        mf = memfds[old]
+        assert mf is not None
+        for k, p in enumerate(mf[1]):
+            roles[p].append((0, new, k))
     order = sorted(range(len(pages)), key=lambda p: (pages[p], sorted(roles[p])))
     pmap = {old: new for new, old in enumerate(order)}
 
@@ -307,7 +338,7 @@ def canonical_map(state: State) -> tuple[State, Perm]:
         tuple(rs(s) for s in incs),
         tuple(new_memfds),
         tuple(pages[old] for old in order),
-    ), (mperm, pperm)
+    ), Perm(mperm, pperm, sperm, fperms)
 
 
 # --- a readable view ------------------------------------------------------------------------
@@ -369,13 +400,14 @@ def view(state: State) -> dict[str, Any]:
 VARS: Final = ("kexecs", "phase", "faults_left", "outgoing", "incoming", "memfds", "pages")
 
 
-def relabel(state: State, memfd_map: list[int], page_map: list[int]) -> State:
-    """Rename memfd slots (``old -> memfd_map[old]``) and pages (``old -> page_map[old]``).
+def relabel(state: State, perm: Perm) -> State:
+    """Rename memfd slots, pages, incoming sessions and their files by ``perm``.
 
-    Both maps are permutations. The result is in the same symmetry class as ``state``;
-    tests use it to check that :func:`canonicalize` is a function of the class.
+    The result is in the same symmetry class as ``state``; tests use it to check that
+    :func:`canonicalize` is a function of the class and that next_state commutes with it.
     """
     glob, outs, incs, memfds, pages = state
+    memfd_map, page_map = perm.memfds, perm.pages
 
     def rp(p: int) -> int:
         return page_map[p] if p >= 0 else p
@@ -399,5 +431,12 @@ def relabel(state: State, memfd_map: list[int], page_map: list[int]) -> State:
     new_pages: list[Any] = [None] * len(pages)
     for old, pg in enumerate(pages):
         new_pages[page_map[old]] = pg
-    return (glob, tuple(rs(s) for s in outs), tuple(rs(s) for s in incs),
+    new_incs: list[Any] = [None] * len(incs)
+    for old, sess in enumerate(incs):
+        files: list[Any] = [None] * len(sess[4])
+        for j, f in enumerate(sess[4]):
+            files[perm.files[old][j]] = f
+        new_incs[perm.sessions[old]] = rs((sess[0], sess[1], sess[2], sess[3], tuple(files),
+                                          sess[5]))
+    return (glob, tuple(rs(s) for s in outs), tuple(new_incs),
             tuple(new_memfds), tuple(new_pages))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from luoverify.model import NAMED_BOUNDS, PROFILES, LuoModel
 from luoverify.model import state as st
-from luoverify.model.luo import _Kernel
+from luoverify.model.luo import _SIMPLE, _Kernel
 from luoverify.model.state import World
 from tests.helpers import Driver
 
@@ -215,8 +215,9 @@ def test_scratch_folio_is_migrated_before_preserve() -> None:
 
 
 def test_fast_error_path_agrees_with_kernel_path() -> None:
-    """Verifies that LuoModel's fast path for unchanged-state errors returns exactly what the
-    full kernel path returns, on every transition of the tiny bound, for both profiles."""
+    """Verifies that LuoModel's fast paths (unchanged-state errors, one-record user calls)
+    give exactly what the full kernel path gives, on every transition of the tiny bound,
+    for both profiles."""
     for design in PROFILES.values():
         model = LuoModel(design, NAMED_BOUNDS["tiny"])
         seen = {model.encode(model.canonical(model.init_states()[0]))}
@@ -229,6 +230,8 @@ def test_fast_error_path_agrees_with_kernel_path() -> None:
                 w = World.thaw(state)
                 kernel = _Kernel(w, design, model.bounds)
                 slow = getattr(kernel, "do_" + action.name)(**dict(action.args))
+                if action.name in _SIMPLE:
+                    assert model.next_state(state, action).state == w.freeze(), f"{action}"
                 if fast is not None:
                     checked += 1
                     assert fast == slow, f"{action}: fast {fast}, kernel {slow}"

@@ -15,7 +15,7 @@ from hypothesis import strategies as hst
 
 from luoverify.checks.run import run_check
 from luoverify.model import NAMED_BOUNDS, PROFILES, Bounds, LuoModel
-from luoverify.model.state import State, relabel
+from luoverify.model.state import Perm, State, relabel
 from luoverify.specs import CATALOGUE
 
 SMALL = {
@@ -52,6 +52,16 @@ def random_walk(model: LuoModel, seed: int, steps: int) -> list[State]:
     return seen
 
 
+def random_perm(rng: random.Random, state: State) -> Perm:
+    def shuffled(n: int) -> list[int]:
+        out = list(range(n))
+        rng.shuffle(out)
+        return out
+
+    return Perm(shuffled(len(state[3])), shuffled(len(state[4])), shuffled(len(state[2])),
+                [shuffled(len(s[4])) for s in state[2]])
+
+
 BIG = Bounds(sessions=3, files=3, memfds=3, pages=8, folios=2, kexecs=3, faults=3, scratch=2)
 
 
@@ -62,11 +72,7 @@ def test_canonical_form_is_a_class_invariant(seed: int, design: str, perm_seed: 
     model = LuoModel(PROFILES[design], BIG)
     rng = random.Random(perm_seed)
     for state in random_walk(model, seed, 40):
-        mperm = list(range(BIG.memfds))
-        pperm = list(range(BIG.pages))
-        rng.shuffle(mperm)
-        rng.shuffle(pperm)
-        other = relabel(state, mperm, pperm)
+        other = relabel(state, random_perm(rng, state))
         c = model.canonical(state)
         assert model.canonical(other) == c
         assert model.canonical(c) == c
@@ -80,20 +86,10 @@ def test_next_state_commutes_with_relabelling(seed: int, design: str) -> None:
     model = LuoModel(PROFILES[design], BIG)
     rng = random.Random(seed)
     for state in random_walk(model, seed, 25):
-        mperm = list(range(BIG.memfds))
-        pperm = list(range(BIG.pages))
-        rng.shuffle(mperm)
-        rng.shuffle(pperm)
-        other = relabel(state, mperm, pperm)
+        perm = random_perm(rng, state)
+        other = relabel(state, perm)
         for action in model.actions(state):
-            args = dict(action.args)
-            if action.name in ("alloc_pages", "free_pages"):
-                args["page"] = pperm[args["page"]]
-            elif action.name in ("memfd_write", "close_memfd"):
-                args["memfd"] = mperm[args["memfd"]]
-            elif action.name == "preserve_fd" and isinstance(args.get("fd"), int):
-                args["fd"] = mperm[args["fd"]]
-            moved = type(action)(action.name, tuple(args.items()))
+            moved = model.relabel_action(action, perm)
             a = model.next_state(state, action)
             b = model.next_state(other, moved)
             assert a.ret == b.ret, f"{action}"
