@@ -137,6 +137,12 @@ class LuoModel:
                 raise AssertionError(f"{action} changed a file list unexpectedly")
         return st.Perm(frame.memfds, frame.pages, sessions, files)
 
+    def invert(self, perm: st.Perm) -> st.Perm:
+        """``perm`` maps a state's ids to its representative's; the result maps back."""
+        inv_s = st.inverse(perm.sessions)
+        return st.Perm(st.inverse(perm.memfds), st.inverse(perm.pages), inv_s,
+                       [st.inverse(perm.files[inv_s[c]]) for c in range(len(inv_s))])
+
     def compose(self, frame: st.Perm, perm: st.Perm) -> st.Perm:
         """``frame`` maps raw ids to concrete ids and ``perm`` raw ids to representative
         ids; the result maps representative ids to concrete ids."""
@@ -451,7 +457,7 @@ class LuoModel:
             fd = args["fd"]
             if fd == "closed":
                 return -E.EBADF
-            if isinstance(fd, int) and d.reject_double_preserve and _managed(state, fd):
+            if isinstance(fd, int) and d.reject_double_preserve and st.managed(state, fd):
                 return -E.EBUSY
             return None
         if name == "retrieve_fd":
@@ -498,7 +504,7 @@ def _fast_memfd_write(state: State, m: int) -> State:
 def _fast_close_memfd(state: State, m: int) -> State:
     memfds = list(state[3])
     folios = memfds[m][1]
-    if _luo_holds(state, m):
+    if st.managed(state, m):
         memfds[m] = (0, folios)
         return state[:3] + (tuple(memfds), state[4])
     memfds[m] = None
@@ -517,18 +523,6 @@ _SIMPLE = {
 }
 
 
-def _luo_holds(state: State, m: int) -> bool:
-    """LUO holds a reference on memfd ``m`` (see _Kernel.luo_refs)."""
-    return _managed(state, m)
-
-
-def _managed(state: State, m: int) -> bool:
-    for lst in (state[1], state[2]):
-        for s in lst:
-            for f in s[4]:
-                if f[1] == m and f[0] in (st.PRESERVED, st.FROZEN, st.F_OK):
-                    return True
-    return False
 
 
 def _cursor(outs: tuple[Any, ...]) -> int:
@@ -876,8 +870,13 @@ class _Kernel:
                 pass
             else:
                 f.st = st.F_OK
+                f.ser, f.folios = NONE, ()
         elif self.d.remember_retrieve_status and f.st == st.F_NEW:
             f.st = st.F_ERR
+            f.ser, f.folios = NONE, ()
+        # Once LUO has recorded the outcome it never reads serialized_data again (finish
+        # does nothing for retrieved or failed files), so the model forgets the pages it
+        # named: the pages now belong to the new memfd or to the allocator.
         return ret
 
     def memfd_luo_retrieve(self, f: WFile, fault: str | None) -> int:

@@ -232,7 +232,7 @@ def canonical_map(state: State) -> tuple[State, Perm]:
     exercise; where a tie hides a difference the result is still *a member of the class*,
     which keeps the reduction sound (it can only cost extra states, never lose one).
     """
-    glob, outs, incs, memfds, pages = state
+    _glob, outs, incs, memfds, pages = state
 
     def pkey(p: int) -> tuple[int, ...]:
         return pages[p] if p >= 0 else (-1,)
@@ -294,7 +294,6 @@ def canonical_map(state: State) -> tuple[State, Perm]:
         return (mkey(m), sorted(refs.get(m, ())), [sorted(roles[p]) for p in mf[1]])
 
     live.sort(key=memfd_key)
-    mmap = {old: new for new, old in enumerate(live)}
     # 4. pages: by attributes, then by every role in which something names them.
     for new, old in enumerate(live):
         mf = memfds[old]
@@ -302,43 +301,25 @@ def canonical_map(state: State) -> tuple[State, Perm]:
         for k, p in enumerate(mf[1]):
             roles[p].append((0, new, k))
     order = sorted(range(len(pages)), key=lambda p: (pages[p], sorted(roles[p])))
-    pmap = {old: new for new, old in enumerate(order)}
-
-    def rp(p: int) -> int:
-        return pmap[p] if p >= 0 else p
-
-    def rf(f: tuple[Any, ...]) -> tuple[Any, ...]:
-        m = f[1]
-        return (f[0], mmap[m] if m >= 0 and m in mmap else m, rp(f[2]),
-                tuple(rp(p) for p in f[3]), f[4], f[5], f[6])
-
-    def rs(s: tuple[Any, ...]) -> tuple[Any, ...]:
-        snap = s[5]
-        if snap is not None:
-            snap = (rp(snap[0]), tuple((rp(a), tuple(rp(p) for p in b), h)
-                                       for a, b, h in snap[1]))
-        return (s[0], rp(s[1]), s[2], s[3], tuple(rf(f) for f in s[4]), snap)
-
-    new_memfds: list[tuple[Any, ...] | None] = []
-    for old in live:
-        mf = memfds[old]
-        assert mf is not None
-        new_memfds.append((mf[0], tuple(rp(p) for p in mf[1])))
-    new_memfds.extend([None] * (len(memfds) - len(live)))
-    free_slots = [m for m in range(len(memfds)) if memfds[m] is None]
     mperm = [0] * len(memfds)
-    for old, new in mmap.items():
+    for new, old in enumerate(live):
         mperm[old] = new
+    free_slots = [m for m in range(len(memfds)) if memfds[m] is None]
     for k, old in enumerate(free_slots):
         mperm[old] = len(live) + k
-    pperm = [pmap[p] for p in range(len(pages))]
-    return (
-        glob,
-        tuple(rs(s) for s in outs),
-        tuple(rs(s) for s in incs),
-        tuple(new_memfds),
-        tuple(pages[old] for old in order),
-    ), Perm(mperm, pperm, sperm, fperms)
+    perm = Perm(mperm, inverse(order), sperm, fperms)
+    return relabel(state, perm), perm
+
+
+def managed(state: State, m: int) -> bool:
+    """Some live file holds memfd ``m``: LUO's reference (fget at preserve, the extra one
+    at retrieve) and, with the LUO-M3 fix, the global "already managed" table."""
+    for lst in (state[1], state[2]):
+        for s in lst:
+            for f in s[4]:
+                if f[1] == m and f[0] in (PRESERVED, FROZEN, F_OK):
+                    return True
+    return False
 
 
 # --- a readable view ------------------------------------------------------------------------

@@ -26,20 +26,11 @@ class Defect:
     detect: Detector
 
 
-def _managed(state: State, m: int) -> bool:
-    for lst in (state[1], state[2]):
-        for s in lst:
-            for f in s[4]:
-                if f[1] == m and f[0] in (st.PRESERVED, st.FROZEN, st.F_OK):
-                    return True
-    return False
-
-
 def _m3(pre: State, a: Action, out: Outcome[State]) -> bool:
     if a.name != "preserve_fd" or out.ret != 0:
         return False
     fd = a.arg("fd")
-    return isinstance(fd, int) and _managed(pre, fd)
+    return isinstance(fd, int) and st.managed(pre, fd)
 
 
 def _m4(pre: State, a: Action, out: Outcome[State]) -> bool:

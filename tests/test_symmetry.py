@@ -17,6 +17,7 @@ from luoverify.checks.run import run_check
 from luoverify.model import NAMED_BOUNDS, PROFILES, Bounds, LuoModel
 from luoverify.model.state import Perm, State, relabel
 from luoverify.specs import CATALOGUE
+from luoverify.specs.properties import no_free_while_preserved
 
 SMALL = {
     "upstream": Bounds(sessions=1, files=2, memfds=2, pages=4, folios=1, kexecs=1, faults=1),
@@ -86,6 +87,10 @@ def test_next_state_commutes_with_relabelling(seed: int, design: str) -> None:
     model = LuoModel(PROFILES[design], BIG)
     rng = random.Random(seed)
     for state in random_walk(model, seed, 25):
+        if no_free_while_preserved(state) is not None:
+            # a freed page still named by metadata: the explorer never expands such a
+            # state with symmetry on (it prunes at violations; --continue turns it off)
+            break
         perm = random_perm(rng, state)
         other = relabel(state, perm)
         for action in model.actions(state):
