@@ -203,9 +203,6 @@ def explore(
     bad_states: set[int] = set()  # states that violate an always property themselves
     revived: list[int] = []
 
-    def _violates_always(idx: int) -> bool:
-        return idx in bad_states
-
     def add(state: S, par: int, aid: int, depth: int, bad: bool, mask: int) -> int:
         data = model.encode(state)
         masks.append(mask)
@@ -314,7 +311,7 @@ def explore(
                     o.new_states += 1
                 else:
                     dst = found_dst
-                    if not bad and dst in pruned and not _violates_always(dst):
+                    if not bad and dst in pruned and dst not in bad_states:
                         # first reached by a violating step, now by a clean one: expand it
                         pruned.discard(dst)
                         if dst < cur:

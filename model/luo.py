@@ -44,7 +44,7 @@ Event = tuple[str, int]
 #: Reboot actions: every step of reboot(KEXEC) from serialization to the jump.
 REBOOT_ACTIONS = frozenset({"reboot", "luo_session_serialize", "kho_finalize", "kernel_kexec"})
 #: Actions after which the machine runs the next kernel.
-JUMP_ACTIONS = frozenset({"kernel_kexec", "reboot"})
+JUMP_ACTIONS = frozenset({"kernel_kexec", "reboot"})  # reboot: in atomic mode
 
 
 def _act(call: str, **args: int | str | None) -> Action:

@@ -378,8 +378,6 @@ def view(state: State) -> dict[str, Any]:
     }
 
 
-VARS: Final = ("kexecs", "phase", "faults_left", "outgoing", "incoming", "memfds", "pages")
-
 
 def relabel(state: State, perm: Perm) -> State:
     """Rename memfd slots, pages, incoming sessions and their files by ``perm``.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from luoverify.model import errno as E
 from luoverify.model import state as st
 from luoverify.model.core import Action, Outcome
+from luoverify.model.luo import REBOOT_ACTIONS
 from luoverify.model.state import State
 
 Detector = Callable[[State, Action, Outcome[State]], bool]
@@ -43,8 +44,6 @@ def _m4(pre: State, a: Action, out: Outcome[State]) -> bool:
 
 
 def _m5(pre: State, a: Action, out: Outcome[State]) -> bool:
-    from luoverify.model.luo import REBOOT_ACTIONS
-
     if a.name not in REBOOT_ACTIONS or out.ret >= 0:
         return False
     return any(not f[4] for s in out.state[1] for f in s[4]) and not any(
@@ -117,6 +116,3 @@ def classify(pre: State, action: Action, out: Outcome[State]) -> int:
             mask |= 1 << i
     return mask
 
-
-def label(bit: int) -> str:
-    return DEFECTS[bit.bit_length() - 1].id

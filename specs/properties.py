@@ -25,6 +25,7 @@ from luoverify.model import errno as E
 from luoverify.model import state as st
 from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action, Outcome
+from luoverify.model.luo import JUMP_ACTIONS, REBOOT_ACTIONS
 from luoverify.model.state import State
 
 Kind = Literal["always", "step", "sometimes", "graph"]
@@ -301,8 +302,6 @@ def cancel_releases_all(pre: State, action: Action, out: Outcome[State]) -> str 
 
 
 def failed_reboot_restores(pre: State, action: Action, out: Outcome[State]) -> str | None:
-    from luoverify.model.luo import REBOOT_ACTIONS
-
     if action.name not in REBOOT_ACTIONS or out.ret >= 0:
         return None
     for si, s in enumerate(out.state[1]):
@@ -411,8 +410,8 @@ def _needs(**mins: int) -> Callable[[Bounds], str | None]:
     return req
 
 
-_REBOOT = frozenset({"reboot", "luo_session_serialize", "kho_finalize", "kernel_kexec"})
-_JUMP = frozenset({"reboot", "kernel_kexec"})
+_REBOOT = REBOOT_ACTIONS
+_JUMP = JUMP_ACTIONS
 
 CATALOGUE: tuple[Property, ...] = (
     Property("single_owner", "always",
