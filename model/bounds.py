@@ -98,7 +98,7 @@ NAMED_BOUNDS: dict[str, Bounds] = {
     "tiny": Bounds(sessions=1, files=2, memfds=1, pages=3, folios=1, kexecs=1, faults=1),
     # The default: two sessions of two files, two memfds, five pages, one live update:
     # upstream in under a minute on 2 cores (a second live update, deep, takes upstream
-    # about 2 minutes and v6.19 far longer).
+    # about 2 minutes and v6.19 about 9).
     "ci": Bounds(sessions=2, files=2, memfds=2, pages=5, folios=1, kexecs=1, faults=1),
     # What a reviewer runs before a merge: a second live update (minutes for upstream).
     "deep": Bounds(sessions=2, files=2, memfds=2, pages=5, folios=1, kexecs=2, faults=1),
