@@ -204,6 +204,8 @@ class LuoModel:
         need("create_session[name=new]", 0)
         need("create_session[name=dup]", -E.EEXIST)
         fixed11 = None if d.block_mutations_in_reboot else "design blocks instead (6.19)"
+        if b.reboot == "atomic":
+            fixed11 = "reboot is atomic at these bounds: no call runs during it"
         need("create_session[name=new]", -E.EBUSY, fixed11 or no_reboot)
         need("create_session[name=dup]", -E.EBUSY, fixed11 or no_reboot)
         need("retrieve_session", 0, no_reboot)

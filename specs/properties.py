@@ -342,15 +342,27 @@ def leak_bound(pre: State, action: Action, out: Outcome[State]) -> str | None:
 
 
 def handover_matches_metadata(pre: State, action: Action, out: Outcome[State]) -> str | None:
+    """At the jump, tracked pages (pre) = pages the serialized metadata names.
+
+    The serialized metadata is read back from the new kernel's incoming list, which the
+    jump builds from exactly what serialization wrote; this works whether reboot() is one
+    step (atomic bounds) or several.
+    """
     if not _jumped(pre, out.state):
         return None
-    named = snapshot_named(pre)
+    named: dict[int, str] = {}
+    for si, sess in enumerate(out.state[2]):
+        if sess[1] >= 0:
+            named[sess[1]] = f"serialized files block of session {si}"
+        for fi, f in enumerate(sess[4]):
+            for p in _named(f):
+                named[p] = f"serialized file {fi} of session {si}"
     for p, pg in enumerate(pre[4]):
         if pg[1] and p not in named:
             return (f"{_page(pre, p)} is handed over but no serialized metadata names it: "
                     "the next kernel can never restore it")
         if p in named and not pg[1]:
-            return (f"{_page(pre, p)} is named by the {named[p]} but is not handed over")
+            return f"{_page(pre, p)} is named by the {named[p]} but is not handed over"
     return None
 
 

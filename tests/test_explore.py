@@ -92,3 +92,16 @@ def test_progress_display_runs() -> None:
     model = LuoModel(PROFILES["upstream"], TINY)
     result = explore(model, CATALOGUE, ExploreOptions(progress=True))
     assert result.complete and result.states > 500
+
+
+def test_atomic_reboot_bounds() -> None:
+    """Verifies the atomic reboot mode: upstream passes with full coverage; v6.19 still
+    shows the reboot defects (LUO-M5 and LUO-M10/G1) through the one-step reboot()."""
+    bounds = TINY.with_overrides(reboot="atomic")
+    upstream = run_check(PROFILES["upstream"], bounds, CATALOGUE)
+    assert upstream.verdict == "pass", upstream.to_text()
+    v619 = run_check(PROFILES["v6.19"], bounds, CATALOGUE)
+    assert v619.verdict == "fail"
+    assert {"LUO-M5", "LUO-M10/G1"} <= set(v619.all_defects())
+    # interleaving is what makes LUO-M11 reachable
+    assert "LUO-M11" not in v619.all_defects()
