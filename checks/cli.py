@@ -102,10 +102,16 @@ def _check(args: argparse.Namespace) -> int:
     bounds_name = args.bounds if bounds == base else f"{args.bounds}+overrides"
     if args.max_states is not None and args.max_states < 1:
         return _fail("--max-states must be at least 1")
-    if args.graph is not None and args.graph.parent and not args.graph.parent.exists():
-        return _fail(f"--graph: directory {args.graph.parent} does not exist")
-    if args.trace_dir is not None and args.trace_dir.exists() and not args.trace_dir.is_dir():
-        return _fail(f"--trace-dir: {args.trace_dir} is not a directory")
+    if args.trace_dir is not None:
+        try:
+            args.trace_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return _fail(f"--trace-dir: cannot use {args.trace_dir}: {exc.strerror}")
+    if args.graph is not None:
+        try:
+            args.graph.touch()
+        except OSError as exc:
+            return _fail(f"--graph: cannot write {args.graph}: {exc.strerror}")
     progress = not args.no_progress and sys.stderr.isatty()
     report = run_check(design, bounds, props, bounds_name=bounds_name,
                        symmetry=not args.no_symmetry, max_states=args.max_states,

@@ -86,6 +86,8 @@ def test_state_limit_is_inconclusive(capsys: pytest.CaptureFixture[str]) -> None
     (["--pages", "0"], "pages=0"),
     (["--property", "nosuch"], "unknown property"),
     (["--max-states", "0"], "--max-states"),
+    (["--trace-dir", "/proc/no/such"], "--trace-dir: cannot use"),
+    (["--graph", "/proc/no/such.dot"], "--graph: cannot write"),
 ])
 def test_bad_input_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], args: list[str],
                                       fragment: str) -> None:
