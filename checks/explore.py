@@ -17,6 +17,7 @@ representative, which gives one consistently-labelled kernel-call script.
 from __future__ import annotations
 
 import gc
+import itertools
 import sys
 import time
 from array import array
@@ -55,6 +56,9 @@ class Step(Generic[S]):
     state: S
     events: tuple[tuple[str, int], ...] = ()
 
+    def outcome(self) -> Outcome[S]:
+        return Outcome(self.ret, self.state, self.events)
+
 
 @dataclass
 class Counterexample(Generic[S]):
@@ -66,6 +70,14 @@ class Counterexample(Generic[S]):
     def length(self) -> int:
         """Number of kernel calls in the trace."""
         return len(self.steps) - 1
+
+    def transitions(self) -> list[tuple[S, Action, Outcome[S]]]:
+        """(pre-state, call, outcome) for every call of the trace."""
+        out = []
+        for prev, step in itertools.pairwise(self.steps):
+            assert step.action is not None
+            out.append((prev.state, step.action, step.outcome()))
+        return out
 
 
 @dataclass
@@ -438,7 +450,7 @@ def _counterexample(
             last = _find_step(model, cur, violates)
         steps.append(last)
         assert last.action is not None
-        msg = prop.check(cur, last.action, Outcome(last.ret, last.state, last.events)) or msg
+        msg = prop.check(cur, last.action, last.outcome()) or msg
     elif prop.kind in ("always",):
         msg = prop.check(cur) or msg
     return Counterexample(prop.name, msg, steps)

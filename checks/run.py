@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from luoverify.checks import itf
-from luoverify.checks.explore import Counterexample, ExploreOptions, ExploreResult, Step, explore
+from luoverify.checks.explore import Counterexample, ExploreOptions, ExploreResult, explore
 from luoverify.model import errno as E
 from luoverify.model.bounds import Bounds
-from luoverify.model.core import Outcome
 from luoverify.model.design import Design
 from luoverify.model.luo import LuoModel
 from luoverify.model.state import State
@@ -251,7 +249,7 @@ def run_check(
 
     covered: set[str] = set()
     for name, cex in result.counterexamples.items():
-        ids = diagnose(_transitions(cex.steps))
+        ids = diagnose(cex.transitions())
         report.defects[name] = ids
         covered.update(ids)
         path = write(cex, ids, "")
@@ -260,7 +258,7 @@ def run_check(
     # one more counterexample for each real defect no primary counterexample exhibits
     for name in result.counterexamples:
         for _bit, extra in sorted(result.extra_counterexamples.get(name, {}).items()):
-            extra_ids = diagnose(_transitions(extra.steps))
+            extra_ids = diagnose(extra.transitions())
             new = [i for i in extra_ids if i not in covered]
             if not new:
                 continue
@@ -268,14 +266,6 @@ def run_check(
             report.extras.setdefault(name, []).append(
                 (extra_ids, extra, write(extra, extra_ids, "." + _slug(new[0]))))
     return report
-
-
-def _transitions(steps: list[Step[State]]) -> list[tuple[State, Any, Outcome[State]]]:
-    out = []
-    for prev, step in itertools.pairwise(steps):
-        assert step.action is not None
-        out.append((prev.state, step.action, Outcome(step.ret, step.state, step.events)))
-    return out
 
 
 def _slug(name: str) -> str:

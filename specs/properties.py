@@ -248,20 +248,8 @@ def restore_once(pre: State, action: Action, out: Outcome[State]) -> str | None:
     return None
 
 
-def _session_of(pre: State, action: Action) -> tuple[str, tuple[Any, ...]] | None:
-    try:
-        lst, i = action.arg("list"), action.arg("session")
-    except KeyError:
-        return None
-    sessions = pre[1] if lst == "out" else pre[2]
-    return lst, sessions[i]
-
-
 def ops_on_right_side(pre: State, action: Action, out: Outcome[State]) -> str | None:
-    got = _session_of(pre, action)
-    if got is None:
-        return None
-    lst, _s = got
+    lst = dict(action.args).get("list")
     wrong = (action.name == "preserve_fd" and lst == "in") or (
         action.name in ("retrieve_fd", "finish") and lst == "out")
     if wrong and out.ret != -E.EINVAL:
@@ -422,8 +410,6 @@ def _needs(**mins: int) -> Callable[[Bounds], str | None]:
     return req
 
 
-_REBOOT = REBOOT_ACTIONS
-_JUMP = JUMP_ACTIONS
 
 CATALOGUE: tuple[Property, ...] = (
     Property("single_owner", "always",
@@ -462,18 +448,18 @@ CATALOGUE: tuple[Property, ...] = (
     Property("failed_reboot_restores", "step",
              "After a failed reboot every file is preserved, not frozen, with its "
              "pre-reboot handle.", "L§2.5 step 2; LUO-M5, LUO-M10", failed_reboot_restores,
-             triggers=_REBOOT),
+             triggers=REBOOT_ACTIONS),
     Property("finish_disposes", "step",
              "After finish no page of the session stays reserved.", "I13; L§2.8",
              finish_disposes, triggers=frozenset({"finish", "close_session"})),
     Property("leak_bound", "step",
              "At the jump the new kernel reserves exactly the tracked pages: whatever the "
              "previous kernel leaked is reclaimed now, never later.", "I9, I14",
-             leak_bound, triggers=_JUMP),
+             leak_bound, triggers=JUMP_ACTIONS),
     Property("handover_matches_metadata", "step",
              "At the jump, the handed-over pages are exactly those the serialized LUO "
              "metadata names.", "I5; LUO-M11, KHO-M15, LUO-M5", handover_matches_metadata,
-             triggers=_JUMP),
+             triggers=JUMP_ACTIONS),
     Property("happy_path", "sometimes",
              "A memfd survives a live update with its data intact.", "selftest "
              "luo_kexec_simple", happy_path, requires=_needs(kexecs=1, folios=1)),

@@ -3,16 +3,12 @@ progress display, and every counterexample replays on the model."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
-from luoverify.checks.explore import ExploreOptions, Step, explore
+from luoverify.checks.explore import ExploreOptions, explore
 from luoverify.checks.run import run_check
 from luoverify.model import NAMED_BOUNDS, PROFILES, LuoModel
 from luoverify.model import errno as E
-from luoverify.model.core import Outcome
-from luoverify.model.state import State
 from luoverify.specs import CATALOGUE, diagnose
 from luoverify.specs.properties import BY_NAME
 
@@ -75,17 +71,11 @@ def test_counterexamples_replay_on_the_model(design: str) -> None:
         elif prop.kind == "step":
             pre, last = cex.steps[-2].state, cex.steps[-1]
             assert last.action is not None
-            assert prop.check(pre, last.action,
-                              Outcome(last.ret, last.state, last.events)) is not None
+            assert prop.check(pre, last.action, last.outcome()) is not None
     if design == "v6.19":
         assert traces
-        ids = {i for c in traces for i in diagnose(
-            [(a.state, b.action, _out(b)) for a, b in itertools.pairwise(c.steps)])}
+        ids = {i for c in traces for i in diagnose(c.transitions())}
         assert {"LUO-M3", "LUO-M4", "LUO-M5", "LUO-M7", "LUO-M11"} <= ids
-
-
-def _out(step: Step[State]) -> Outcome[State]:
-    return Outcome(step.ret, step.state, step.events)
 
 
 def test_progress_display_runs() -> None:
