@@ -58,6 +58,10 @@ class Design:
     #: KHO-M6 fix: kho_restore_*() checks and erases the KHOP stamp (6.18+), so a page can
     #: be restored at most once and only if it was handed over.
     restore_checks_stamp: bool = True
+    #: LUO-M8 fix: CREATE_SESSION rejects an empty or unterminated name with EINVAL
+    #: (6.19 truncates to 63 characters). Read by the reference implementation only: the
+    #: model's session names are abstract (only their equality matters).
+    validate_session_name: bool = True
 
     def flags(self) -> dict[str, bool]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
@@ -84,6 +88,7 @@ V6_19 = Design(
     block_mutations_in_reboot=False,
     retrievable_after_vetoed_close=False,
     restore_checks_stamp=True,
+    validate_session_name=False,
 )
 
 PROFILES: dict[str, Design] = {d.name: d for d in (UPSTREAM, V6_19)}

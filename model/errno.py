@@ -2,6 +2,7 @@
 
 from typing import Final
 
+EPERM: Final = 1
 ENOENT: Final = 2
 EIO: Final = 5
 EBADF: Final = 9
@@ -10,9 +11,11 @@ ENOMEM: Final = 12
 EBUSY: Final = 16
 EEXIST: Final = 17
 EINVAL: Final = 22
+ENOTTY: Final = 25
 ENOSPC: Final = 28
 
 NAMES: Final[dict[int, str]] = {
+    EPERM: "EPERM",
     ENOENT: "ENOENT",
     EIO: "EIO",
     EBADF: "EBADF",
@@ -21,6 +24,7 @@ NAMES: Final[dict[int, str]] = {
     EBUSY: "EBUSY",
     EEXIST: "EEXIST",
     EINVAL: "EINVAL",
+    ENOTTY: "ENOTTY",
     ENOSPC: "ENOSPC",
 }
 BY_NAME: Final[dict[str, int]] = {v: k for k, v in NAMES.items()}

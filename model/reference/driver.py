@@ -1,0 +1,271 @@
+"""Run model actions on the reference implementation (the model's vocabulary -> kernel
+calls with concrete names, tokens and fds).
+
+The model names sessions by list position, files by position in their session, memfds by
+slot, and abstracts names and tokens to "new" / "dup" / "unknown". The driver picks
+concrete values: fresh names ``session-N`` and tokens ``0x1000+N``, the name of outgoing
+session 0 for a duplicate, the first file's token for a duplicate token, an fd that was
+never opened for ``fd=closed``, and a fresh /dev/null fd for ``fd=devnull``. It holds the
+one user-space process's /dev/liveupdate fd and the memfd slot table, and arms the fault
+injector for an action's ``fault`` argument.
+"""
+
+from __future__ import annotations
+
+from luoverify.model.bounds import Bounds
+from luoverify.model.core import Action
+from luoverify.model.design import Design
+from luoverify.model.reference import abstraction
+from luoverify.model.reference.kexec_handover import Event
+from luoverify.model.reference.luo_core import Kernel, Machine, SessionFile
+from luoverify.model.reference.luo_session import LuoSession
+from luoverify.model.reference.memfd_luo import ShmemFile
+from luoverify.model.state import State
+
+UNKNOWN_TOKEN = 0xDEAD_BEEF
+NEVER_OPENED_FD = 1_000_000
+
+
+class NotCallable(Exception):
+    """The action cannot be issued in the reference's current state."""
+
+
+class ReferenceDriver:
+    def __init__(self, design: Design, bounds: Bounds) -> None:
+        self.design = design
+        self.bounds = bounds
+        self.machine = Machine(design, bounds.pages, scratch=bounds.scratch,
+                               faults=bounds.faults, max_kexecs=bounds.kexecs)
+        self.slots: list[ShmemFile | None] = [None] * bounds.memfds
+        self.counter = 0
+        self.devfd = self.kernel.open_liveupdate()
+
+    @property
+    def kernel(self) -> Kernel:
+        return self.machine.kernel
+
+    def abstract(self) -> State:
+        return abstraction.abstract(self.kernel, self.machine.kexecs,
+                                    self.machine.faults.budget, self.slots)
+
+    def census(self, pfn: int) -> list[str]:
+        return abstraction.census(self.kernel, pfn, self.slots)
+
+    # ------------------------------------------------------------ helpers
+    def _fresh(self) -> int:
+        self.counter += 1
+        return self.counter
+
+    def _session(self, lst: object, i: object) -> LuoSession:
+        sessions = self.kernel.outgoing if lst == "out" else self.kernel.incoming
+        if not isinstance(i, int) or not 0 <= i < len(sessions):
+            raise NotCallable(f"no {'outgoing' if lst == 'out' else 'incoming'} session {i}")
+        return sessions[i]
+
+    def _sfd(self, s: LuoSession) -> int:
+        for fd, f in self.kernel.user.fds.items():
+            if isinstance(f, SessionFile) and f.session is s:
+                return fd
+        raise NotCallable(f"session {s.name!r} has no open fd")
+
+    def _memfd(self, m: object) -> ShmemFile:
+        if not isinstance(m, int) or not 0 <= m < len(self.slots) or self.slots[m] is None:
+            raise NotCallable(f"memfd slot {m} is empty")
+        f = self.slots[m]
+        assert f is not None
+        return f
+
+    def _user_fd(self, f: ShmemFile) -> int:
+        fds = self.kernel.user.fds_of(f)
+        if not fds:
+            raise NotCallable("user space holds no fd of that memfd")
+        return fds[0]
+
+    def _place(self, f: ShmemFile) -> None:
+        if any(x is f for x in self.slots):
+            return
+        if None not in self.slots:
+            raise NotCallable("no free memfd slot at these bounds")
+        self.slots[self.slots.index(None)] = f
+
+    def _sync_slots(self) -> None:
+        k = self.kernel
+        live = {id(f) for f in k.live_files()}
+        self.slots = [f if f is not None and id(f) in live else None for f in self.slots]
+
+    # ------------------------------------------------------------ one action
+    def apply(self, action: Action) -> tuple[int, tuple[Event, ...]]:
+        """Issue ``action``; the return value user space saw and the events observed."""
+        k = self.kernel
+        start = len(k.events)
+        handler = getattr(self, "_do_" + action.name, None)
+        if handler is None:
+            raise NotCallable(f"unknown action {action.name!r}")
+        try:
+            ret: int = handler(**{a: v for a, v in action.args})
+        finally:
+            self.machine.faults.disarm_all()
+        events = tuple(k.events[start:])
+        if self.kernel is not k:  # the jump: a new kernel, new user space
+            self.slots = [None] * len(self.slots)
+            self.devfd = self.kernel.open_liveupdate()
+        else:
+            self._sync_slots()
+        return ret, events
+
+    @staticmethod
+    def _status(ret: int) -> int:
+        return 0 if ret >= 0 else ret
+
+    def _do_memfd_create(self, size: int, scratch: int) -> int:
+        k = self.kernel
+        if None not in self.slots:
+            raise NotCallable("no free memfd slot at these bounds")
+        fd = k.memfd_create()
+        k.ftruncate(fd, size)
+        ret = k.memfd_write(fd, abstraction.DATA_A, first_in_scratch=bool(scratch))
+        if ret:
+            k.close(fd)
+            return ret
+        f = k.user.fget(fd)
+        assert isinstance(f, ShmemFile)
+        self._place(f)
+        return 0
+
+    def _do_memfd_write(self, memfd: int) -> int:
+        f = self._memfd(memfd)
+        return self.kernel.memfd_write(self._user_fd(f), abstraction.DATA_B)
+
+    def _do_close_memfd(self, memfd: int) -> int:
+        f = self._memfd(memfd)
+        fds = self.kernel.user.fds_of(f)
+        if not fds:
+            raise NotCallable(f"user space holds no fd of memfd slot {memfd}")
+        for fd in fds:
+            self.kernel.close(fd)
+        return 0
+
+    def _do_alloc_pages(self, page: int) -> int:
+        self.kernel.other_alloc(page)
+        return 0
+
+    def _do_free_pages(self, page: int) -> int:
+        if not self.kernel.alloc.meta[page].owner.startswith("other"):
+            raise NotCallable(f"page {page} is not held by another kernel user")
+        self.kernel.other_free(page)
+        return 0
+
+    def _do_create_session(self, name: str) -> int:
+        k = self.kernel
+        if name == "dup":
+            if not k.outgoing:
+                raise NotCallable("no outgoing session to duplicate")
+            concrete = k.outgoing[0].name
+        else:
+            concrete = f"session-{self._fresh()}"
+        return self._status(k.ioctl_create_session(self.devfd, concrete))
+
+    def _do_retrieve_session(self, session: int | str) -> int:
+        name = ("no-such-session" if session == "unknown"
+                else self._session("in", session).name)
+        return self._status(self.kernel.ioctl_retrieve_session(self.devfd, name))
+
+    def _do_preserve_fd(self, list: str, session: int, fd: int | str, token: str = "new",
+                        fault: str | None = None) -> int:
+        k = self.kernel
+        s = self._session(list, session)
+        sfd = self._sfd(s)
+        if token == "dup":
+            if not s.file_set.files:
+                raise NotCallable("no token to duplicate")
+            concrete_token = s.file_set.files[0].token
+        else:
+            concrete_token = 0x1000 + self._fresh()
+        if fault is not None:
+            self.machine.faults.arm("preserve")
+        if fd in ("closed", "any"):  # "any": the token check fails first (EEXIST)
+            return k.ioctl_preserve_fd(sfd, NEVER_OPENED_FD, concrete_token)
+        if fd == "devnull":
+            nfd = k.open_devnull()
+            ret = k.ioctl_preserve_fd(sfd, nfd, concrete_token)
+            k.close(nfd)
+            return ret
+        f = self._memfd(fd)
+        return k.ioctl_preserve_fd(sfd, self._user_fd(f), concrete_token)
+
+    def _do_retrieve_fd(self, list: str, session: int, file: int | str,
+                        fault: str | None) -> int:
+        k = self.kernel
+        s = self._session(list, session)
+        sfd = self._sfd(s)
+        if file == "unknown":
+            token = UNKNOWN_TOKEN
+        else:
+            if not isinstance(file, int) or not 0 <= file < len(s.file_set.files):
+                raise NotCallable(f"session {session} has no file {file}")
+            token = s.file_set.files[file].token
+        if fault is not None:
+            self.machine.faults.arm("retrieve")
+        if None not in self.slots and file != "unknown":
+            lf = s.file_set.files[file]  # type: ignore[index]
+            if lf.retrieve_status <= 0 and not (
+                    self.design.check_session_kind and not s.incoming):
+                raise NotCallable("no free memfd slot for the retrieved file")
+        ret = k.ioctl_retrieve_fd(sfd, token)
+        if ret < 0:
+            return ret
+        f = k.user.fget(ret)
+        assert isinstance(f, ShmemFile)
+        self._place(f)
+        return 0
+
+    def _do_finish(self, list: str, session: int, fault: str | None) -> int:
+        s = self._session(list, session)
+        if fault is not None:
+            self.machine.faults.arm("can_finish")
+        return self.kernel.ioctl_finish(self._sfd(s))
+
+    def _do_close_session(self, list: str, session: int, fault: str | None) -> int:
+        s = self._session(list, session)
+        if fault is not None:
+            self.machine.faults.arm("can_finish")
+        return self.kernel.close(self._sfd(s))
+
+    def _arm_freeze(self, session: int, file: int) -> None:
+        s = self._session("out", session)
+        if not 0 <= file < len(s.file_set.files):
+            raise NotCallable(f"outgoing session {session} has no file {file}")
+        self.machine.faults.arm("freeze", s.file_set.files[file].file)
+
+    def _do_reboot(self, fault: str | None = None) -> int:
+        k = self.kernel
+        if self.bounds.reboot == "interleaved":
+            return k.liveupdate_reboot_begin()
+        if fault is not None and fault.startswith("freeze:"):
+            sess, fil = fault[len("freeze:"):].split(".")
+            self._arm_freeze(int(sess), int(fil))
+        if fault == "finalize":
+            self.machine.faults.arm("finalize")
+        return k.reboot()
+
+    def _do_luo_session_serialize(self, session: int, fault: str | None) -> int:
+        k = self.kernel
+        if k.phase != "SERIALIZING" or k.serialize_cursor() != session:
+            raise NotCallable(f"serialization is not at outgoing session {session}")
+        if fault is not None:
+            self._arm_freeze(session, int(fault.split(":")[1]))
+        return k.luo_session_serialize_next()
+
+    def _do_kho_finalize(self, fault: str | None) -> int:
+        k = self.kernel
+        if k.phase != "FINALIZE":
+            raise NotCallable("kho_finalize runs after every session is serialized")
+        if fault is not None:
+            self.machine.faults.arm("finalize")
+        return k.kho_finalize_step()
+
+    def _do_kernel_kexec(self) -> int:
+        if self.kernel.phase != "READY":
+            raise NotCallable("kernel_kexec runs after liveupdate_reboot() succeeded")
+        self.kernel.kernel_kexec()
+        return 0

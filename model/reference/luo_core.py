@@ -1,0 +1,416 @@
+"""The machine, one kernel per boot, user space, ``/dev/liveupdate`` and reboot
+(``kernel/liveupdate/luo_core.c``, ``kernel/kexec_core.c``; L§1.2, L§2.0, L§2.5, L§2.6).
+
+:class:`Machine` owns what survives kexec (physical memory, the fault budget, the count of
+live updates) and the running :class:`Kernel`. A kernel owns its page allocator, KHO
+tracker, session lists, file handlers and the one user-space process that drives it (the
+selftests' "luod"). Calls return what user space sees: an fd or 0 on success, ``-errno``
+on failure.
+
+``reboot(LINUX_REBOOT_CMD_KEXEC)`` is available whole (:meth:`Kernel.reboot`) or as the
+steps another thread can interleave with (:meth:`Kernel.liveupdate_reboot_begin`,
+:meth:`Kernel.luo_session_serialize_next`, :meth:`Kernel.kho_finalize_step`,
+:meth:`Kernel.kernel_kexec`), matching the model's ``interleaved`` reboot.
+
+Reference choice: the kernel deserializes incoming sessions at the first open of
+/dev/liveupdate; here it happens at boot. Nothing between boot and that open can change
+page ownership in this vocabulary (other kernel users cannot take reserved frames), and the
+model makes the same choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from luoverify.model import errno as E
+from luoverify.model.design import Design
+from luoverify.model.reference import luo_session as ls
+from luoverify.model.reference.fault_inject import FaultInjector
+from luoverify.model.reference.kexec_handover import Event, Kho, KhoError
+from luoverify.model.reference.luo_file import luo_file_deserialize
+from luoverify.model.reference.luo_session import LuoSession, SessionSer, WouldBlock
+from luoverify.model.reference.memfd_luo import (
+    DevNull,
+    File,
+    MemfdHandler,
+    MemfdLuoSer,
+    ShmemFile,
+    pfn_of,
+)
+from luoverify.model.reference.page_alloc import (
+    EARLY_BOOT_SCRIBBLE,
+    FREE,
+    RESERVED,
+    PageAllocator,
+    PhysicalMemory,
+)
+
+__all__ = ["Kernel", "Machine", "WouldBlock"]
+
+FOREIGN_DATA = b"another kernel user's data"
+
+
+@dataclass(eq=False)
+class SessionFile(File):
+    session: LuoSession | None = None
+
+
+@dataclass(eq=False)
+class DeviceFile(File):
+    """An open /dev/liveupdate."""
+
+
+@dataclass
+class Process:
+    """User space: one fd table."""
+
+    fds: dict[int, File] = field(default_factory=dict)
+    next_fd: int = 3
+
+    def install(self, file: File) -> int:
+        fd = self.next_fd
+        self.next_fd += 1
+        self.fds[fd] = file
+        file.refs += 1
+        return fd
+
+    def fget(self, fd: int) -> File | None:
+        return self.fds.get(fd)
+
+    def fds_of(self, file: File) -> list[int]:
+        return [fd for fd, f in self.fds.items() if f is file]
+
+
+class Kernel:
+    """One boot of the kernel."""
+
+    def __init__(self, machine: Machine, handover: Handover | None) -> None:
+        self.machine = machine
+        self.design = machine.design
+        self.mem = machine.mem
+        self.faults = machine.faults
+        self.alloc = PageAllocator(self.mem)
+        self.kho = Kho(self.alloc, self.design)
+        self.events: list[Event] = []
+        self.kho.events = self.events
+        self.handlers = [MemfdHandler(self)]
+        self.outgoing: list[LuoSession] = []
+        self.incoming: list[LuoSession] = []
+        self.user = Process()
+        self.device_in_use = False
+        self.phase = "RUNNING"
+        self.handed_over_expect: dict[int, tuple[bytes, ...]] = {}
+        self.alloc.is_named = lambda pfn: pfn in self.named_frames()
+        self.alloc.is_tracked = lambda pfn: pfn in self.kho.tracker
+        if handover is not None:
+            self._boot_from(handover)
+
+    # ------------------------------------------------------------ helpers
+    @property
+    def in_reboot(self) -> bool:
+        return self.phase != "RUNNING"
+
+    def named_frames(self) -> set[int]:
+        """Frames some kernel or user object names (the allocator's preference hook)."""
+        out: set[int] = set()
+        for f in self.live_files():
+            if isinstance(f, ShmemFile):
+                out.update(f.folios)
+        for s in self.outgoing + self.incoming:
+            fs = s.file_set
+            if fs.block_pfn is not None:
+                out.add(fs.block_pfn)
+            for lf in fs.files:
+                if lf.serialized_data:
+                    ser = pfn_of(lf.serialized_data)
+                    out.add(ser)
+                    content = self.mem.frames[ser].content
+                    if isinstance(content, MemfdLuoSer):
+                        out.update(p for p, _i in content.folios)
+                priv = lf.private_data
+                if priv is not None:
+                    out.add(priv.ser_pfn)  # type: ignore[attr-defined]
+                    out.update(priv.folios)  # type: ignore[attr-defined]
+            entry = s.ser_entry
+            if entry is not None and entry.block_pfn is not None:
+                out.add(entry.block_pfn)
+                out.update(self.records_pages(entry.block_pfn))
+        return out
+
+    def records_pages(self, block_pfn: int) -> set[int]:
+        out: set[int] = set()
+        content = self.mem.frames[block_pfn].content
+        if isinstance(content, list):
+            for rec in content:
+                ser = pfn_of(rec.data)
+                out.add(ser)
+                sc = self.mem.frames[ser].content
+                if isinstance(sc, MemfdLuoSer):
+                    out.update(p for p, _i in sc.folios)
+        return out
+
+    def live_files(self) -> list[File]:
+        seen: dict[int, File] = {}
+        for f in self.user.fds.values():
+            seen[id(f)] = f
+        for s in self.outgoing + self.incoming:
+            for lf in s.file_set.files:
+                if lf.file is not None:
+                    seen[id(lf.file)] = lf.file
+        return [f for f in seen.values() if f.refs > 0]
+
+    def fput(self, file: File) -> None:
+        """Drop a reference; the last one releases the file."""
+        file.refs -= 1
+        if file.refs > 0:
+            return
+        if isinstance(file, ShmemFile):
+            for pfn in file.folios:  # shmem_evict_inode(): the page cache goes
+                self.alloc.free_page(pfn)
+            file.folios = []
+        elif isinstance(file, SessionFile) and file.session is not None:
+            ls.luo_session_release(self, file.session)
+        elif isinstance(file, DeviceFile):
+            self.device_in_use = False  # luo_release()
+
+    def luo_is_managed(self, file: File) -> bool:
+        """The LUO-M3 fix's global table: is ``file`` preserved or retrieved right now?"""
+        for s in self.outgoing + self.incoming:
+            for lf in s.file_set.files:
+                if lf.file is file and lf.retrieve_status >= 0:
+                    return True
+        return False
+
+    # ------------------------------------------------------------ user-space calls
+    def close(self, fd: int) -> int:
+        file = self.user.fds.pop(fd, None)
+        if file is None:
+            return -E.EBADF
+        try:
+            self.fput(file)
+        except WouldBlock:
+            self.user.fds[fd] = file  # the close never returned in this interleaving
+            file.refs += 1
+            raise
+        return 0
+
+    def open_liveupdate(self) -> int:
+        """open("/dev/liveupdate"): exclusive (EBUSY while held)."""
+        if self.device_in_use:
+            return -E.EBUSY
+        self.device_in_use = True
+        return self.user.install(DeviceFile())
+
+    def open_devnull(self) -> int:
+        return self.user.install(DevNull())
+
+    def memfd_create(self) -> int:
+        return self.user.install(ShmemFile())
+
+    def ftruncate(self, fd: int, pages: int) -> int:
+        f = self.user.fget(fd)
+        if not isinstance(f, ShmemFile):
+            return -E.EINVAL
+        if f.frozen and pages != f.size:
+            return -E.EPERM  # shmem_freeze(): the size is fixed while preserved
+        f.size = pages
+        return 0
+
+    def memfd_write(self, fd: int, data: bytes, *, first_in_scratch: bool = False) -> int:
+        """Write ``data`` into every page of the file, allocating missing folios (movable;
+        ``first_in_scratch`` serves the first one from the scratch CMA area). ENOMEM puts
+        back what this call allocated."""
+        f = self.user.fget(fd)
+        if not isinstance(f, ShmemFile):
+            return -E.EBADF
+        new: list[int] = []
+        while len(f.folios) + len(new) < f.size:
+            pfn = self.alloc.alloc_page(
+                "shmem:folio", movable_in_scratch=first_in_scratch and not f.folios and not new,
+                exclude=new)
+            if pfn is None:
+                for p in new:
+                    self.alloc.free_page(p)
+                return -E.ENOMEM
+            new.append(pfn)
+        f.folios.extend(new)
+        for pfn in f.folios:
+            self.mem.frames[pfn].content = data
+        return 0
+
+    def memfd_read(self, fd: int) -> bytes:
+        f = self.user.fget(fd)
+        assert isinstance(f, ShmemFile)
+        return b"".join(self.mem.frames[p].content for p in f.folios)
+
+    def _session_of(self, fd: int) -> LuoSession | None:
+        f = self.user.fget(fd)
+        return f.session if isinstance(f, SessionFile) else None
+
+    def ioctl_create_session(self, devfd: int, name: str) -> int:
+        if not isinstance(self.user.fget(devfd), DeviceFile):
+            return -E.ENOTTY
+        ret = ls.luo_session_create(self, name)
+        if ret:
+            return ret
+        return self.user.install(SessionFile(session=self.outgoing[-1]))
+
+    def ioctl_retrieve_session(self, devfd: int, name: str) -> int:
+        if not isinstance(self.user.fget(devfd), DeviceFile):
+            return -E.ENOTTY
+        ret, s = ls.luo_session_retrieve(self, name)
+        if ret:
+            return ret
+        return self.user.install(SessionFile(session=s))
+
+    def ioctl_preserve_fd(self, sfd: int, fd: int, token: int) -> int:
+        s = self._session_of(sfd)
+        if s is None:
+            return -E.ENOTTY
+        return ls.luo_session_preserve_fd(self, s, fd, token)
+
+    def ioctl_retrieve_fd(self, sfd: int, token: int) -> int:
+        s = self._session_of(sfd)
+        if s is None:
+            return -E.ENOTTY
+        ret, file = ls.luo_session_retrieve_fd(self, s, token)
+        if ret:
+            return ret
+        assert isinstance(file, File)
+        return self.user.install(file)
+
+    def ioctl_finish(self, sfd: int) -> int:
+        s = self._session_of(sfd)
+        if s is None:
+            return -E.ENOTTY
+        return ls.luo_session_finish(self, s)
+
+    # ------------------------------------------------------------ other kernel users
+    def other_alloc(self, pfn: int) -> None:
+        self.alloc.claim(pfn, "other")
+        self.mem.frames[pfn].content = FOREIGN_DATA
+
+    def other_free(self, pfn: int) -> None:
+        self.alloc.free_page(pfn)
+
+    # ------------------------------------------------------------ reboot(KEXEC)
+    def reboot(self, *, fail_finalize: bool = False) -> int:
+        """The whole reboot path; on success the machine runs the next kernel."""
+        ret = self.liveupdate_reboot_begin()
+        while ret == 0 and self.phase == "SERIALIZING":
+            ret = self.luo_session_serialize_next()
+        if ret == 0 and self.phase == "FINALIZE":
+            ret = self.kho_finalize_step(fail=fail_finalize)
+        if ret:
+            return ret
+        self.kernel_kexec()
+        return 0
+
+    def liveupdate_reboot_begin(self) -> int:
+        if self.machine.kexecs >= self.machine.max_kexecs:
+            return -E.EINVAL  # no kexec image loaded
+        self.phase = "SERIALIZING"
+        for s in self.outgoing:
+            s.ghost_serialized = False
+        if not self.outgoing:
+            self._serialized_all()
+        return 0
+
+    def _serialized_all(self) -> None:
+        self.phase = "FINALIZE" if self.design.kho_finalize else "READY"
+
+    def serialize_cursor(self) -> int:
+        return next((i for i, s in enumerate(self.outgoing) if not s.ghost_serialized),
+                    len(self.outgoing))
+
+    def luo_session_serialize_next(self) -> int:
+        """Serialize the next outgoing session (creation order); roll back on failure."""
+        i = self.serialize_cursor()
+        ret = ls.luo_session_serialize_one(self, self.outgoing[i])
+        if ret:
+            for s in reversed(self.outgoing[:i]):
+                ls.luo_session_unfreeze(self, s)
+            self._reboot_failed()
+            return ret
+        if i + 1 >= len(self.outgoing):
+            self._serialized_all()
+        return 0
+
+    def kho_finalize_step(self, *, fail: bool = False) -> int:
+        try:
+            self.kho.kho_finalize(fail or self.faults.should_fail("finalize"))
+        except KhoError:
+            if self.design.abort_reboot_unfreezes:
+                for s in reversed(self.outgoing):
+                    ls.luo_session_unfreeze(self, s)
+            self._reboot_failed()  # 6.19 (LUO-M10/G1): sessions stay frozen
+            return -E.EAGAIN
+        self.phase = "READY"
+        return 0
+
+    def _reboot_failed(self) -> None:
+        self.phase = "RUNNING"
+        self.outgoing = [s for s in self.outgoing if not s.pending_unlink]
+        for s in self.outgoing:
+            s.ghost_serialized = False
+
+    def kernel_kexec(self) -> None:
+        """machine_kexec(): hand over the tracker and the session entries, boot anew."""
+        assert self.phase == "READY"
+        handover = Handover(tracked=self.kho.handover(),
+                            sessions=[s.ser_entry or SessionSer(s.name, 0, None)
+                                      for s in self.outgoing])
+        for entry in handover.sessions:  # instrumentation: what the folios held
+            if entry.block_pfn is None:
+                continue
+            content = self.mem.frames[entry.block_pfn].content
+            for rec in content if isinstance(content, list) else []:
+                ser = self.mem.frames[pfn_of(rec.data)].content
+                if isinstance(ser, MemfdLuoSer):
+                    handover.expect[pfn_of(rec.data)] = tuple(
+                        self.mem.frames[p].content for p, _i in ser.folios)
+        self.machine.jump(handover)
+
+    def _boot_from(self, h: Handover) -> None:
+        """Early boot (K§4.1): reserve and stamp every handed-over frame; early boot
+        scribbles over scratch; then LUO deserializes the incoming sessions (L§2.6)."""
+        for frame in self.mem.frames:
+            if frame.scratch:
+                frame.content = EARLY_BOOT_SCRIBBLE
+            meta = self.alloc.meta[frame.pfn]
+            if frame.pfn in h.tracked:
+                meta.owner, meta.kho_stamp, meta.refcount = RESERVED, True, 1
+            else:
+                meta.owner, meta.kho_stamp = FREE, False
+        self.handed_over_expect = dict(h.expect)
+        for entry in h.sessions:
+            s = LuoSession(name=entry.name, incoming=True)
+            if entry.count and entry.block_pfn is not None:
+                s.file_set = luo_file_deserialize(self, entry.block_pfn, entry.count)
+            self.incoming.append(s)
+
+
+@dataclass
+class Handover:
+    """What crosses kexec besides memory: the KHO map and LUO's session block."""
+
+    tracked: frozenset[int]
+    sessions: list[SessionSer]
+    expect: dict[int, tuple[bytes, ...]] = field(default_factory=dict)
+
+
+class Machine:
+    """Physical memory plus the running kernel; ``jump`` boots the next one."""
+
+    def __init__(self, design: Design, pages: int, *, scratch: int = 0, faults: int = 0,
+                 max_kexecs: int = 1 << 30) -> None:
+        self.design = design
+        self.mem = PhysicalMemory.of(pages, scratch)
+        self.faults = FaultInjector(budget=faults)
+        self.kexecs = 0
+        self.max_kexecs = max_kexecs
+        self.kernel = Kernel(self, None)
+
+    def jump(self, handover: Handover) -> None:
+        self.kexecs += 1
+        self.kernel = Kernel(self, handover)

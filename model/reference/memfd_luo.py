@@ -1,0 +1,202 @@
+"""The memfd file handler (``mm/memfd_luo.c``) and the shmem files it preserves.
+
+Merged abstraction (the model makes the same one, see model/luo.py): one page per folio,
+and the ``memfd_luo_ser`` together with its folio array is one metadata page, allocated,
+preserved, restored and freed together in every path of memfd_luo.c.
+
+Ops (L§1.5, L§4 "memfd specifics"):
+
+* ``can_preserve``: a shmem (memfd) file.
+* ``preserve``: allocate the ser page, pin every folio (a folio in the scratch CMA area is
+  migrated out first, as memfd_pin_folios() does; K§1.6), KHO-preserve every folio and the
+  ser, write the folio descriptors into the ser. ``serialized_data`` is the ser's physical
+  address; ``private_data`` remembers the ser frame and folios.
+* ``unpreserve``: WARN and return when ``serialized_data`` is 0 (what makes LUO-M5
+  observable); otherwise unpreserve the folios and unpreserve-free the ser.
+* ``freeze``: rewrite ``pos`` in the ser; -EINVAL when ``serialized_data`` is 0.
+* ``retrieve``: read the ser in place, restore each folio into a new memfd, then
+  restore-free the ser. On failure put what was restored (7.0 cleanup, used in every
+  design as the model does).
+* ``can_finish``: the real handler has none; this one can veto when a fault is injected,
+  so LUO's veto paths are exercised (the model's handler does the same).
+* ``finish``: nothing for a retrieved file or one whose retrieve failed (7.0 status);
+  otherwise restore and put every folio and restore-free the ser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from luoverify.model import errno as E
+from luoverify.model.reference.page_alloc import PAGE_SIZE, RAM_BASE
+
+if TYPE_CHECKING:
+    from luoverify.model.reference.luo_core import Kernel
+
+MEMFD_LUO_FH_COMPATIBLE = "memfd-v1"
+
+
+@dataclass(eq=False)
+class File:
+    """A ``struct file``: ``refs`` counts user fds and LUO's references."""
+
+    refs: int = 0
+
+
+@dataclass(eq=False)
+class ShmemFile(File):
+    """A memfd: an unlinked shmem file, one folio (page frame) per page of its size."""
+
+    folios: list[int] = field(default_factory=list)
+    size: int = 0  # pages
+    pos: int = 0
+    frozen: bool = False  # shmem_freeze(): size fixed while preserved
+
+
+@dataclass(eq=False)
+class DevNull(File):
+    """/dev/null: no handler accepts it (selftest preserve_unsupported_fd)."""
+
+
+@dataclass
+class MemfdLuoSer:
+    """``struct memfd_luo_ser`` with its folio array, as written into the ser page."""
+
+    size: int
+    pos: int
+    folios: list[tuple[int, int]]  # (pfn, index in the file)
+
+
+@dataclass
+class MemfdPrivate:
+    ser_pfn: int
+    folios: list[int]
+
+
+@dataclass
+class OpArgs:
+    """``struct liveupdate_file_op_args``."""
+
+    file: File | None
+    serialized_data: int = 0
+    private_data: Any = None
+    retrieve_status: int = 0  # 6.19: 0 / 1 (bool retrieved); 7.0+: 0, >0 ok, <0 errno
+
+
+def phys_of(pfn: int) -> int:
+    return RAM_BASE + pfn * PAGE_SIZE
+
+
+def pfn_of(phys: int) -> int:
+    return (phys - RAM_BASE) // PAGE_SIZE
+
+
+class MemfdHandler:
+    compatible = MEMFD_LUO_FH_COMPATIBLE
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.k = kernel
+
+    def can_preserve(self, file: File) -> bool:
+        return isinstance(file, ShmemFile)
+
+    def preserve(self, args: OpArgs) -> int:
+        k = self.k
+        if k.faults.should_fail("preserve"):
+            return -E.ENOMEM
+        file = args.file
+        assert isinstance(file, ShmemFile)
+        ser = k.alloc.alloc_page("memfd_luo:ser")
+        if ser is None:
+            return -E.ENOMEM
+        folios = list(file.folios)
+        for i, pfn in enumerate(folios):
+            if k.mem.frames[pfn].scratch:  # migrate off CMA before pinning
+                target = k.alloc.alloc_page("shmem:folio")
+                if target is None:
+                    k.alloc.free_page(ser)
+                    return -E.ENOMEM
+                k.mem.frames[target].content = k.mem.frames[pfn].content
+                k.alloc.free_page(pfn)
+                folios[i] = target
+        file.folios = folios
+        file.frozen = True
+        for pfn in folios:
+            k.kho.kho_preserve_folio(pfn)
+        k.kho.kho_preserve_folio(ser)
+        k.mem.frames[ser].content = MemfdLuoSer(
+            size=file.size, pos=file.pos, folios=[(p, i) for i, p in enumerate(folios)])
+        args.serialized_data = phys_of(ser)
+        args.private_data = MemfdPrivate(ser, folios)
+        return 0
+
+    def unpreserve(self, args: OpArgs) -> None:
+        k = self.k
+        priv = args.private_data
+        assert isinstance(priv, MemfdPrivate)
+        if not args.serialized_data:
+            k.events.append(("unpreserve_without_handle", priv.ser_pfn))  # WARN_ON_ONCE
+            return
+        for pfn in priv.folios:
+            k.kho.kho_unpreserve_folio(pfn)
+        k.kho.kho_unpreserve_free(priv.ser_pfn)
+        if isinstance(args.file, ShmemFile):
+            args.file.frozen = False
+
+    def freeze(self, args: OpArgs) -> int:
+        k = self.k
+        if k.faults.should_fail("freeze", args.file):
+            return -E.EIO
+        if not args.serialized_data:
+            return -E.EINVAL
+        ser = k.mem.frames[pfn_of(args.serialized_data)].content
+        if isinstance(ser, MemfdLuoSer) and isinstance(args.file, ShmemFile):
+            ser.pos = args.file.pos
+        return 0
+
+    def unfreeze(self, args: OpArgs) -> None:
+        """Nothing to undo: freeze only rewrote ``pos``."""
+
+    def read_ser(self, serialized_data: int) -> MemfdLuoSer:
+        """The ser, read in place. A frame that holds something else reads as zeroes: no
+        folios (what a zero-filled ``memfd_luo_ser`` says)."""
+        if not serialized_data:
+            return MemfdLuoSer(0, 0, [])
+        content = self.k.mem.frames[pfn_of(serialized_data)].content
+        return content if isinstance(content, MemfdLuoSer) else MemfdLuoSer(0, 0, [])
+
+    def retrieve(self, args: OpArgs) -> int:
+        k = self.k
+        ser = self.read_ser(args.serialized_data)
+        restored: list[int] = []
+        ok = True
+        for pfn, _index in ser.folios:
+            if k.kho.kho_restore_folio(pfn, "shmem:folio"):
+                restored.append(pfn)
+            else:
+                ok = False
+                break
+        if ok and args.serialized_data:
+            k.kho.kho_restore_free(pfn_of(args.serialized_data))
+        fail = k.faults.should_fail("retrieve")
+        if fail or not ok:
+            for pfn in restored:
+                k.alloc.free_page(pfn)
+            return -E.ENOMEM if fail else -E.EIO
+        args.file = ShmemFile(folios=restored, size=ser.size, pos=ser.pos)
+        return 0
+
+    def can_finish(self, args: OpArgs) -> bool:
+        return not self.k.faults.should_fail("can_finish")
+
+    def finish(self, args: OpArgs) -> None:
+        if args.retrieve_status:
+            return  # retrieved (the new memfd owns the folios), or retrieve failed (7.0)
+        k = self.k
+        ser = self.read_ser(args.serialized_data)
+        for pfn, _index in ser.folios:
+            if k.kho.kho_restore_folio(pfn, "shmem:folio"):
+                k.alloc.free_page(pfn)  # folio_put()
+        if args.serialized_data:
+            k.kho.kho_restore_free(pfn_of(args.serialized_data))
