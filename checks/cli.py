@@ -8,6 +8,7 @@ before the space was exhausted); 4 replay diverged from the model.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,6 +71,23 @@ def _parser() -> argparse.ArgumentParser:
                        help="write the explored state graph (.graphml, or DOT otherwise)")
     check.add_argument("--no-progress", action="store_true",
                        help="no progress line on stderr (it is shown only on a terminal)")
+    check.add_argument("--replay", action="store_true",
+                       help="replay every counterexample on the reference implementation "
+                            "before reporting it (exit 4 if one does not reproduce)")
+
+    rep = sub.add_parser(
+        "replay", help="drive the reference implementation through a trace",
+        description="Replay an ITF trace (from check --trace-dir, or hand-written: actions, "
+                    "arguments, expected return codes) on the kernel-shaped reference "
+                    "implementation, comparing with the model at every step. Exit 0 "
+                    "faithful, 1 faithful and a property is violated on the concrete "
+                    "pages, 2 bad input, 4 diverged.")
+    rep.add_argument("trace", type=Path, metavar="TRACE", help="an ITF JSON trace file")
+    rep.add_argument("--design", metavar="NAME|FILE",
+                     help="profile or design file (default: the trace's #meta.design, else "
+                          f"{DEFAULT_DESIGN}); a design other than the one that recorded the "
+                          "trace compares return codes only, not recorded states")
+    rep.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -77,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
         return _check(args)
+    if args.command == "replay":
+        return _replay(args)
     return EXIT_USAGE  # pragma: no cover - argparse enforces the subcommand
 
 
@@ -116,7 +136,8 @@ def _check(args: argparse.Namespace) -> int:
     report = run_check(design, bounds, props, bounds_name=bounds_name,
                        symmetry=not args.no_symmetry, max_states=args.max_states,
                        progress=progress, keep_graph=args.graph is not None,
-                       trace_dir=args.trace_dir, prune=not args.go_on)
+                       trace_dir=args.trace_dir, prune=not args.go_on,
+                       replay=args.replay)
     if args.graph is not None:
         from luoverify.checks.graphs import write_graph
 
@@ -128,6 +149,30 @@ def _check(args: argparse.Namespace) -> int:
     else:
         print(report.to_text())
     return report.exit_code
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from luoverify.checks.replay import TraceError, load_trace, replay
+
+    try:
+        trace = load_trace(args.trace)
+        name = args.design or trace.design or DEFAULT_DESIGN
+        design = load_design(name)
+    except (TraceError, DesignError) as exc:
+        return _fail(str(exc))
+    same = trace.design is None or trace.design == design.name
+    try:
+        result = replay(trace, design, compare_vars=same)
+    except TraceError as exc:
+        return _fail(str(exc))
+    if not same:
+        result.notes.append(f"trace recorded under design {trace.design}; replayed under "
+                            f"{design.name}: return codes compared, recorded states not")
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(result.to_text())
+    return result.exit_code
 
 
 if __name__ == "__main__":  # pragma: no cover

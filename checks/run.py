@@ -9,6 +9,7 @@ from typing import Any
 
 from luoverify.checks import itf
 from luoverify.checks.explore import Counterexample, ExploreOptions, ExploreResult, explore
+from luoverify.checks.replay import Divergence, ReplayResult, parse_trace, replay
 from luoverify.model import errno as E
 from luoverify.model.bounds import Bounds
 from luoverify.model.design import Design
@@ -67,6 +68,14 @@ class CheckReport:
             out.extend(i for i in ids if i not in out)
         return sorted(out)
     symmetry: bool = True
+    #: with --replay: counterexample name (``prop`` or ``prop#length`` for extras) ->
+    #: its replay on the reference implementation
+    replays: dict[str, ReplayResult] = field(default_factory=dict)
+    replayed: bool = False
+
+    @property
+    def replay_ok(self) -> bool:
+        return all(r.status == "violated" for r in self.replays.values())
 
     @property
     def verdict(self) -> str:
@@ -79,6 +88,8 @@ class CheckReport:
 
     @property
     def exit_code(self) -> int:
+        if not self.replay_ok:
+            return EXIT_DIVERGED
         return {"pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}[
             self.verdict]
 
@@ -99,8 +110,10 @@ class CheckReport:
                 if p.name in self.trace_paths:
                     entry["trace"] = self.trace_paths[p.name]
                 entry["also"] = [{"defects": ids, "length": c.length, "message": c.message,
-                                  **({"trace": path} if path else {})}
+                                  **({"trace": path} if path else {}),
+                                  **self._replay_json(f"{p.name}#{c.length}")}
                                  for ids, c, path in self.extras.get(p.name, [])]
+                entry.update(self._replay_json(p.name))
             props[p.name] = entry
         out: dict[str, Any] = {
             "design": self.design.name,
@@ -116,6 +129,10 @@ class CheckReport:
             "states_per_second": round(r.rate, 1) if timings else None,
             "pruned": r.pruned,
             "properties": props,
+            **({"replay": {"replayed": len(self.replays),
+                           "reproduced": sum(1 for x in self.replays.values()
+                                             if x.status == "violated")}}
+               if self.replayed else {}),
             "defects": self.all_defects(),
             "coverage": {
                 "ok": self.coverage.ok,
@@ -133,6 +150,32 @@ class CheckReport:
         if r.limit_reason:
             out["limit"] = r.limit_reason
         return out
+
+    def _replay_json(self, key: str) -> dict[str, Any]:
+        r = self.replays.get(key)
+        if r is None:
+            return {}
+        out: dict[str, Any] = {"reproduced": r.status == "violated"}
+        if r.violation is not None:
+            out["replay_pages"] = {str(p): who for p, who in r.violation.pages.items()}
+        if r.divergence is not None:
+            out["replay_divergence"] = (f"step {r.divergence.step}: {r.divergence.action}: "
+                                        f"{r.divergence.what}")
+        return out
+
+    def _replay_text(self, key: str) -> list[str]:
+        r = self.replays.get(key)
+        if r is None:
+            return []
+        if r.status == "violated" and r.violation is not None:
+            out = [f"       reproduced on the reference implementation at step "
+                   f"{r.violation.step}:"]
+            out += [f"         page frame {p}: {'; '.join(who)}"
+                    for p, who in sorted(r.violation.pages.items())]
+            return out
+        d = r.divergence
+        return [f"       NOT reproduced on the reference: step {d.step if d else '?'}: "
+                f"{d.what if d else r.status}"]
 
     # ------------------------------------------------------------------ text
     def to_text(self) -> str:
@@ -179,9 +222,11 @@ class CheckReport:
                          + (f" -> {self.trace_paths[name]}" if name in self.trace_paths else ""))
             lines.append(itf.render_script(self.model, cex.steps, indent="  "))
             lines.append(f"       VIOLATED: {cex.message}")
+            lines += self._replay_text(name)
             for ids, extra, path in self.extras.get(name, []):
                 lines.append(f"    also violated via {', '.join(ids)} in {extra.length} calls"
                              + (f" -> {path}" if path else ""))
+                lines += self._replay_text(f"{name}#{extra.length}")
         lines.append("")
         violated = [p.name for p in self.properties if r.status[p.name] == "violated"]
         summary = {"pass": "PASS: every property holds",
@@ -190,6 +235,14 @@ class CheckReport:
                    "inconclusive": "INCONCLUSIVE: the bounded space was not exhausted"}
         if self.all_defects():
             lines.append(f"real defects exhibited: {', '.join(self.all_defects())}")
+        if self.replayed:
+            ok = sum(1 for r in self.replays.values() if r.status == "violated")
+            lines.append(f"replayed on the reference implementation: {ok} of "
+                         f"{len(self.replays)} counterexamples reproduced")
+            if not self.replay_ok:
+                lines.append("verdict: DIVERGED: the reference does not reproduce every "
+                             "counterexample (exit 4)")
+                return "\n".join(lines)
         lines.append(f"verdict: {summary[self.verdict]}")
         return "\n".join(lines)
 
@@ -225,6 +278,7 @@ def run_check(
     keep_graph: bool = False,
     trace_dir: Path | None = None,
     prune: bool = True,
+    replay: bool = False,
 ) -> CheckReport:
     # Past a violation, a buggy design can leave stale references to free pages, and the
     # in-kernel allocator's choice among such pages is not label-independent: symmetry
@@ -265,7 +319,36 @@ def run_check(
             covered.update(extra_ids)
             report.extras.setdefault(name, []).append(
                 (extra_ids, extra, write(extra, extra_ids, "." + _slug(new[0]))))
+    if replay:
+        report.replayed = True
+        for name, cex in result.counterexamples.items():
+            report.replays[name] = replay_counterexample(model, design, bounds, cex)
+            for _ids, extra, _path in report.extras.get(name, []):
+                report.replays[f"{name}#{extra.length}"] = replay_counterexample(
+                    model, design, bounds, extra)
     return report
+
+
+def replay_counterexample(model: LuoModel, design: Design, bounds: Bounds,
+                          cex: Counterexample[State]) -> ReplayResult:
+    """Replay a counterexample on the reference; it reproduces when the same property is
+    violated at its last step."""
+    doc = itf.trace_document(model, cex.steps, {"design": design.name,
+                                                "bounds": bounds.as_dict()})
+    trace = parse_trace(json.loads(itf.dumps(doc)))
+    result = replay(trace, design)
+    if result.status == "violated" and (
+            result.violation is None or result.violation.prop != cex.prop
+            or result.violation.step != cex.length):
+        v = result.violation
+        assert v is not None
+        result.divergence = Divergence(
+            v.step, v.action, f"the reference violates {v.prop} at step {v.step}, the "
+            f"model {cex.prop} at step {cex.length}", [v.message])
+    elif result.status == "faithful":
+        result.divergence = Divergence(cex.length, str(cex.steps[-1].action),
+                                       f"the reference does not violate {cex.prop}", [])
+    return result
 
 
 def _slug(name: str) -> str:

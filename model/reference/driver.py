@@ -235,7 +235,7 @@ class ReferenceDriver:
         s = self._session("out", session)
         if not 0 <= file < len(s.file_set.files):
             raise NotCallable(f"outgoing session {session} has no file {file}")
-        self.machine.faults.arm("freeze", s.file_set.files[file].file)
+        self.machine.faults.arm("freeze", s.file_set.files[file].private_data)
 
     def _do_reboot(self, fault: str | None = None) -> int:
         k = self.kernel

@@ -121,7 +121,8 @@ class Kernel:
             if fs.block_pfn is not None:
                 out.add(fs.block_pfn)
             for lf in fs.files:
-                if lf.serialized_data:
+                if lf.serialized_data and not lf.retrieve_status:
+                    # once retrieve's outcome is recorded LUO never reads the ser again
                     ser = pfn_of(lf.serialized_data)
                     out.add(ser)
                     content = self.mem.frames[ser].content

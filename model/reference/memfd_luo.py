@@ -146,7 +146,7 @@ class MemfdHandler:
 
     def freeze(self, args: OpArgs) -> int:
         k = self.k
-        if k.faults.should_fail("freeze", args.file):
+        if k.faults.should_fail("freeze", args.private_data):
             return -E.EIO
         if not args.serialized_data:
             return -E.EINVAL
