@@ -62,6 +62,10 @@ class Design:
     #: (6.19 truncates to 63 characters). Read by the reference implementation only: the
     #: model's session names are abstract (only their equality matters).
     validate_session_name: bool = True
+    #: 2026-06 "linked blocks": sessions and files live in linked blocks, so the 6.19
+    #: limits (819 outgoing sessions: ENOMEM; 128 files per session: ENOSPC) are gone.
+    #: Reference implementation only: the model's bounds are far below both limits.
+    linked_blocks: bool = True
 
     def flags(self) -> dict[str, bool]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
@@ -89,6 +93,7 @@ V6_19 = Design(
     retrievable_after_vetoed_close=False,
     restore_checks_stamp=True,
     validate_session_name=False,
+    linked_blocks=False,
 )
 
 PROFILES: dict[str, Design] = {d.name: d for d in (UPSTREAM, V6_19)}

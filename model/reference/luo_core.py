@@ -100,8 +100,8 @@ class Kernel:
         self.device_in_use = False
         self.phase = "RUNNING"
         self.handed_over_expect: dict[int, tuple[bytes, ...]] = {}
-        self.alloc.is_named = lambda pfn: pfn in self.named_frames()
-        self.alloc.is_tracked = lambda pfn: pfn in self.kho.tracker
+        self.alloc.named_frames = self.named_frames
+        self.alloc.tracked_frames = lambda: self.kho.tracker
         if handover is not None:
             self._boot_from(handover)
 

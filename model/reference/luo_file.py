@@ -69,7 +69,7 @@ def luo_preserve_file(k: Kernel, fs: FileSet, token: int, fd: int) -> int:
     """LIVEUPDATE_SESSION_PRESERVE_FD's core, in the kernel's order of checks (L§2.3)."""
     if any(f.token == token for f in fs.files):
         return -E.EEXIST
-    if len(fs.files) >= LUO_FILE_MAX:
+    if not k.design.linked_blocks and len(fs.files) >= LUO_FILE_MAX:
         return -E.ENOSPC
     file = k.user.fget(fd)
     if file is None:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from luoverify.model.reference.luo_core import Kernel
 
 LIVEUPDATE_SESSION_NAME_LENGTH = 64
+#: (16 pages - 8-byte header) / sizeof(luo_session_ser) with 4 KiB pages (L§1.3)
+LUO_SESSION_MAX = 819
 
 
 class WouldBlock(Exception):
@@ -66,6 +68,8 @@ def luo_session_create(k: Kernel, name: str) -> int:
     name = name[:LIVEUPDATE_SESSION_NAME_LENGTH - 1]
     if any(s.name == name for s in k.outgoing):
         return -E.EEXIST
+    if not k.design.linked_blocks and len(k.outgoing) >= LUO_SESSION_MAX:
+        return -E.ENOMEM
     k.outgoing.append(LuoSession(name=name, incoming=False, fd_open=True))
     return 0
 

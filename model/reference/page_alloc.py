@@ -20,7 +20,7 @@ it): among the free frames of the requested kind (scratch or not), take the one 
 smallest key ``(named by some kernel object, tracked by KHO, pfn)``. The key depends on
 what a frame *is* and only breaks ties by number, exactly like the model's ``pick_free``,
 so a trace from the model names the same frames here. The "named" test is a hook the
-kernel instance installs (``PageAllocator.is_named``): a real buddy allocator has no such
+kernel instance installs (``PageAllocator.named_frames``): a real buddy allocator has no such
 knowledge, but any label-independent policy is sound for page ownership, and this one
 keeps a wrongly freed page out of reach until a trace asks another user to take it.
 """
@@ -77,10 +77,10 @@ class PageAllocator:
 
     mem: PhysicalMemory
     meta: list[PageMeta] = field(default_factory=list)
-    #: installed by the kernel: is this frame named by some kernel object?
-    is_named: Callable[[int], bool] = lambda pfn: False
-    #: installed by the kernel: is this frame tracked by KHO?
-    is_tracked: Callable[[int], bool] = lambda pfn: False
+    #: installed by the kernel: the frames some kernel object names
+    named_frames: Callable[[], set[int]] = set
+    #: installed by the kernel: the frames KHO tracks
+    tracked_frames: Callable[[], set[int]] = set
 
     def __post_init__(self) -> None:
         if not self.meta:
@@ -89,11 +89,12 @@ class PageAllocator:
     def pick(self, scratch: bool, exclude: Iterable[int] = ()) -> int | None:
         """The frame an allocation would take (see the module docstring), or None."""
         skip = set(exclude)
+        named, tracked = self.named_frames(), self.tracked_frames()
         best: tuple[bool, bool, int] | None = None
         for frame, meta in zip(self.mem.frames, self.meta, strict=True):
             if meta.owner != FREE or frame.scratch != scratch or frame.pfn in skip:
                 continue
-            key = (self.is_named(frame.pfn), self.is_tracked(frame.pfn), frame.pfn)
+            key = (frame.pfn in named, frame.pfn in tracked, frame.pfn)
             if best is None or key < best:
                 best = key
         return None if best is None else best[2]
