@@ -117,6 +117,10 @@ class ExploreResult(Generic[S]):
     limit_reason: str | None = None
     #: states reached by a violation and therefore not expanded
     pruned: int = 0
+    #: the BFS tree (a shortest-path tree): parent state index and the action id of the
+    #: edge from it, per state (-1 for the initial states)
+    parent: array[int] = field(default_factory=lambda: array("i"))
+    via: array[int] = field(default_factory=lambda: array("i"))
 
     @property
     def rate(self) -> float:
@@ -406,6 +410,8 @@ def explore(
         keys=keys,
         limit_reason=limit_reason,
         pruned=len(pruned),
+        parent=parent,
+        via=via,
     )
 
 
@@ -454,6 +460,25 @@ def _counterexample(
     elif prop.kind in ("always",):
         msg = prop.check(cur) or msg
     return Counterexample(prop.name, msg, steps)
+
+
+def trace_to(model: Model[S], result: ExploreResult[S], idx: int,
+             final_aid: int = -1) -> list[Step[S]]:
+    """A concrete shortest trace from the initial state to stored state ``idx``, then
+    along the stored edge ``final_aid`` out of it (if given), in one labelling."""
+    path = path_to(result.parent, result.via, idx)
+    if getattr(model, "canonical_map", None) is None:
+        steps, cur = _concretize_by_search(model, result.keys, path)
+        if final_aid >= 0:
+            want = result.actions[final_aid]
+            steps.append(_find_step(model, cur, lambda a, o: a == want))
+        return steps
+    steps, cur, frame = _concretize_by_maps(model, result.keys, path, result.actions)
+    if final_aid >= 0:
+        action = model.relabel_action(result.actions[final_aid], frame)  # type: ignore[attr-defined]
+        out = model.next_state(cur, action)
+        steps.append(Step(action, out.ret, out.state, out.events))
+    return steps
 
 
 def _concretize_by_search(

@@ -55,6 +55,7 @@ def _file(k: Kernel, lf: LuoFile, slot_of: dict[int, int]) -> tuple[Any, ...]:
     else:
         state = st.FROZEN if lf.ghost_frozen else st.PRESERVED
     memfd = slot_of.get(id(lf.file), st.NONE) if lf.file is not None else st.NONE
+    folios: tuple[int, ...]
     if state in (st.F_OK, st.F_ERR):
         ser, folios = st.NONE, ()
     elif state == st.F_NEW:

@@ -95,7 +95,7 @@ def luo_preserve_file(k: Kernel, fs: FileSet, token: int, fd: int) -> int:
             file.refs += 1  # LUO keeps the fget() reference
             fs.files.append(lf)
     if ret and allocated and not fs.files:
-        k.kho.kho_unpreserve_free(fs.block_pfn)  # type: ignore[arg-type]
+        k.kho.kho_unpreserve_free(fs.block_pfn)
         fs.block_pfn = None
     return ret
 
