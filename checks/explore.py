@@ -121,6 +121,8 @@ class ExploreResult(Generic[S]):
     #: edge from it, per state (-1 for the initial states)
     parent: array[int] = field(default_factory=lambda: array("i"))
     via: array[int] = field(default_factory=lambda: array("i"))
+    #: per violated property: seconds from the start until its first violation was seen
+    found_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -210,11 +212,13 @@ def explore(
     def record(name: str, idx: int, aid: int, msg: str, mask: int) -> None:
         if name not in found:
             found[name] = (idx, aid, msg)
+            found_at[name] = time.perf_counter() - start
         while mask:
             bit = mask & -mask
             mask ^= bit
             if (name, bit) not in found_by_label:
                 found_by_label[(name, bit)] = (idx, aid, msg)
+    found_at: dict[str, float] = {}
     pruned: set[int] = set()
     bad_states: set[int] = set()  # states that violate an always property themselves
     revived: list[int] = []
@@ -412,6 +416,7 @@ def explore(
         pruned=len(pruned),
         parent=parent,
         via=via,
+        found_seconds=found_at,
     )
 
 

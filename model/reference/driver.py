@@ -89,9 +89,9 @@ class ReferenceDriver:
         self.slots[self.slots.index(None)] = f
 
     def _sync_slots(self) -> None:
-        k = self.kernel
-        live = {id(f) for f in k.live_files()}
-        self.slots = [f if f is not None and id(f) in live else None for f in self.slots]
+        """A slot empties when its file is released (no reference left). A file whose
+        last reference leaked (6.19, LUO-M7) stays, as the model keeps it."""
+        self.slots = [f if f is not None and f.refs > 0 else None for f in self.slots]
 
     # ------------------------------------------------------------ one action
     def apply(self, action: Action) -> tuple[int, tuple[Event, ...]]:
@@ -208,7 +208,7 @@ class ReferenceDriver:
             self.machine.faults.arm("retrieve")
         if None not in self.slots and file != "unknown":
             lf = s.file_set.files[file]  # type: ignore[index]
-            if lf.retrieve_status <= 0 and not (
+            if lf.retrieve_status == 0 and not (
                     self.design.check_session_kind and not s.incoming):
                 raise NotCallable("no free memfd slot for the retrieved file")
         ret = k.ioctl_retrieve_fd(sfd, token)

@@ -97,6 +97,8 @@ class Kernel:
         self.outgoing: list[LuoSession] = []
         self.incoming: list[LuoSession] = []
         self.user = Process()
+        #: every shmem inode of this kernel (the shmem superblock's inode list)
+        self.shmem_files: list[ShmemFile] = []
         self.device_in_use = False
         self.phase = "RUNNING"
         self.handed_over_expect: dict[int, tuple[bytes, ...]] = {}
@@ -151,7 +153,7 @@ class Kernel:
         return out
 
     def live_files(self) -> list[File]:
-        seen: dict[int, File] = {}
+        seen: dict[int, File] = {id(f): f for f in self.shmem_files}
         for f in self.user.fds.values():
             seen[id(f)] = f
         for s in self.outgoing + self.incoming:
@@ -169,6 +171,7 @@ class Kernel:
             for pfn in file.folios:  # shmem_evict_inode(): the page cache goes
                 self.alloc.free_page(pfn)
             file.folios = []
+            self.shmem_files.remove(file)
         elif isinstance(file, SessionFile) and file.session is not None:
             ls.luo_session_release(self, file.session)
         elif isinstance(file, DeviceFile):
@@ -206,7 +209,12 @@ class Kernel:
         return self.user.install(DevNull())
 
     def memfd_create(self) -> int:
-        return self.user.install(ShmemFile())
+        return self.user.install(self.new_shmem_file())
+
+    def new_shmem_file(self, **fields: object) -> ShmemFile:
+        f = ShmemFile(**fields)  # type: ignore[arg-type]
+        self.shmem_files.append(f)
+        return f
 
     def ftruncate(self, fd: int, pages: int) -> int:
         f = self.user.fget(fd)

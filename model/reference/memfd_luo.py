@@ -184,7 +184,7 @@ class MemfdHandler:
             for pfn in restored:
                 k.alloc.free_page(pfn)
             return -E.ENOMEM if fail else -E.EIO
-        args.file = ShmemFile(folios=restored, size=ser.size, pos=ser.pos)
+        args.file = k.new_shmem_file(folios=restored, size=ser.size, pos=ser.pos)
         return 0
 
     def can_finish(self, args: OpArgs) -> bool:
