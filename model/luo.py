@@ -47,8 +47,16 @@ REBOOT_ACTIONS = frozenset({"reboot", "luo_session_serialize", "kho_finalize", "
 JUMP_ACTIONS = frozenset({"kernel_kexec", "reboot"})  # reboot: in atomic mode
 
 
+_ACTIONS: dict[tuple[str, tuple[tuple[str, int | str | None], ...]], Action] = {}
+
+
 def _act(call: str, **args: int | str | None) -> Action:
-    return Action(call, tuple(args.items()))
+    """One shared Action per distinct call (the explorer hashes them millions of times)."""
+    key = (call, tuple(args.items()))
+    act = _ACTIONS.get(key)
+    if act is None:
+        act = _ACTIONS[key] = Action(call, key[1])
+    return act
 
 
 class LuoModel:
