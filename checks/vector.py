@@ -125,6 +125,7 @@ def _merge(visited: Codes, new: Codes, pos: npt.NDArray[np.intp]) -> Codes:
 
 
 def explore_vector(model: VectorModel, *, stop_at_violation: bool = True, workers: int = 1,
+                   chunk: int = 1 << 18,
                    progress: Callable[[int, int], None] | None = None) -> VectorResult:
     """Every reachable state, level by level; stops at the first violating level."""
     start = time.perf_counter()
@@ -147,16 +148,19 @@ def explore_vector(model: VectorModel, *, stop_at_violation: bool = True, worker
         frontier = init
         while len(frontier) and not (found and stop_at_violation):
             base = first_index[-1]
-            if pool is None:
+            chunks = max(workers, -(-len(frontier) // chunk))
+            if chunks == 1:
                 uniq, par, act, made = _expand(model, frontier, base, visited)
             else:
-                # a partitioned frontier: numpy releases the GIL inside its loops, so the
-                # chunks expand on both cores; then one more dedup across chunks
-                cut = [int(c) for c in np.linspace(0, len(frontier), workers + 1)]
-                parts = list(pool.map(
-                    _expand, [model] * workers,
-                    [frontier[cut[k]:cut[k + 1]] for k in range(workers)],
-                    [base + cut[k] for k in range(workers)], [visited] * workers))
+                # a partitioned frontier: chunks keep the sorts small and cache-resident,
+                # and with a thread pool they expand on both cores (numpy releases the GIL
+                # inside its loops); then one more dedup across the chunks' new states
+                cut = [int(c) for c in np.linspace(0, len(frontier), chunks + 1)]
+                mapper = pool.map if pool is not None else map
+                parts = list(mapper(
+                    _expand, [model] * chunks,
+                    [frontier[cut[k]:cut[k + 1]] for k in range(chunks)],
+                    [base + cut[k] for k in range(chunks)], [visited] * chunks))
                 made = sum(p[3] for p in parts)
                 uniq, first = _unique(np.concatenate([p[0] for p in parts]))
                 par = np.concatenate([p[1] for p in parts])[first]
