@@ -161,8 +161,9 @@ def run_tlc(n: int, workdir: Path, jar: Path) -> dict[str, Any]:
 # ------------------------------------------------------------------ the table
 def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out = dict(rows[0])
-    for key in ("seconds", "rss_mb", "wall"):
-        if key in out and out[key] is not None:
+    for key in ("seconds", "rss_mb", "wall", "first_cex_seconds", "last_cex_seconds",
+                "explore_seconds"):
+        if out.get(key) is not None:
             out[key] = statistics.median(r[key] for r in rows)
     out["runs"] = len(rows)
     return out
@@ -178,8 +179,18 @@ def fmt_table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"{r['model']:8} {r['bound']:10} {r['checker']:13} {r['states']:>11,} "
             f"{r['transitions']:>12,} {r['seconds']:>8.2f} {rate:>11,.0f} "
-            f"{r['rss_mb']:>7.0f}MB {f'{bps:.0f}' if bps else '-':>8}")
+            f"{r['rss_mb']:>7.0f}MB {f'{bps:.0f}' if bps else '-':>8}  {_note(r)}")
     return "\n".join(lines)
+
+
+def _note(r: dict[str, Any]) -> str:
+    if r["model"] != "luo":
+        return ""
+    out = f"{r['verdict']}, depth {r['depth']}"
+    if r.get("first_cex_seconds") is not None:
+        out += (f"; counterexamples found {r['first_cex_seconds']:.2f}-"
+                f"{r['last_cex_seconds']:.2f} s after start")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

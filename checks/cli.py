@@ -101,6 +101,31 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--design", default=DEFAULT_DESIGN, metavar="NAME|FILE")
     tr.add_argument("--bounds", default=DEFAULT_BOUNDS, choices=sorted(NAMED_BOUNDS))
     tr.add_argument("--json", action="store_true", help="print the manifest as JSON")
+
+    mu = sub.add_parser(
+        "mutants", help="run every mutant of the catalogue against every checker",
+        description="Each real LUO/KHO defect the model can express, injected alone on top "
+                    "of upstream, against the exhaustive search (with replay of its "
+                    "counterexample on the reference) and differential random walks. Exit "
+                    "0 when every mutant is caught, 1 when one survives.")
+    mu.add_argument("--bounds", default=DEFAULT_BOUNDS, choices=sorted(NAMED_BOUNDS))
+    mu.add_argument("--only", action="append", metavar="ID",
+                    help="run only this mutant (repeatable), e.g. LUO-M3")
+    mu.add_argument("--walks", type=int, default=100, metavar="N",
+                    help="differential random walks per mutant (0: skip; default 100)")
+    mu.add_argument("--steps", type=int, default=60, metavar="N",
+                    help="kernel calls per walk (default 60)")
+    mu.add_argument("--json", action="store_true", help="print one JSON object")
+
+    df = sub.add_parser(
+        "diff", help="what changes in behaviour between two designs",
+        description="Explore two designs at the same bounds; list the calls they answer "
+                    "differently (each with its shortest trace) and the properties whose "
+                    "verdict changes. Exit 0.")
+    df.add_argument("--design", action="append", required=True, metavar="NAME|FILE",
+                    help="give exactly two, e.g. --design upstream --design v6.19")
+    df.add_argument("--bounds", default=DEFAULT_BOUNDS, choices=sorted(NAMED_BOUNDS))
+    df.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -112,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _replay(args)
     if args.command == "traces":
         return _traces(args)
+    if args.command == "mutants":
+        return _mutants(args)
+    if args.command == "diff":
+        return _diff(args)
     return EXIT_USAGE  # pragma: no cover - argparse enforces the subcommand
 
 
@@ -164,6 +193,43 @@ def _check(args: argparse.Namespace) -> int:
     else:
         print(report.to_text())
     return report.exit_code
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from luoverify.checks.diff import diff_designs
+
+    if len(args.design) != 2:
+        return _fail("diff needs exactly two --design options")
+    try:
+        a, b = (load_design(d) for d in args.design)
+    except DesignError as exc:
+        return _fail(str(exc))
+    if a.name == b.name:
+        return _fail(f"both designs are named {a.name!r}; give two different designs")
+    report = diff_designs(a, b, NAMED_BOUNDS[args.bounds], args.bounds)
+    print(json.dumps(report.to_json(), indent=2) if args.json else report.to_text())
+    return 0
+
+
+def _mutants(args: argparse.Namespace) -> int:
+    from luoverify.checks.mutants import run_mutants, score_line, to_text
+    from luoverify.model.mutants import BY_ID, NOT_EXPRESSIBLE
+
+    for mid in args.only or []:
+        if mid not in BY_ID:
+            return _fail(f"unknown mutant {mid!r}: expected one of {', '.join(BY_ID)}")
+    if args.walks < 0 or args.steps < 1:
+        return _fail("--walks must be >= 0 and --steps >= 1")
+    rows = run_mutants(args.bounds, walks=args.walks, steps=args.steps, only=args.only)
+    if args.json:
+        print(json.dumps({"bounds": args.bounds, "mutants": [r.as_dict() for r in rows],
+                          "not_expressible": NOT_EXPRESSIBLE, "score": score_line(rows)},
+                         indent=2))
+    else:
+        print(f"luo-verify mutants: {len(rows)} mutants on top of upstream, bounds "
+              f"{args.bounds}")
+        print(to_text(rows))
+    return 0 if all(r.caught for r in rows) else 1
 
 
 def _traces(args: argparse.Namespace) -> int:

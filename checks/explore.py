@@ -144,6 +144,10 @@ class ExploreOptions:
     #: transition exhibits; each state keeps the union along its BFS path, and the first
     #: violation of each property per label is kept as an extra counterexample.
     classify: Callable[[Any, Action, Outcome[Any]], int] | None = None
+    #: stop as soon as a state has been expanded in which some safety property was
+    #: violated (the search is then incomplete; every counterexample found is still a
+    #: shortest one). For mutation testing: "is this mutant caught, and how?"
+    stop_at_first: bool = False
 
 
 class _Progress:
@@ -343,6 +347,9 @@ def explore(
                     edge_ret.append(out.ret)
             if cur & 0x3FF == 0:
                 progress.update(len(keys), depth, len(keys) - nxt_index)
+            if opts.stop_at_first and found:
+                limit_reason = "stopped at the first violation"
+                break
     finally:
         progress.close()
         if gc_was:
@@ -521,6 +528,13 @@ def _concretize_by_maps(
     rep = model.decode(keys[path[0][0]])
     cur = rep
     frame: Any = m.identity_frame(rep)
+    # start from the model's own initial state, not its stored representative (they
+    # differ when the initial state is not symmetric, e.g. scratch pages come first)
+    for init in model.init_states():
+        canon, perm = m.canonical_map(init)
+        if model.encode(canon) == keys[path[0][0]]:
+            cur, frame = init, m.invert(perm)
+            break
     steps: list[Step[S]] = [Step(None, 0, cur)]
     for idx, aid in path[1:]:
         stored = action_list[aid]

@@ -77,13 +77,15 @@ def _bounds_of(meta: Mapping[str, Any]) -> tuple[Bounds, str]:
     if not isinstance(spec, dict):
         raise TraceError("#meta.bounds must be a bound name or an object")
     fields = {k: v for k, v in spec.items() if k != "name"}
-    base_name = spec.get("name", DEFAULT_BOUNDS)
-    base = NAMED_BOUNDS.get(base_name, NAMED_BOUNDS[DEFAULT_BOUNDS])
+    name = str(spec.get("name", DEFAULT_BOUNDS))
+    base = NAMED_BOUNDS.get(name, NAMED_BOUNDS[DEFAULT_BOUNDS])
     try:
         bounds = base.with_overrides(**fields)
     except (TypeError, ValueError) as exc:
         raise TraceError(f"#meta.bounds: {exc}") from None
-    return bounds, str(base_name) if bounds == base else f"{base_name}+overrides"
+    if name in NAMED_BOUNDS and bounds != base:
+        name += "+overrides"
+    return bounds, name
 
 
 def parse_trace(doc: Any) -> Trace:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from luoverify.checks import itf
-from luoverify.checks.explore import ExploreOptions, Step, explore, trace_to
+from luoverify.checks.explore import ExploreOptions, ExploreResult, Step, explore, trace_to
 from luoverify.checks.replay import parse_trace, replay
 from luoverify.model import errno as E
 from luoverify.model import state as st
@@ -113,11 +113,10 @@ class Suite:
         return "\n".join(lines)
 
 
-def build_suite(design: Design, bounds: Bounds, out: Path, *, bounds_name: str = "custom",
-                do_replay: bool = True) -> Suite:
-    model = LuoModel(design, bounds)
-    safety = [p for p in CATALOGUE if p.kind in ("always", "step")]
-    result = explore(model, safety, ExploreOptions(keep_graph=True))
+def class_witnesses(model: LuoModel, result: ExploreResult[State]
+                    ) -> dict[Class, tuple[int, int, int]]:
+    """For every transition class on an edge of the explored graph, its shortest witness:
+    (depth of the source state, source state index, action id)."""
     assert result.edges is not None
     decoded: dict[int, str] = {}
     depth: dict[int, int] = {}
@@ -128,10 +127,17 @@ def build_suite(design: Design, bounds: Bounds, out: Path, *, bounds_name: str =
         return decoded[i]
 
     def depth_of(i: int) -> int:
-        if i not in depth:
+        chain = []
+        while i not in depth:
             p = result.parent[i]
-            depth[i] = 0 if p < 0 else depth_of(p) + 1
-        return depth[i]
+            if p < 0:
+                depth[i] = 0
+                break
+            chain.append(i)
+            i = p
+        for j in reversed(chain):
+            depth[j] = depth[result.parent[j]] + 1
+        return depth[chain[0]] if chain else depth[i]
 
     kinds = [model.action_kind(a) + (f"@{dict(a.args)['list']}" if "list" in dict(a.args)
                                      else "") for a in result.actions]
@@ -141,6 +147,15 @@ def build_suite(design: Design, bounds: Bounds, out: Path, *, bounds_name: str =
         cand = (depth_of(src), src, aid)
         if c not in witness or cand < witness[c]:
             witness[c] = cand
+    return witness
+
+
+def build_suite(design: Design, bounds: Bounds, out: Path, *, bounds_name: str = "custom",
+                do_replay: bool = True) -> Suite:
+    model = LuoModel(design, bounds)
+    safety = [p for p in CATALOGUE if p.kind in ("always", "step")]
+    result = explore(model, safety, ExploreOptions(keep_graph=True))
+    witness = class_witnesses(model, result)
     coverable = sorted(witness)
     covered: set[Class] = set()
     out.mkdir(parents=True, exist_ok=True)

@@ -67,6 +67,34 @@ class Design:
     #: Reference implementation only: the model's bounds are far below both limits.
     linked_blocks: bool = True
 
+    #: LUO-M7 has three wrong-side operations; a mutant can leave one unchecked.
+    #: Effective only with ``check_session_kind``.
+    kind_check_preserve: bool = True
+    kind_check_retrieve: bool = True
+    kind_check_finish: bool = True
+    #: KHO-M2 fix "kho: don't unpreserve memory during abort": a failed kho_finalize()
+    #: keeps every client's preservations (only with ``kho_finalize``).
+    abort_keeps_preservations: bool = True
+    #: KHO-M4 fix: unpreserve undoes the ser / folio-array preservation with the same keys
+    #: preserve used (the mutant's unpreserve is a no-op for it, then frees it).
+    unpreserve_untracks_ser: bool = True
+    #: KHO-M18 fix: an owner unpreserves its folios before freeing them.
+    unpreserve_untracks_folios: bool = True
+    #: KHO-M7 fix: KHO / LUO metadata is never allocated inside the scratch area.
+    metadata_outside_scratch: bool = True
+    #: KHO-M9 fix: a failed preserve returns its error (the mutant rolls back, returns 0).
+    preserve_error_reported: bool = True
+    #: KHO-M17 fix: the next kernel reserves the whole handed-over block (the mutant's
+    #: reservation misses the files block).
+    reserve_covers_block: bool = True
+    #: KHO-M21 fix: the KHOP stamp written at boot survives until restore.
+    stamps_survive_boot: bool = True
+
+    def checks_kind(self, op: str) -> bool:
+        """Does the kernel reject ``op`` ('preserve', 'retrieve', 'finish') on the wrong
+        side of kexec with EINVAL (the LUO-M7 fix)?"""
+        return self.check_session_kind and bool(getattr(self, f"kind_check_{op}"))
+
     def flags(self) -> dict[str, bool]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
 
@@ -108,6 +136,14 @@ def load_design(spec: str) -> Design:
     """
     if spec in PROFILES:
         return PROFILES[spec]
+    if spec.startswith("mutant:"):
+        from luoverify.model.mutants import BY_ID
+
+        mutant = BY_ID.get(spec[len("mutant:"):])
+        if mutant is None:
+            raise DesignError(f"unknown mutant {spec!r}: expected one of "
+                              f"{', '.join('mutant:' + k for k in BY_ID)}")
+        return mutant.design()
     path = Path(spec)
     if path.suffix != ".py" and not path.exists():
         raise DesignError(

@@ -219,7 +219,10 @@ class LuoModel:
         need("retrieve_session", 0, no_reboot)
         need("retrieve_session", -E.EINVAL, no_reboot)
         need("retrieve_session[name=unknown]", -E.ENOENT)
-        kind7 = None if d.check_session_kind else "design has no session-kind check (M7)"
+        def kind7_for(op: str) -> str | None:
+            return None if d.checks_kind(op) else f"design has no session-kind check on {op} (M7)"
+
+        kind7 = kind7_for("preserve")
         for kind in ("preserve_fd", "preserve_fd[fault:preserve]", "preserve_fd[token=dup]",
                      "preserve_fd[fd=devnull]", "preserve_fd[fd=closed]"):
             faulty = no_faults if "fault" in kind else None
@@ -234,6 +237,7 @@ class LuoModel:
         need("preserve_fd[fd=devnull]", -E.ENOMEM)
         need("preserve_fd[fd=closed]", -E.EBADF)
         need("retrieve_fd", 0, no_reboot)
+        kind7 = kind7_for("retrieve")
         need("retrieve_fd", -E.EINVAL, kind7)
         need("retrieve_fd[token=unknown]", -E.ENOENT)
         need("retrieve_fd[token=unknown]", -E.EINVAL, kind7)
@@ -245,6 +249,7 @@ class LuoModel:
         else:
             need("retrieve_fd", -E.EIO, no_faults or no_reboot)
         need("finish", 0)
+        kind7 = kind7_for("finish")
         need("finish", -E.EINVAL, kind7)
         need("finish[fault:veto]", -E.EBUSY, no_faults or no_reboot)
         need("finish[fault:veto]", -E.EINVAL, kind7 or no_faults)
@@ -358,7 +363,7 @@ class LuoModel:
             acts.append(_act("preserve_fd", list=kind, session=i, fd="closed"))
         # LIVEUPDATE_SESSION_RETRIEVE_FD
         free_slot = any(m is None for m in memfds)
-        rejected = self.design.check_session_kind and kind == "out"
+        rejected = self.design.checks_kind("retrieve") and kind == "out"
         for j, f in enumerate(s[4]):
             # the handler's retrieve creates a memfd: offered only if the bound has room
             if free_slot or rejected or f[0] in (st.F_OK, st.F_ERR):
@@ -458,7 +463,7 @@ class LuoModel:
         assert isinstance(i, int)
         incoming = lst == "in"
         if name == "preserve_fd":
-            if d.check_session_kind and incoming:
+            if d.checks_kind("preserve") and incoming:
                 return -E.EINVAL
             if rebooting and d.block_mutations_in_reboot:
                 return -E.EBUSY
@@ -471,14 +476,14 @@ class LuoModel:
                 return -E.EBUSY
             return None
         if name == "retrieve_fd":
-            if d.check_session_kind and not incoming:
+            if d.checks_kind("retrieve") and not incoming:
                 return -E.EINVAL
             j = args["file"]
             if j == "unknown":
                 return -E.ENOENT
             return None
         # finish
-        if d.check_session_kind and not incoming:
+        if d.checks_kind("finish") and not incoming:
             return -E.EINVAL
         s = (state[2] if incoming else state[1])[i]
         if not s[4] and (not incoming or s[0] == st.IN_FINISHED):
@@ -604,9 +609,16 @@ class _Kernel:
                 best = key
         return NONE if best is None else best[2]
 
-    def alloc_kernel_page(self) -> int:
-        """An unmovable allocation: a free page outside scratch (see pick_free), or NONE."""
-        p = self.pick_free(scratch=False)
+    def alloc_kernel_page(self, metadata: bool = True) -> int:
+        """An unmovable allocation: a free page outside scratch (see pick_free), or NONE.
+
+        KHO-M7 mutant: a metadata allocation may come from scratch (KFENCE / slab).
+        """
+        p = NONE
+        if metadata and not self.d.metadata_outside_scratch:
+            p = self.pick_free(scratch=True)
+        if p == NONE:
+            p = self.pick_free(scratch=False)
         if p == NONE:
             return NONE
         self.w.pages[p][0] = st.ALLOC
@@ -775,7 +787,7 @@ class _Kernel:
         again if the session has no files.
         """
         s = self._session(list, session)
-        if self.d.check_session_kind and s.incoming:
+        if self.d.checks_kind("preserve") and s.incoming:
             return -E.EINVAL
         if self.w.phase != st.RUNNING and self.d.block_mutations_in_reboot:
             return -E.EBUSY
@@ -812,6 +824,14 @@ class _Kernel:
         """
         if fault is not None:
             self.w.faults -= 1
+            if not self.d.preserve_error_reported:
+                # KHO-M9 mutant: the error path rolls back, then returns 0; LUO records a
+                # file with no handle whose folios nobody preserved
+                mf = self.w.memfds[m]
+                assert mf is not None
+                s.files.append(WFile(st=st.PRESERVED, memfd=m, ser=NONE, folios=mf.folios,
+                                     handle=0))
+                return 0
             return -E.ENOMEM
         mf = self.w.memfds[m]
         assert mf is not None
@@ -821,7 +841,7 @@ class _Kernel:
         folios = list(mf.folios)
         for k, p in enumerate(folios):
             if self.w.pages[p][4]:
-                target = self.alloc_kernel_page()
+                target = self.alloc_kernel_page(metadata=False)
                 if target == NONE:
                     self.free_page(ser)
                     return -E.ENOMEM
@@ -840,9 +860,11 @@ class _Kernel:
         if not f.handle:
             self.events.append(("unpreserve_without_handle", f.ser))
             return
-        for p in f.folios:
-            self.kho_unpreserve(p)
-        self.kho_unpreserve(f.ser)  # kho_unpreserve_free()
+        if self.d.unpreserve_untracks_folios:  # KHO-M18 mutant: freed still preserved
+            for p in f.folios:
+                self.kho_unpreserve(p)
+        if self.d.unpreserve_untracks_ser:  # KHO-M4 mutant: wrong keys, a no-op
+            self.kho_unpreserve(f.ser)  # kho_unpreserve_free()
         self.free_page(f.ser)
 
     def do_retrieve_fd(self, list: str, session: int, file: int | str,
@@ -857,7 +879,7 @@ class _Kernel:
         consumed; 6.19 LUO records nothing (M4).
         """
         s = self._session(list, session)
-        if self.d.check_session_kind and not s.incoming:
+        if self.d.checks_kind("retrieve") and not s.incoming:
             return -E.EINVAL
         if file == "unknown":
             return -E.ENOENT
@@ -947,7 +969,7 @@ class _Kernel:
     def do_finish(self, list: str, session: int, fault: str | None) -> int:
         """LIVEUPDATE_SESSION_FINISH (L§2.8); EINVAL on an outgoing session (M7 fix)."""
         s = self._session(list, session)
-        if self.d.check_session_kind and not s.incoming:
+        if self.d.checks_kind("finish") and not s.incoming:
             return -E.EINVAL
         ret = self.luo_file_finish(s, fault)
         if ret == 0 and s.incoming:
@@ -1054,6 +1076,9 @@ class _Kernel:
             self.w.phase = st.READY
             return 0
         self.w.faults -= 1
+        if not self.d.abort_keeps_preservations:
+            for pg in self.w.pages:  # KHO-M2 mutant: abort destroys the whole tracker
+                pg[1] = 0
         if self.d.abort_reboot_unfreezes:
             self.luo_session_unfreeze_all(len(self.w.out))
         # 6.19 (M10/G1): returns -EAGAIN with every file still frozen.
@@ -1118,9 +1143,15 @@ class _Kernel:
         """
         w = self.w
         expects: dict[int, int] = {p: pg[3] for p, pg in enumerate(w.pages)}
-        for pg in w.pages:
-            if pg[1]:
-                pg[0], pg[1], pg[2] = st.RESV, 0, 1
+        # KHO-M17 mutant: the reservation misses the files blocks
+        short = set() if self.d.reserve_covers_block else {
+            s.snap[0] for s in w.out if s.snap is not None}
+        stamp = 1 if self.d.stamps_survive_boot else 0  # KHO-M21 mutant: stamp lost
+        for p, pg in enumerate(w.pages):
+            if pg[1] and p in short:
+                pg[0], pg[1], pg[2], pg[3] = st.FREE, 0, 0, st.ZERO
+            elif pg[1]:
+                pg[0], pg[1], pg[2] = st.RESV, 0, stamp
                 if pg[4]:
                     pg[3] = st.JUNK
             else:

@@ -209,7 +209,7 @@ class ReferenceDriver:
         if None not in self.slots and file != "unknown":
             lf = s.file_set.files[file]  # type: ignore[index]
             if lf.retrieve_status == 0 and not (
-                    self.design.check_session_kind and not s.incoming):
+                    self.design.checks_kind("retrieve") and not s.incoming):
                 raise NotCallable("no free memfd slot for the retrieved file")
         ret = k.ioctl_retrieve_fd(sfd, token)
         if ret < 0:

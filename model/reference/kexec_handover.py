@@ -49,7 +49,7 @@ class Kho:
 
     def kho_alloc_preserve(self, owner: str) -> int | None:
         """Allocate a zeroed, unmovable frame and preserve it; None on -ENOMEM."""
-        pfn = self.alloc.alloc_page(owner)
+        pfn = self.alloc.alloc_metadata(owner, self.design)
         if pfn is None:
             return None
         self.kho_preserve_folio(pfn)

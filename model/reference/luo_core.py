@@ -349,6 +349,8 @@ class Kernel:
         try:
             self.kho.kho_finalize(fail or self.faults.should_fail("finalize"))
         except KhoError:
+            if not self.design.abort_keeps_preservations:
+                self.kho.tracker.clear()  # KHO-M2 mutant: abort destroys the tracker
             if self.design.abort_reboot_unfreezes:
                 for s in reversed(self.outgoing):
                     ls.luo_session_unfreeze(self, s)
@@ -383,12 +385,17 @@ class Kernel:
     def _boot_from(self, h: Handover) -> None:
         """Early boot (K§4.1): reserve and stamp every handed-over frame; early boot
         scribbles over scratch; then LUO deserializes the incoming sessions (L§2.6)."""
+        d = self.design
+        # KHO-M17 mutant: the reservation misses the files blocks
+        short = set() if d.reserve_covers_block else {
+            e.block_pfn for e in h.sessions if e.count and e.block_pfn is not None}
         for frame in self.mem.frames:
             if frame.scratch:
                 frame.content = EARLY_BOOT_SCRIBBLE
             meta = self.alloc.meta[frame.pfn]
-            if frame.pfn in h.tracked:
-                meta.owner, meta.kho_stamp, meta.refcount = RESERVED, True, 1
+            if frame.pfn in h.tracked and frame.pfn not in short:
+                # KHO-M21 mutant: the stamp does not survive boot
+                meta.owner, meta.kho_stamp, meta.refcount = RESERVED, d.stamps_survive_boot, 1
             else:
                 meta.owner, meta.kho_stamp = FREE, False
         self.handed_over_expect = dict(h.expect)

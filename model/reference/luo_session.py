@@ -87,7 +87,7 @@ def luo_session_retrieve(k: Kernel, name: str) -> tuple[int, LuoSession | None]:
 
 
 def luo_session_preserve_fd(k: Kernel, s: LuoSession, fd: int, token: int) -> int:
-    if k.design.check_session_kind and s.incoming:
+    if k.design.checks_kind("preserve") and s.incoming:
         return -E.EINVAL
     if k.in_reboot and k.design.block_mutations_in_reboot:
         return -E.EBUSY
@@ -95,14 +95,14 @@ def luo_session_preserve_fd(k: Kernel, s: LuoSession, fd: int, token: int) -> in
 
 
 def luo_session_retrieve_fd(k: Kernel, s: LuoSession, token: int) -> tuple[int, object]:
-    if k.design.check_session_kind and not s.incoming:
+    if k.design.checks_kind("retrieve") and not s.incoming:
         return -E.EINVAL, None
     return lf_.luo_retrieve_file(k, s.file_set, token)
 
 
 def luo_session_finish(k: Kernel, s: LuoSession) -> int:
     """SESSION_FINISH (L§2.8); -EINVAL on an outgoing session with the LUO-M7 fix."""
-    if k.design.check_session_kind and not s.incoming:
+    if k.design.checks_kind("finish") and not s.incoming:
         return -E.EINVAL
     had_files = bool(s.file_set.files)
     ret = lf_.luo_file_finish(k, s.file_set)

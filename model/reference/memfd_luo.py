@@ -103,11 +103,16 @@ class MemfdHandler:
 
     def preserve(self, args: OpArgs) -> int:
         k = self.k
-        if k.faults.should_fail("preserve"):
-            return -E.ENOMEM
         file = args.file
         assert isinstance(file, ShmemFile)
-        ser = k.alloc.alloc_page("memfd_luo:ser")
+        if k.faults.should_fail("preserve"):
+            if not k.design.preserve_error_reported:
+                # KHO-M9 mutant: everything rolled back, yet 0 is returned
+                args.serialized_data = 0
+                args.private_data = MemfdPrivate(-1, list(file.folios))
+                return 0
+            return -E.ENOMEM
+        ser = k.alloc.alloc_metadata("memfd_luo:ser", k.design)
         if ser is None:
             return -E.ENOMEM
         folios = list(file.folios)
@@ -138,9 +143,12 @@ class MemfdHandler:
         if not args.serialized_data:
             k.events.append(("unpreserve_without_handle", priv.ser_pfn))  # WARN_ON_ONCE
             return
-        for pfn in priv.folios:
-            k.kho.kho_unpreserve_folio(pfn)
-        k.kho.kho_unpreserve_free(priv.ser_pfn)
+        if k.design.unpreserve_untracks_folios:  # KHO-M18 mutant: freed still preserved
+            for pfn in priv.folios:
+                k.kho.kho_unpreserve_folio(pfn)
+        if k.design.unpreserve_untracks_ser:  # KHO-M4 mutant: wrong keys, a no-op
+            k.kho.kho_unpreserve_folio(priv.ser_pfn)
+        k.alloc.free_page(priv.ser_pfn)  # kho_unpreserve_free()
         if isinstance(args.file, ShmemFile):
             args.file.frozen = False
 

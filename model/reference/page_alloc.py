@@ -115,6 +115,16 @@ class PageAllocator:
             self.mem.frames[pfn].content = ZEROED
         return pfn
 
+    def alloc_metadata(self, owner: str, design: object) -> int | None:
+        """A page for kernel metadata: never from scratch, except in the KHO-M7 mutant
+        (``metadata_outside_scratch`` off), where an early slab / KFENCE pool may serve it
+        from the scratch area."""
+        if not getattr(design, "metadata_outside_scratch", True):
+            pfn = self.alloc_page(owner, movable_in_scratch=True)
+            if pfn is not None:
+                return pfn
+        return self.alloc_page(owner)
+
     def claim(self, pfn: int, owner: str) -> None:
         """Take a specific free frame (another kernel user's alloc_pages in a trace)."""
         if self.meta[pfn].owner != FREE:
