@@ -116,7 +116,7 @@ NOT_EXPRESSIBLE: dict[str, str] = {
     "KHO-M20": "NUMA nodes are not modelled",
     "MF1": "folio uptodate flags are not modelled (content tags only)",
     "MF2": "folio dirty flags and reclaim are not modelled",
-    "MF3": "see KHO-M11",
+    "MF3": "= KHO-M11",
     "MF4": "integer sizes are abstract (at most 2 folios per memfd)",
     "MF5": "page-cache accounting failures are not modelled",
     "MF6": "inode size updates are not modelled",
