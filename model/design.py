@@ -12,13 +12,21 @@ profile with :func:`dataclasses.replace`::
     from dataclasses import replace
     from luoverify.model.design import PROFILES
     DESIGN = replace(PROFILES["upstream"], name="no-kind-check", check_session_kind=False)
+
+It may also define ``STEPS``, a dict that replaces kernel steps by name: keys
+``model.<method of luoverify.model.luo._Kernel>`` for the model and
+``reference.kernel.<method of luoverify.model.reference.luo_core.Kernel>`` or
+``reference.memfd.<op of luoverify.model.reference.memfd_luo.MemfdHandler>`` for the
+reference implementation; each value is a function taking ``self`` and the original
+arguments. Replace a step on both sides, so that replay and the differential test keep
+comparing like with like.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -90,13 +98,26 @@ class Design:
     #: KHO-M21 fix: the KHOP stamp written at boot survives until restore.
     stamps_survive_boot: bool = True
 
+    #: replaced steps from a variant file: ``(("model.<_Kernel method>", fn), ...)`` and
+    #: ``(("reference.kernel.<Kernel method>" | "reference.memfd.<handler op>", fn), ...)``
+    #: (see :func:`load_design`). Empty for every profile and mutant.
+    steps: tuple[tuple[str, Any], ...] = ()
+
     def checks_kind(self, op: str) -> bool:
         """Does the kernel reject ``op`` ('preserve', 'retrieve', 'finish') on the wrong
         side of kexec with EINVAL (the LUO-M7 fix)?"""
         return self.check_session_kind and bool(getattr(self, f"kind_check_{op}"))
 
     def flags(self) -> dict[str, bool]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("name", "steps")}
+
+    def step(self, where: str) -> Any:
+        """The replacement for step ``where`` (e.g. ``model.memfd_luo_unpreserve``)."""
+        for name, fn in self.steps:
+            if name == where:
+                return fn
+        return None
 
     def describe(self) -> str:
         off = [k for k, v in self.flags().items() if not v and k != "kho_finalize"]
@@ -104,6 +125,8 @@ class Design:
         parts = [f"without {', '.join(off)}"] if off else ["all fixes"]
         if extra:
             parts.append("with kho_finalize")
+        if self.steps:
+            parts.append("replaced steps: " + ", ".join(name for name, _fn in self.steps))
         return f"{self.name} ({'; '.join(parts)})"
 
 
@@ -126,6 +149,28 @@ V6_19 = Design(
 
 PROFILES: dict[str, Design] = {d.name: d for d in (UPSTREAM, V6_19)}
 DEFAULT_DESIGN = "upstream"
+
+
+def _check_step(key: str) -> str | None:
+    """Why ``key`` names no replaceable step, or None."""
+    if key.startswith("model."):
+        from luoverify.model.luo import _Kernel
+
+        target: Any = _Kernel
+        name = key[len("model."):]
+    elif key.startswith("reference.kernel."):
+        from luoverify.model.reference.luo_core import Kernel
+
+        target, name = Kernel, key[len("reference.kernel."):]
+    elif key.startswith("reference.memfd."):
+        from luoverify.model.reference.memfd_luo import MemfdHandler
+
+        target, name = MemfdHandler, key[len("reference.memfd."):]
+    else:
+        return "expected model.*, reference.kernel.* or reference.memfd.*"
+    if name.startswith("_") or not callable(getattr(target, name, None)):
+        return f"{target.__name__} has no method {name!r}"
+    return None
 
 
 def load_design(spec: str) -> Design:
@@ -175,7 +220,22 @@ def load_design(spec: str) -> Design:
             f"design file {spec!r}: DESIGN is a {type(design).__name__}, not a "
             "luoverify.model.design.Design"
         )
+    steps: Any = getattr(module, "STEPS", {})
+    if not isinstance(steps, dict):
+        raise DesignError(f"design file {spec!r}: STEPS must be a dict, got "
+                          f"{type(steps).__name__}")
+    for key, fn in steps.items():
+        if not isinstance(key, str) or not callable(fn):
+            raise DesignError(f"design file {spec!r}: STEPS[{key!r}] must map a step name "
+                              "to a function")
+        problem = _check_step(key)
+        if problem:
+            raise DesignError(f"design file {spec!r}: STEPS[{key!r}]: {problem}")
+    if steps:
+        design = replace(design, steps=tuple(sorted(steps.items())))
     for f in fields(design):
+        if f.name == "steps":
+            continue
         value = getattr(design, f.name)
         expected = str if f.name == "name" else bool
         if not isinstance(value, expected):
@@ -183,4 +243,5 @@ def load_design(spec: str) -> Design:
                 f"design file {spec!r}: DESIGN.{f.name} must be {expected.__name__}, "
                 f"got {value!r}"
             )
-    return design
+    checked: Design = design
+    return checked

@@ -29,6 +29,7 @@ Abstractions, and why they are sound for page ownership:
 
 from __future__ import annotations
 
+import types
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -418,10 +419,12 @@ class LuoModel:
     # ------------------------------------------------------------------ transitions
     def next_state(self, state: State, action: Action) -> Outcome[State]:
         """Run ``action`` on a copy of ``state``; the result is *not* canonicalized."""
-        fast = self._unchanged(state, action)
+        # the fast paths mirror the built-in steps: a variant that replaces steps runs
+        # every call through the (possibly replaced) kernel methods
+        fast = None if self.design.steps else self._unchanged(state, action)
         if fast is not None:
             return Outcome(fast, state)
-        simple = _SIMPLE.get(action.name)
+        simple = None if self.design.steps else _SIMPLE.get(action.name)
         if simple is not None:
             arg = action.args[0][1]
             assert isinstance(arg, int)
@@ -585,6 +588,9 @@ class _Kernel:
         self.d = design
         self.b = bounds
         self.events: list[Event] = []
+        for name, fn in design.steps:  # a variant's replaced steps (model/design.py)
+            if name.startswith("model."):
+                setattr(self, name[len("model."):], types.MethodType(fn, self))
 
     # ================================================================ page allocator
     def _referenced(self) -> set[int]:

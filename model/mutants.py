@@ -27,7 +27,8 @@ class Mutant:
     bounds: dict[str, Any] = field(default_factory=dict)
 
     def design(self) -> Design:
-        return replace(UPSTREAM, name=f"mutant:{self.id}", **self.changes)
+        changes: dict[str, Any] = dict(self.changes)
+        return replace(UPSTREAM, name=f"mutant:{self.id}", **changes)
 
 
 MUTANTS: tuple[Mutant, ...] = (

@@ -42,6 +42,12 @@ def test_every_v619_counterexample_reproduces(v619_traces: tuple[dict[str, Any],
     """Verifies that every counterexample check finds in 6.19 at the default bound is
     reproduced on the reference's concrete page frames, by check --replay."""
     report, _ = v619_traces
+    import jsonschema
+
+    from luoverify import checks
+
+    schema = json.loads((Path(checks.__file__).parent / "report.schema.json").read_text())
+    jsonschema.validate(report, schema)
     assert report["verdict"] == "fail"
     violated = [n for n, p in report["properties"].items() if p["status"] == "violated"]
     assert len(violated) >= 4
