@@ -97,6 +97,19 @@ def measure_in_process(kind: str, arg: str) -> dict[str, Any]:
                 "first_cex_seconds": min(found.values()) if found else None,
                 "last_cex_seconds": max(found.values()) if found else None,
                 "violated": sorted(found)}
+    if kind == "luo-tp":
+        from luoverify.checks.run import run_check
+        from luoverify.model.bounds import NAMED_BOUNDS
+        from luoverify.model.design import PROFILES
+        from luoverify.specs.properties import CATALOGUE
+
+        design, bounds, seconds, sym = arg.split("@")
+        rep = run_check(PROFILES[design], NAMED_BOUNDS[bounds], CATALOGUE,
+                        bounds_name=bounds, symmetry=sym == "sym",
+                        max_seconds=float(seconds))
+        return {"states": rep.result.states, "transitions": rep.result.transitions,
+                "seconds": rep.result.seconds, "complete": rep.result.complete,
+                "depth": rep.result.depth, "verdict": rep.verdict}
     raise SystemExit(f"unknown kind {kind}")
 
 
@@ -190,6 +203,8 @@ def _note(r: dict[str, Any]) -> str:
     if r["model"] != "luo":
         return ""
     out = f"{r['verdict']}, depth {r['depth']}"
+    if r.get("complete") is False:
+        out += f", stopped by the time limit after {r['seconds']:.0f} s"
     if r.get("first_cex_seconds") is not None:
         out += (f"; counterexamples found {r['first_cex_seconds']:.2f}-"
                 f"{r['last_cex_seconds']:.2f} s after start")
@@ -210,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--toy-only", action="store_true")
     ap.add_argument("--luo-only", action="store_true")
     ap.add_argument("--plot", type=Path, help="growth of the LUO model with pages (PNG)")
+    ap.add_argument("--luo-throughput", type=float, metavar="SECONDS",
+                    help="also run the LUO model (upstream, deep bound) for SECONDS with and "
+                         "without symmetry reduction, once each, and report states explored")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = ap.parse_args(argv)
     if args.one:
@@ -263,6 +281,13 @@ def main(argv: list[str] | None = None) -> int:
         elif checker in ("spin", "tlc", "ours-generic"):
             row["bytes_per_state"] = None
         rows.append(row)
+    if args.luo_throughput:
+        for sym in ("sym", "nosym"):
+            print(f"[throughput] luo deep upstream {sym}", file=sys.stderr)
+            row = run_ours("luo-tp", f"upstream@deep@{args.luo_throughput:g}@{sym}")
+            row.update(model="luo", bound="deep" + ("" if sym == "sym" else " nosym"),
+                       checker=f"ours {args.luo_throughput:g}s", runs=1)
+            rows.append(row)
     problems = check_counts(rows)
     if args.plot is not None:
         notes.append(plot_growth(args.plot, args.runs))

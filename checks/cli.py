@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
                             "and SPIN stop at an error)")
     check.add_argument("--max-states", type=int, metavar="N",
                        help="stop after N states (verdict inconclusive, exit 3)")
+    check.add_argument("--max-seconds", type=float, metavar="S",
+                       help="stop after S seconds (verdict inconclusive, exit 3)")
     check.add_argument("--json", action="store_true",
                        help="print one JSON object on stdout instead of the text report")
     check.add_argument("--trace-dir", type=Path, metavar="DIR",
@@ -166,6 +168,8 @@ def _check(args: argparse.Namespace) -> int:
     bounds_name = args.bounds if bounds == base else f"{args.bounds}+overrides"
     if args.max_states is not None and args.max_states < 1:
         return _fail("--max-states must be at least 1")
+    if args.max_seconds is not None and not args.max_seconds > 0:
+        return _fail("--max-seconds must be positive")
     if args.trace_dir is not None:
         try:
             args.trace_dir.mkdir(parents=True, exist_ok=True)
@@ -179,6 +183,7 @@ def _check(args: argparse.Namespace) -> int:
     progress = not args.no_progress and sys.stderr.isatty()
     report = run_check(design, bounds, props, bounds_name=bounds_name,
                        symmetry=not args.no_symmetry, max_states=args.max_states,
+                       max_seconds=args.max_seconds,
                        progress=progress, keep_graph=args.graph is not None,
                        trace_dir=args.trace_dir, prune=not args.go_on,
                        replay=args.replay)

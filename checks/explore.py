@@ -132,6 +132,8 @@ class ExploreResult(Generic[S]):
 @dataclass
 class ExploreOptions:
     max_states: int | None = None
+    #: stop after this many seconds (the result is then incomplete)
+    max_seconds: float | None = None
     keep_graph: bool = False
     progress: bool = False
     #: properties judged impossible at these bounds: name -> reason
@@ -264,6 +266,11 @@ def explore(
         while nxt_index < len(keys) or revived:
             if opts.max_states is not None and len(keys) >= opts.max_states:
                 limit_reason = (f"state limit {opts.max_states} reached with "
+                                f"{len(keys) - nxt_index} states still queued")
+                break
+            if (opts.max_seconds is not None and nxt_index & 0x3FF == 0
+                    and time.perf_counter() - start >= opts.max_seconds):
+                limit_reason = (f"time limit {opts.max_seconds:g} s reached with "
                                 f"{len(keys) - nxt_index} states still queued")
                 break
             if revived:

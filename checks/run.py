@@ -275,6 +275,7 @@ def run_check(
     bounds_name: str = "custom",
     symmetry: bool = True,
     max_states: int | None = None,
+    max_seconds: float | None = None,
     progress: bool = False,
     keep_graph: bool = False,
     trace_dir: Path | None = None,
@@ -288,7 +289,8 @@ def run_check(
     model = LuoModel(design, bounds, symmetry=symmetry)
     not_applicable = {p.name: why for p in properties if (why := p.requires(bounds))}
     result = explore(model, properties, ExploreOptions(
-        max_states=max_states, keep_graph=keep_graph, progress=progress,
+        max_states=max_states, max_seconds=max_seconds, keep_graph=keep_graph,
+        progress=progress,
         not_applicable=not_applicable, prune_violations=prune, classify=classify))
     report = CheckReport(design, bounds_name, bounds, result, model, properties,
                          coverage_report(model, result), symmetry=symmetry)

@@ -139,3 +139,13 @@ def test_graph_export(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
         assert code == 0
         text = (tmp_path / name).read_text()
         assert ("graphml" in text) if name.endswith("graphml") else text.startswith("digraph")
+
+
+def test_time_limit_is_inconclusive(capsys: pytest.CaptureFixture[str]) -> None:
+    """Verifies --max-seconds stops the search and reports it inconclusive (exit 3)."""
+    code, out, _ = run(capsys, "check", "--bounds", "ci", "--max-seconds", "0.3",
+                       "--no-progress")
+    assert code == 3
+    assert "time limit 0.3 s reached" in out and "INCONCLUSIVE" in out
+    code, _, err = run(capsys, "check", "--max-seconds", "0")
+    assert code == 2 and "--max-seconds must be positive" in err
