@@ -225,6 +225,7 @@ def explore(
             if (name, bit) not in found_by_label:
                 found_by_label[(name, bit)] = (idx, aid, msg)
     found_at: dict[str, float] = {}
+    steps_for: dict[str, list[Property]] = {}
     pruned: set[int] = set()
     bad_states: set[int] = set()  # states that violate an always property themselves
     revived: list[int] = []
@@ -301,9 +302,12 @@ def explore(
                 transitions += 1
                 bad = False
                 tmask = masks[cur] | (classify(state, action, out) if classify else 0)
-                for prop in steps:
-                    if (prune or prop.name not in found) and (
-                            prop.triggers is None or action.name in prop.triggers):
+                step_props = steps_for.get(action.name)
+                if step_props is None:  # the step properties this call can break
+                    step_props = steps_for[action.name] = [
+                        p for p in steps if p.triggers is None or action.name in p.triggers]
+                for prop in step_props:
+                    if prune or prop.name not in found:
                         msg = prop.check(state, action, out)
                         if msg is not None:
                             bad = True
