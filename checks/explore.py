@@ -225,13 +225,18 @@ def explore(
             if (name, bit) not in found_by_label:
                 found_by_label[(name, bit)] = (idx, aid, msg)
     found_at: dict[str, float] = {}
+    #: a model that says it reduces nothing (LuoModel(symmetry=False)) needs no canonical
+    #: form and no memo of it
+    no_symmetry = getattr(model, "symmetry", True) is False
     steps_for: dict[str, list[Property]] = {}
     pruned: set[int] = set()
     bad_states: set[int] = set()  # states that violate an always property themselves
     revived: list[int] = []
 
-    def add(state: S, par: int, aid: int, depth: int, bad: bool, mask: int) -> int:
-        data = model.encode(state)
+    def add(state: S, par: int, aid: int, depth: int, bad: bool, mask: int,
+            data: bytes | None = None) -> int:
+        if data is None:
+            data = model.encode(state)
         masks.append(mask)
         idx = len(keys)
         index[data] = idx
@@ -322,6 +327,10 @@ def explore(
                 cdata = b""
                 if out.state == state and not bad:
                     found_dst = cur  # an error that changed nothing: no canonical form needed
+                elif no_symmetry:
+                    nxt = out.state  # the canonical form is the state itself
+                    cdata = model.encode(nxt)
+                    found_dst = index.get(cdata)
                 else:
                     # many transitions reach the same raw successor: memoize its canonical
                     # form by its bytes (bounded, so memory stays proportional to states)
@@ -342,7 +351,7 @@ def explore(
                 if found_dst is None:
                     if nxt is None:
                         nxt = model.decode(cdata)
-                    dst = add(nxt, cur, aid, depth + 1, bad, tmask)
+                    dst = add(nxt, cur, aid, depth + 1, bad, tmask, cdata)
                     o.new_states += 1
                 else:
                     dst = found_dst
