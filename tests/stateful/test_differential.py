@@ -24,7 +24,7 @@ from luoverify.checks.itf import changes
 from luoverify.model import errno as E
 from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action, Outcome
-from luoverify.model.design import PROFILES
+from luoverify.model.design import load_design
 from luoverify.model.luo import LuoModel
 from luoverify.model.reference import ReferenceDriver
 from luoverify.model.state import State, view
@@ -44,8 +44,9 @@ class Differential(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.model = LuoModel(PROFILES[self.design], self.bounds, symmetry=False)
-        self.ref = ReferenceDriver(PROFILES[self.design], self.bounds)
+        design = load_design(self.design)
+        self.model = LuoModel(design, self.bounds, symmetry=False)
+        self.ref = ReferenceDriver(design, self.bounds)
         self.state: State = self.model.init_states()[0]
         self.done = False
         self.calls = 0
