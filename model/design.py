@@ -106,7 +106,15 @@ class Design:
     def checks_kind(self, op: str) -> bool:
         """Does the kernel reject ``op`` ('preserve', 'retrieve', 'finish') on the wrong
         side of kexec with EINVAL (the LUO-M7 fix)?"""
-        return self.check_session_kind and bool(getattr(self, f"kind_check_{op}"))
+        if not self.check_session_kind:
+            return False
+        if op == "preserve":
+            return self.kind_check_preserve
+        if op == "retrieve":
+            return self.kind_check_retrieve
+        if op == "finish":
+            return self.kind_check_finish
+        raise ValueError(f"unknown session op {op!r}")
 
     def flags(self) -> dict[str, bool]:
         return {f.name: getattr(self, f.name) for f in fields(self)
