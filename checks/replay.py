@@ -293,5 +293,15 @@ def replay(trace: Trace, design: Design, *, compare_vars: bool = True,
 
 def _violation(driver: ReferenceDriver, prop: str, message: str, index: int,
                action: Action) -> Violation:
-    pages = {p: driver.census(p) for p in _pages_in(message) if p < len(driver.kernel.mem.frames)}
+    """The violation with the census of the frames it names; when the message names no
+    frame (a wrong return code, a lost handle), of every frame some object holds or names
+    or KHO tracks at that step."""
+    frames = range(len(driver.kernel.mem.frames))
+    named = [p for p in _pages_in(message) if p in frames]
+    if named:
+        pages = {p: driver.census(p) for p in named}
+    else:
+        census = {p: driver.census(p) for p in frames}
+        pages = {p: who for p, who in census.items()
+                 if len(who) > 1 or "free" not in who[0] or "KHO" in who[0]}
     return Violation(prop, message, index, str(action), pages)
