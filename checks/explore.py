@@ -306,7 +306,9 @@ def explore(
                 out = model.next_state(state, action)
                 transitions += 1
                 bad = False
-                tmask = masks[cur] | (classify(state, action, out) if classify else 0)
+                # the labels of this transition's path, needed only for a violation or a
+                # new state: classified lazily (most transitions reach a known state)
+                tmask = -1
                 step_props = steps_for.get(action.name)
                 if step_props is None:  # the step properties this call can break
                     step_props = steps_for[action.name] = [
@@ -316,6 +318,9 @@ def explore(
                         msg = prop.check(state, action, out)
                         if msg is not None:
                             bad = True
+                            if tmask < 0:
+                                tmask = masks[cur] | (
+                                    classify(state, action, out) if classify else 0)
                             record(prop.name, cur, aid, msg, tmask)
                 for prop in some_step:
                     if prop.name not in reached:
@@ -351,6 +356,8 @@ def explore(
                 if found_dst is None:
                     if nxt is None:
                         nxt = model.decode(cdata)
+                    if tmask < 0:
+                        tmask = masks[cur] | (classify(state, action, out) if classify else 0)
                     dst = add(nxt, cur, aid, depth + 1, bad, tmask, cdata)
                     o.new_states += 1
                 else:
