@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from luoverify.checks.explore import ExploreOptions, explore, trace_to
-from luoverify.checks.traces import class_witnesses
+from luoverify.checks.traces import class_witnesses, side_kind
 from luoverify.model import errno as E
 from luoverify.model.bounds import Bounds
 from luoverify.model.design import Design
@@ -93,9 +93,8 @@ def _differences(x: Design, y: Design, bounds: Bounds) -> tuple[list[Difference]
                     state = o.state
                     continue
                 answers = {x.name: E.ret_name(step.ret), y.name: E.ret_name(o.ret)}
-            side = dict(step.action.args).get("list")
-            call = mx.action_kind(step.action) + (f"@{side}" if side else "")
-            out.append(Difference(call, answers, shown, str(step.action)))
+            out.append(Difference(side_kind(mx, step.action), answers, shown,
+                                  str(step.action)))
             break
         del cls
     return out, dict(result.status)

@@ -36,7 +36,7 @@ def trace_document(
         entry["mbt::actionTaken"] = "init" if step.action is None else step.action.name
         entry["mbt::nondetPicks"] = (
             {} if step.action is None
-            else {k: v for k, v in step.action.args if v is not None})
+            else step.action.picks())
         entry["luo::ret"] = ret_name(step.ret)
         states.append(entry)
     return {

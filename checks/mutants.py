@@ -25,8 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from luoverify.checks.explore import ExploreOptions, explore
+from luoverify.checks.replay import broken_properties
 from luoverify.checks.run import replay_counterexample
 from luoverify.model.bounds import NAMED_BOUNDS, Bounds
+from luoverify.model.core import Outcome
 from luoverify.model.luo import LuoModel
 from luoverify.model.mutants import MUTANTS, NOT_EXPRESSIBLE, Mutant
 from luoverify.model.reference import ReferenceDriver
@@ -62,10 +64,6 @@ def differential(mutant: Mutant, bounds: Bounds, walks: int, steps: int, seed: i
     """Seeded random walks on the reference with the model as oracle."""
     design = mutant.design()
     model = LuoModel(design, bounds, symmetry=False)
-    always = [p for p in CATALOGUE if p.kind == "always"]
-    step_props = [p for p in CATALOGUE if p.kind == "step"]
-    from luoverify.model.core import Outcome
-
     for w in range(walks):
         rng = random.Random(seed * 100_003 + w)
         ref = ReferenceDriver(design, bounds)
@@ -78,11 +76,9 @@ def differential(mutant: Mutant, bounds: Bounds, walks: int, steps: int, seed: i
             post = ref.abstract()
             if ret != out.ret or post != out.state:
                 return False, f"walk {w} step {i + 1}: {action}: reference and model disagree"
-            concrete = Outcome(ret, post, events)
-            broken = [p.name for p in always if p.check(post)] + [
-                p.name for p in step_props if p.check(pre, action, concrete)]
+            broken = broken_properties(pre, action, Outcome(ret, post, events))
             if broken:
-                return True, f"walk {w} step {i + 1}: {', '.join(broken)}"
+                return True, f"walk {w} step {i + 1}: {', '.join(n for n, _ in broken)}"
             state = out.state
     return False, f"no violation in {walks} walks of {steps} calls"
 

@@ -214,12 +214,30 @@ class ReplayResult:
 def _resolve(model: LuoModel, state: State, step: TraceStep, index: int) -> Action:
     enabled = [a for a in model.actions(state) if a.name == step.call]
     for a in enabled:
-        if {k: v for k, v in a.args if v is not None} == step.picks:
+        if a.picks() == step.picks:
             return a
     offered = ", ".join(str(a) for a in enabled) or "none"
     raise TraceError(f"step {index}: {step.call}"
                      f"({', '.join(f'{k}={v}' for k, v in step.picks.items())}) is not "
                      f"callable here (offered: {offered})")
+
+
+def broken_properties(pre: State, action: Action, out: Outcome[State],
+                      properties: Sequence[Property] = CATALOGUE) -> list[tuple[str, str]]:
+    """(name, message) of every ``always`` property ``out.state`` breaks and every
+    ``step`` property the transition breaks, in catalogue order: the oracle that replay,
+    the mutants' random walks and the differential test apply to the reference."""
+    broken: list[tuple[str, str]] = []
+    for p in properties:
+        if p.kind == "always":
+            msg = p.check(out.state)
+        elif p.kind == "step" and (p.triggers is None or action.name in p.triggers):
+            msg = p.check(pre, action, out)
+        else:
+            continue
+        if msg:
+            broken.append((p.name, msg))
+    return broken
 
 
 def _pages_in(message: str) -> list[int]:
@@ -233,8 +251,6 @@ def replay(trace: Trace, design: Design, *, compare_vars: bool = True,
     model = LuoModel(design, bounds, symmetry=False)
     driver = ReferenceDriver(design, bounds)
     result = ReplayResult(design.name, trace.bounds_name)
-    always = [p for p in properties if p.kind == "always"]
-    steps = [p for p in properties if p.kind == "step"]
     state = model.init_states()[0]
     abstract = driver.abstract()
     if abstract != state:
@@ -274,19 +290,11 @@ def replay(trace: Trace, design: Design, *, compare_vars: bool = True,
                     index, str(action), "the model's state differs from the state the "
                     "trace records (trace -> model)", changes(tstep.vars, mv))
                 return result
-        concrete = Outcome(ret, post, events)
-        for p in always:
-            msg = p.check(post)
-            if msg:
-                result.violation = _violation(driver, p.name, msg, index, action)
-                return result
-        for p in steps:
-            if p.triggers is not None and action.name not in p.triggers:
-                continue
-            msg = p.check(abstract, action, concrete)
-            if msg:
-                result.violation = _violation(driver, p.name, msg, index, action)
-                return result
+        broken = broken_properties(abstract, action, Outcome(ret, post, events), properties)
+        if broken:
+            name, msg = broken[0]
+            result.violation = _violation(driver, name, msg, index, action)
+            return result
         state, abstract = out.state, post
     return result
 

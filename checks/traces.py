@@ -44,10 +44,14 @@ def stage(state: State) -> str:
     return f"{phase}{'' if state[0][0] == 0 else ' after kexec'}"
 
 
-def transition_class(model: LuoModel, pre: State, action: Action, ret: int) -> Class:
+def side_kind(model: LuoModel, action: Action) -> str:
+    """The action kind with the session side it targets, e.g. ``preserve_fd@out``."""
     side = dict(action.args).get("list")
-    kind = model.action_kind(action) + (f"@{side}" if side else "")
-    return (kind, E.ret_name(ret), stage(pre))
+    return model.action_kind(action) + (f"@{side}" if side else "")
+
+
+def transition_class(model: LuoModel, pre: State, action: Action, ret: int) -> Class:
+    return (side_kind(model, action), E.ret_name(ret), stage(pre))
 
 
 def class_name(c: Class) -> str:
@@ -139,8 +143,7 @@ def class_witnesses(model: LuoModel, result: ExploreResult[State]
             depth[j] = depth[result.parent[j]] + 1
         return depth[chain[0]] if chain else depth[i]
 
-    kinds = [model.action_kind(a) + (f"@{dict(a.args)['list']}" if "list" in dict(a.args)
-                                     else "") for a in result.actions]
+    kinds = [side_kind(model, a) for a in result.actions]
     witness: dict[Class, tuple[int, int, int]] = {}  # class -> (depth, src, action id)
     for src, _dst, aid, ret in result.edges:
         c = (kinds[aid], E.ret_name(ret), stage_of(src))

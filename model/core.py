@@ -35,8 +35,12 @@ class Action(NamedTuple):
                 return v
         raise KeyError(key)
 
+    def picks(self) -> dict[str, int | str]:
+        """The arguments that are set (``None`` means "not given"): ITF's nondetPicks."""
+        return {k: v for k, v in self.args if v is not None}
+
     def __str__(self) -> str:
-        inner = ", ".join(f"{k}={v}" for k, v in self.args if v is not None)
+        inner = ", ".join(f"{k}={v}" for k, v in self.picks().items())
         return f"{self.name}({inner})"
 
 

@@ -21,6 +21,7 @@ from hypothesis import strategies as S
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from luoverify.checks.itf import changes
+from luoverify.checks.replay import broken_properties
 from luoverify.model import errno as E
 from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action, Outcome
@@ -28,12 +29,9 @@ from luoverify.model.design import load_design
 from luoverify.model.luo import LuoModel
 from luoverify.model.reference import ReferenceDriver
 from luoverify.model.state import State, view
-from luoverify.specs.properties import CATALOGUE
 
 WIDE = Bounds(sessions=4, files=3, memfds=4, pages=12, folios=2, kexecs=4, faults=3,
               scratch=2, others=2)
-ALWAYS = [p for p in CATALOGUE if p.kind == "always"]
-STEP = [p for p in CATALOGUE if p.kind == "step"]
 
 
 class Differential(RuleBasedStateMachine):
@@ -58,7 +56,7 @@ class Differential(RuleBasedStateMachine):
         wanted = {k: v for k, v in picks.items() if v is not None}
         action: Action | None = next(
             (a for a in self.model.actions(self.state) if a.name == call
-             and {k: v for k, v in a.args if v is not None} == wanted), None)
+             and a.picks() == wanted), None)
         if action is None:
             return  # not callable here (blocked, or beyond the bounds)
         out = self.model.next_state(self.state, action)
@@ -69,9 +67,8 @@ class Differential(RuleBasedStateMachine):
                                 f"{E.ret_name(out.ret)}")
         assert post == out.state, f"{action}: states differ (model -> reference):\n" + (
             "\n".join(changes(view(out.state), view(post))))
-        concrete = Outcome(ret, post, events)
-        broken = [f"{p.name}: {msg}" for p in ALWAYS if (msg := p.check(post))]
-        broken += [f"{p.name}: {msg}" for p in STEP if (msg := p.check(pre, action, concrete))]
+        broken = [f"{name}: {msg}" for name, msg in
+                  broken_properties(pre, action, Outcome(ret, post, events))]
         self.calls += 1
         self.state = out.state
         if broken:
