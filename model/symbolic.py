@@ -1,0 +1,1410 @@
+"""The LUO/KHO model as a symbolic transition relation (for Z3: BMC and induction).
+
+One encoding, three readings. Every action is written once, below, against a *universe*
+``U`` that says what a state field is and how to quantify over objects:
+
+* :class:`Finite` with Python values -- the encoding *runs*: fields are tuples of ints and
+  bools. ``tests/test_symbolic.py`` runs it on every reachable state of a small instance
+  and checks that it yields exactly the successors of ``LuoModel.next_state`` (decoded
+  back to explicit states), and that every property's Z3 form agrees with its predicate;
+* :class:`Finite` with Z3 constants -- the same code builds the bounded transition
+  relation used by bounded model checking (``checks/prove.py``): one Z3 variable per field
+  element, objects are slots ``0..n-1``;
+* :class:`Unbounded` -- the same code over uninterpreted sorts ``Page``, ``Memfd``,
+  ``Sess``, ``File``: fields are Z3 arrays, "for every page" is a quantifier or a lambda.
+  The inductive proofs use this reading: they hold for any number of sessions, files,
+  memfds, pages, folios per memfd and kexec cycles.
+
+Representation (relational: objects are identities, not list positions). A session or
+file is a slot with an ``exists`` flag and a creation number ``seq``; the explicit model's
+list order is the order of ``seq`` (sessions are serialized, files frozen and popped in
+that order). A file carries two memberships: ``fl`` (in its session's file list) and
+``fsnp`` (an entry of its session's serialized snapshot), so a snapshot entry outlives the
+file it was taken from (6.19, LUO-M11) without a separate sort. Page-valued fields come
+with a ``has`` flag instead of ``-1``, because an uninterpreted sort has no "none".
+
+Where the Unbounded reading over-approximates (sound for safety: every explicit step is
+admitted, and some steps the explicit model never takes are admitted too):
+
+* allocation preference: the explicit allocator takes the free page with the smallest
+  (referenced, tracked, stamped, content, index); unbounded, any free page, and any
+  allocation may fail with ENOMEM (a kernel allocation can always fail);
+* order: the serialization cursor is any unfrozen outgoing session, the first failing
+  file any failing file of the session (the unbounded reading keeps ``seq`` but not the
+  minimality of the choice);
+* bounds: the limits on sessions, files per session, memfds, other users' pages,
+  kexecs and faults are not imposed;
+* memfd_create allocates any set of free pages (any size).
+
+Not encoded (``unsupported()`` names them; ``luo-verify prove`` rejects such runs with exit
+2): scratch pages, atomic reboot, memfds of more than one folio in the bounded readings
+(the decoder would need folio order), designs without the restore stamp check (KHO-M6),
+and variant files that replace steps.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import z3
+
+from luoverify.model import errno as E
+from luoverify.model import state as st
+from luoverify.model.bounds import Bounds
+from luoverify.model.core import Action
+from luoverify.model.design import Design
+from luoverify.model.state import State
+
+T = Any  # a term: a Python int/bool (concrete reading) or a z3 expression
+
+# --------------------------------------------------------------------------- term helpers
+# They fold Python values, so the concrete reading never builds a Z3 term.
+
+
+def If(c: T, a: T, b: T) -> T:
+    if c is True:
+        return a
+    if c is False:
+        return b
+    if a is b:
+        return a
+    return z3.If(c, a, b)
+
+
+def And(*xs: T) -> T:
+    out = []
+    for x in xs:
+        if x is False:
+            return False
+        if x is not True:
+            out.append(x)
+    if not out:
+        return True
+    return out[0] if len(out) == 1 else z3.And(*out)
+
+
+def Or(*xs: T) -> T:
+    out = []
+    for x in xs:
+        if x is True:
+            return True
+        if x is not False:
+            out.append(x)
+    if not out:
+        return False
+    return out[0] if len(out) == 1 else z3.Or(*out)
+
+
+def Not(x: T) -> T:
+    if isinstance(x, bool):
+        return not x
+    return z3.Not(x)
+
+
+def Implies(a: T, b: T) -> T:
+    return Or(Not(a), b)
+
+
+def Eq(a: T, b: T) -> T:
+    if isinstance(a, (bool, int)) and isinstance(b, (bool, int)):
+        return a == b
+    return a == b
+
+
+def In(x: T, values: Sequence[int]) -> T:
+    return Or(*[Eq(x, v) for v in values])
+
+
+def b2i(x: T) -> T:
+    return If(x, 1, 0)
+
+
+def lex_lt(a: Sequence[T], b: Sequence[T]) -> T:
+    """Lexicographic ``a < b`` of two equally long key tuples."""
+    if not a:
+        return False
+    return Or(a[0] < b[0], And(Eq(a[0], b[0]), lex_lt(a[1:], b[1:])))
+
+
+# ------------------------------------------------------------------------------ universes
+
+DOMAINS = ("P", "M", "S", "F")  # pages, memfds, sessions, files
+DOM_NAMES = {"P": "Page", "M": "Memfd", "S": "Sess", "F": "File"}
+
+
+class Finite:
+    """Objects are slots ``0..n-1``; fields are tuples (of Python values or Z3 terms)."""
+
+    exact = True
+
+    def __init__(self, sizes: dict[str, int]) -> None:
+        self.sizes = sizes
+        self.assumptions: list[T] = []
+
+    def elems(self, d: str) -> range:
+        return range(self.sizes[d])
+
+    def get(self, a: Sequence[T], i: T) -> T:
+        if isinstance(i, int):
+            return a[i]
+        out = a[-1]
+        for k in range(len(a) - 2, -1, -1):
+            out = _ite_tree(i == k, a[k], out)
+        return out
+
+    def tab(self, d: str, f: Callable[[T], T]) -> tuple[T, ...]:
+        return tuple(f(i) for i in self.elems(d))
+
+    def upd(self, a: Sequence[T], i: T, v: T) -> tuple[T, ...]:
+        return tuple(If(Eq(i, k), v, a[k]) for k in range(len(a)))
+
+    def all(self, d: str, f: Callable[[T], T]) -> T:
+        return And(*[f(i) for i in self.elems(d)])
+
+    def any(self, d: str, f: Callable[[T], T]) -> T:
+        return Or(*[f(i) for i in self.elems(d)])
+
+    def count(self, d: str, f: Callable[[T], T]) -> T:
+        total: T = 0
+        for i in self.elems(d):
+            c = f(i)
+            if c is True:
+                total = total + 1
+            elif c is not False:
+                total = total + If(c, 1, 0)
+        return total
+
+    def at_least_two(self, d: str, f: Callable[[T], T]) -> T:
+        return self.count(d, f) >= 2
+
+    def choose(self, d: str, cond: Callable[[T], T],
+               key: Callable[[T], Sequence[T]] | None = None) -> tuple[T, T]:
+        """The first element with ``cond`` and the smallest ``key`` (ties: lowest slot)."""
+        found: T = False
+        best: T = 0
+        best_key: tuple[T, ...] | None = None
+        for i in self.elems(d):
+            c = cond(i)
+            if c is False:
+                continue
+            k = tuple(key(i)) if key is not None else ()
+            if best_key is None:
+                take = c
+                best, best_key = If(take, i, best), k
+            else:
+                take = And(c, Or(Not(found), lex_lt(k, best_key)))
+                best = If(take, i, best)
+                best_key = tuple(If(take, x, y) for x, y in zip(k, best_key, strict=True))
+            found = Or(found, c)
+        return found, best
+
+    def bounded(self, cond: T) -> T:
+        """A limit of the bounds (kept in the bounded readings)."""
+        return cond
+
+
+class Unbounded:
+    """Objects are elements of uninterpreted sorts; fields are Z3 arrays."""
+
+    exact = False
+
+    def __init__(self) -> None:
+        self.sorts = {d: z3.DeclareSort(DOM_NAMES[d]) for d in DOMAINS}
+        self.assumptions: list[T] = []
+        self._fresh = itertools.count()
+
+    def sort(self, d: str) -> z3.SortRef:
+        return self.sorts[d]
+
+    def fresh(self, d: str, name: str) -> T:
+        return z3.Const(f"{name}!{next(self._fresh)}", self.sorts[d])
+
+    def get(self, a: T, i: T) -> T:
+        return a[i]
+
+    def tab(self, d: str, f: Callable[[T], T]) -> T:
+        x = self.fresh(d, "x")
+        return z3.Lambda([x], lift(f(x)))
+
+    def upd(self, a: T, i: T, v: T) -> T:
+        return z3.Store(a, i, lift(v))
+
+    def all(self, d: str, f: Callable[[T], T]) -> T:
+        x = self.fresh(d, "x")
+        body = f(x)
+        if isinstance(body, bool):
+            return body
+        return z3.ForAll([x], body)
+
+    def any(self, d: str, f: Callable[[T], T]) -> T:
+        x = self.fresh(d, "x")
+        body = f(x)
+        if isinstance(body, bool):
+            return body
+        return z3.Exists([x], body)
+
+    def count(self, d: str, f: Callable[[T], T]) -> T:
+        raise TypeError("counting is not first-order: the unbounded reading drops limits")
+
+    def at_least_two(self, d: str, f: Callable[[T], T]) -> T:
+        x, y = self.fresh(d, "x"), self.fresh(d, "y")
+        return z3.Exists([x, y], z3.And(x != y, lift(f(x)), lift(f(y))))
+
+    def choose(self, d: str, cond: Callable[[T], T],
+               key: Callable[[T], Sequence[T]] | None = None) -> tuple[T, T]:
+        """Any element with ``cond``, or none (over-approximates the ordered choice)."""
+        c = self.fresh(d, "pick")
+        found = z3.Bool(f"found!{next(self._fresh)}")
+        self.assumptions.append(z3.Implies(found, lift(cond(c))))
+        return found, c
+
+    def bounded(self, cond: T) -> T:
+        return True
+
+
+def lift(v: T) -> T:
+    if isinstance(v, bool):
+        return z3.BoolVal(v)
+    if isinstance(v, int):
+        return z3.IntVal(v)
+    return v
+
+
+Universe = Finite | Unbounded
+
+# ----------------------------------------------------------------------------- the state
+# name -> (kind, domains): kind "int" | "bool" | "P" (a page) | "M" (a memfd) | "S"
+SCALARS: dict[str, str] = {"kexecs": "int", "phase": "int", "faults": "int", "seq": "int"}
+FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    # pages
+    "owner": ("int", ("P",)), "trk": ("bool", ("P",)), "stp": ("bool", ("P",)),
+    "cnt": ("int", ("P",)),
+    # memfds
+    "mlive": ("bool", ("M",)), "muser": ("bool", ("M",)), "mfol": ("bool", ("M", "P")),
+    # sessions
+    "sx": ("bool", ("S",)), "sst": ("int", ("S",)), "sseq": ("int", ("S",)),
+    "shb": ("bool", ("S",)), "sfb": ("P", ("S",)), "sfz": ("bool", ("S",)),
+    "svt": ("bool", ("S",)), "ssn": ("bool", ("S",)), "ssnhb": ("bool", ("S",)),
+    "ssnfb": ("P", ("S",)),
+    # files
+    "fl": ("bool", ("F",)), "fsnp": ("bool", ("F",)), "fs": ("S", ("F",)),
+    "fseq": ("int", ("F",)), "fst": ("int", ("F",)), "fhm": ("bool", ("F",)),
+    "fm": ("M", ("F",)), "fhs": ("bool", ("F",)), "fser": ("P", ("F",)),
+    "ffol": ("bool", ("F", "P")), "fh": ("bool", ("F",)), "ftr": ("bool", ("F",)),
+    "fexk": ("bool", ("F", "P")), "fexc": ("int", ("F", "P")),
+    "snhs": ("bool", ("F",)), "snser": ("P", ("F",)), "snfol": ("bool", ("F", "P")),
+    "snh": ("bool", ("F",)),
+}
+
+OUT_STATUSES = (st.OUT_OPEN, st.OUT_CLOSING)
+IN_STATUSES = (st.IN_NEW, st.IN_RETRIEVED, st.IN_FINISHED, st.IN_STUCK)
+
+
+class S(dict[str, Any]):
+    """A symbolic (or concrete) state: field name -> scalar or array."""
+
+    def with_(self, **changes: Any) -> S:
+        out = S(self)
+        out.update(changes)
+        return out
+
+
+@dataclass(frozen=True)
+class Inst:
+    """One action instance: a kernel call with its arguments as terms.
+
+    ``name`` and ``args`` follow ``LuoModel.actions``; object arguments are slots (or
+    constants of a sort) instead of list positions: ``session`` a session slot, ``file``
+    a file slot (its session is the file's), ``memfd`` / ``page`` slots.
+    """
+
+    name: str
+    args: tuple[tuple[str, Any], ...]
+
+    def arg(self, key: str) -> Any:
+        for k, v in self.args:
+            if k == key:
+                return v
+        return None
+
+    def __str__(self) -> str:
+        return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.args)})"
+
+
+@dataclass
+class Step:
+    """What one action instance does: enabled when ``guard``; returns ``ret``."""
+
+    guard: T
+    ret: T
+    post: S
+    #: a restore was refused (no stamp) -- restore_once
+    refused: T
+    #: the handler's retrieve() ran, and whether it had run before -- data_intact and
+    #: retrieve_at_most_once
+    hretrieve: T
+    hretrieve_again: T
+    #: the file slot the handler's retrieve ran for (data_intact), or None
+    rfile: T
+    #: the bounded reading ran out of slots (the bound is too small for the encoding)
+    overflow: T
+
+
+def unsupported(design: Design, bounds: Bounds | None) -> list[str]:
+    """Why this design / bounds cannot be encoded (empty: it can)."""
+    why = []
+    if design.steps:
+        why.append("the design replaces kernel steps (a variant file with STEPS): the "
+                   "symbolic encoding only reads Design flags")
+    if not design.restore_checks_stamp:
+        why.append("restore without the stamp check (KHO-M6) is not encoded")
+    if not design.metadata_outside_scratch:
+        why.append("scratch pages are not encoded (KHO-M7)")
+    if bounds is not None:
+        if bounds.scratch:
+            why.append(f"scratch pages are not encoded (bound scratch={bounds.scratch})")
+        if bounds.folios > 1:
+            why.append(f"the bounded encoding has memfds of at most one folio "
+                       f"(bound folios={bounds.folios})")
+        if bounds.reboot != "interleaved":
+            why.append("only the interleaved reboot is encoded (bound reboot=atomic)")
+    return why
+
+
+def slot_sizes(b: Bounds) -> dict[str, int]:
+    """Slots the bounded reading needs: incoming and outgoing sessions coexist (2S);
+    a session's files plus snapshot entries that outlived them (6.19) need up to 3F per
+    session pair. Running out is detected (``overflow``) and reported, never ignored."""
+    return {"P": b.pages, "M": b.memfds, "S": 2 * b.sessions, "F": 3 * b.sessions * b.files}
+
+
+class SymbolicLuo:
+    """The actions of :class:`luoverify.model.luo.LuoModel`, over a universe ``U``."""
+
+    def __init__(self, design: Design, bounds: Bounds, U: Universe) -> None:
+        self.d = design
+        self.b = bounds
+        self.U = U
+
+    # ------------------------------------------------------------------ variables
+    def variables(self, tag: str) -> S:
+        """Fresh Z3 variables for one state (``tag`` distinguishes steps)."""
+        U = self.U
+        s = S()
+        for name in SCALARS:
+            s[name] = z3.Int(f"{name}@{tag}")
+        for name, (kind, doms) in FIELDS.items():
+            if isinstance(U, Finite):
+                s[name] = _fin_vars(f"{name}@{tag}", kind, [U.sizes[d] for d in doms])
+            else:
+                rng = (z3.IntSort() if kind == "int" else z3.BoolSort() if kind == "bool"
+                       else U.sort(kind))
+                s[name] = z3.Array(f"{name}@{tag}", *[U.sort(d) for d in doms], rng)
+        return s
+
+    def init(self) -> S:
+        """The cold-booted machine (concrete values in the finite reading)."""
+        U = self.U
+        assert isinstance(U, Finite)
+        sz = U.sizes
+        s = S(kexecs=0, phase=st.RUNNING, faults=self.b.faults, seq=0)
+        for name, (kind, doms) in FIELDS.items():
+            zero: Any = False if kind == "bool" else 0
+            if name == "owner":
+                zero = st.FREE
+            s[name] = _const(zero, [sz[d] for d in doms])
+        return s
+
+    # ------------------------------------------------------------------ helpers
+    def g(self, s: S, name: str, *idx: T) -> T:
+        a = s[name]
+        for i in idx:
+            a = self.U.get(a, i)
+        return a
+
+    def set1(self, s: S, name: str, i: T, v: T) -> S:
+        return s.with_(**{name: self.U.upd(s[name], i, v)})
+
+    def setrow(self, s: S, name: str, i: T, row: Callable[[T], T]) -> S:
+        """``name[i][p] = row(p)`` for every p (2-D fields indexed by F or M, then P)."""
+        U = self.U
+        if isinstance(U, Finite):
+            new = tuple(U.tab("P", row) if Eq(i, k) is True else
+                        tuple(If(Eq(i, k), row(p), s[name][k][p]) for p in U.elems("P"))
+                        for k in range(len(s[name])))
+            return s.with_(**{name: new})
+        a = s[name]
+        x = U.fresh("F" if name[0] in "fs" else "M", "r")
+        p = U.fresh("P", "p")
+        return s.with_(**{name: z3.Lambda([x, p], If(x == i, lift(row(p)), a[x, p]))})
+
+    def get2(self, s: S, name: str, i: T, p: T) -> T:
+        U = self.U
+        if isinstance(U, Finite):
+            return U.get(U.get(s[name], i), p)
+        return s[name][i, p]
+
+    def map_f(self, s: S, name: str, f: Callable[[T], T]) -> S:
+        return s.with_(**{name: self.U.tab("F", f)})
+
+    def map_fp(self, s: S, name: str, f: Callable[[T, T], T]) -> S:
+        U = self.U
+        if isinstance(U, Finite):
+            return s.with_(**{name: tuple(tuple(f(i, p) for p in U.elems("P"))
+                                          for i in U.elems("F"))})
+        x, p = U.fresh("F", "x"), U.fresh("P", "p")
+        return s.with_(**{name: z3.Lambda([x, p], lift(f(x, p)))})
+
+    def map_mp(self, s: S, name: str, f: Callable[[T, T], T]) -> S:
+        U = self.U
+        if isinstance(U, Finite):
+            return s.with_(**{name: tuple(tuple(f(i, p) for p in U.elems("P"))
+                                          for i in U.elems("M"))})
+        x, p = U.fresh("M", "x"), U.fresh("P", "p")
+        return s.with_(**{name: z3.Lambda([x, p], lift(f(x, p)))})
+
+    def map(self, s: S, name: str, d: str, f: Callable[[T], T]) -> S:
+        return s.with_(**{name: self.U.tab(d, f)})
+
+    def outgoing(self, s: S, x: T) -> T:
+        return And(self.g(s, "sx", x), In(self.g(s, "sst", x), OUT_STATUSES))
+
+    def incoming(self, s: S, x: T) -> T:
+        return And(self.g(s, "sx", x), In(self.g(s, "sst", x), IN_STATUSES))
+
+    def file_of(self, s: S, f: T, x: T) -> T:
+        """File ``f`` is listed in session ``x``."""
+        return And(self.g(s, "fl", f), Eq(self.g(s, "fs", f), x))
+
+    def nfiles_pos(self, s: S, x: T) -> T:
+        return self.U.any("F", lambda f: self.file_of(s, f, x))
+
+    def rebooting(self, s: S) -> T:
+        return Not(Eq(s["phase"], st.RUNNING))
+
+    def luo_ref(self, s: S, f: T, m: T) -> T:
+        return And(self.g(s, "fl", f), self.g(s, "fhm", f), Eq(self.g(s, "fm", f), m),
+                   In(self.g(s, "fst", f), (st.PRESERVED, st.FROZEN, st.F_OK)))
+
+    def managed(self, s: S, m: T) -> T:
+        return self.U.any("F", lambda f: self.luo_ref(s, f, m))
+
+    def referenced(self, s: S, p: T) -> T:
+        """Some object names page ``p`` (the allocator's preference, luo._referenced_pages)."""
+        U, g = self.U, self.g
+        return Or(
+            U.any("M", lambda m: And(g(s, "mlive", m), self.get2(s, "mfol", m, p))),
+            U.any("S", lambda x: And(g(s, "sx", x), Or(
+                And(g(s, "shb", x), Eq(g(s, "sfb", x), p)),
+                And(g(s, "ssn", x), g(s, "ssnhb", x), Eq(g(s, "ssnfb", x), p))))),
+            U.any("F", lambda f: Or(
+                And(g(s, "fl", f), Or(And(g(s, "fhs", f), Eq(g(s, "fser", f), p)),
+                                      self.get2(s, "ffol", f, p))),
+                And(g(s, "fsnp", f), Or(And(g(s, "snhs", f), Eq(g(s, "snser", f), p)),
+                                        self.get2(s, "snfol", f, p))))),
+        )
+
+    def pick_free(self, s: S) -> tuple[T, T]:
+        """luo.pick_free(scratch=False): the free page with the smallest key."""
+        g = self.g
+        return self.U.choose(
+            "P", lambda p: Eq(g(s, "owner", p), st.FREE),
+            lambda p: (b2i(self.referenced(s, p)), b2i(g(s, "trk", p)), b2i(g(s, "stp", p)),
+                       g(s, "cnt", p)))
+
+    def alloc_kernel_page(self, s: S) -> tuple[T, T, S]:
+        found, p = self.pick_free(s)
+        s2 = self.set1(self.set1(s, "owner", p, st.ALLOC), "cnt", p, st.ZERO)
+        return found, p, s2
+
+    def free_page(self, s: S, p: T, cond: T = True) -> S:
+        g = self.g
+        return self.set1(self.set1(s, "owner", p, If(cond, st.FREE, g(s, "owner", p))),
+                         "cnt", p, If(cond, st.ZERO, g(s, "cnt", p)))
+
+    def new_file_slot(self, s: S) -> tuple[T, T]:
+        g = self.g
+        return self.U.choose("F", lambda f: And(Not(g(s, "fl", f)), Not(g(s, "fsnp", f))))
+
+    def new_memfd_slot(self, s: S) -> tuple[T, T]:
+        return self.U.choose("M", lambda m: Not(self.g(s, "mlive", m)))
+
+    def ite_state(self, c: T, a: S, b: S) -> S:
+        """Field-wise ``If(c, a, b)``."""
+        if c is True:
+            return a
+        if c is False:
+            return b
+        return S({k: _ite_tree(c, a[k], b[k]) for k in a})
+
+    # ------------------------------------------------------------------ instances
+    def instances(self) -> list[Inst]:
+        """Every action instance (the finite reading: one per slot combination; the
+        unbounded reading: one per action shape, objects as fresh constants)."""
+        U, b, d = self.U, self.b, self.d
+        out: list[Inst] = []
+
+        def objs(dom: str, name: str) -> Sequence[T]:
+            if isinstance(U, Finite):
+                return list(U.elems(dom))
+            return [U.fresh(dom, name)]
+
+        sizes: Sequence[Any] = range(b.folios + 1) if isinstance(U, Finite) else ["any"]
+        for size in sizes:
+            out.append(Inst("memfd_create", (("size", size), ("scratch", 0))))
+        for m in objs("M", "m"):
+            out.append(Inst("memfd_write", (("memfd", m),)))
+        for m in objs("M", "m"):
+            out.append(Inst("close_memfd", (("memfd", m),)))
+        for p in objs("P", "p"):
+            out.append(Inst("alloc_pages", (("page", p),)))
+        for p in objs("P", "p"):
+            out.append(Inst("free_pages", (("page", p),)))
+        out.append(Inst("create_session", (("name", "new"),)))
+        out.append(Inst("create_session", (("name", "dup"),)))
+        for x in objs("S", "s"):
+            out.append(Inst("retrieve_session", (("session", x),)))
+        out.append(Inst("retrieve_session", (("session", "unknown"),)))
+        for kind in ("out", "in"):
+            for x in objs("S", "s"):
+                L = (("list", kind), ("session", x))
+                out.append(Inst("preserve_fd", (*L, ("fd", "any"), ("token", "dup"))))
+                for m in objs("M", "m"):
+                    out.append(Inst("preserve_fd", (*L, ("fd", m), ("fault", None))))
+                    out.append(Inst("preserve_fd", (*L, ("fd", m), ("fault", "preserve"))))
+                out.append(Inst("preserve_fd", (*L, ("fd", "devnull"))))
+                out.append(Inst("preserve_fd", (*L, ("fd", "closed"))))
+                out.append(Inst("retrieve_fd", (*L, ("file", "unknown"), ("fault", None))))
+                out.append(Inst("finish", (*L, ("fault", None))))
+                out.append(Inst("finish", (*L, ("fault", "veto"))))
+                out.append(Inst("close_session", (*L, ("fault", None))))
+                if kind == "in":
+                    out.append(Inst("close_session", (*L, ("fault", "veto"))))
+            for f in objs("F", "f"):
+                out.append(Inst("retrieve_fd", (("list", kind), ("file", f), ("fault", None))))
+                out.append(Inst("retrieve_fd", (("list", kind), ("file", f),
+                                                ("fault", "retrieve"))))
+        out.append(Inst("reboot", ()))
+        for x in objs("S", "s"):
+            out.append(Inst("luo_session_serialize", (("session", x), ("fault", None))))
+        for f in objs("F", "f"):
+            out.append(Inst("luo_session_serialize", (("file", f), ("fault", "freeze"))))
+        if d.kho_finalize:
+            out.append(Inst("kho_finalize", (("fault", None),)))
+            out.append(Inst("kho_finalize", (("fault", "finalize"),)))
+        out.append(Inst("kernel_kexec", ()))
+        return out
+
+    # ------------------------------------------------------------------ transitions
+    def step(self, s: S, a: Inst) -> Step:
+        """The guard, return value, successor and events of ``a`` in ``s``."""
+        fn = getattr(self, "do_" + a.name)
+        out: Step = fn(s, **dict(a.args))
+        return out
+
+    def _step(self, guard: T, ret: T, post: S, *, refused: T = False, hretrieve: T = False,
+              again: T = False, rfile: T = None, overflow: T = False) -> Step:
+        return Step(guard, ret, post, refused, hretrieve, again, rfile, overflow)
+
+    # --- user space ---------------------------------------------------------------
+    def do_memfd_create(self, s: S, size: Any, scratch: int) -> Step:
+        """memfd_create() + ftruncate + write "A" (luo.do_memfd_create)."""
+        g, U = self.g, self.U
+        has_slot, slot = self.new_memfd_slot(s)
+        if size == "any":  # unbounded: any set of free pages
+            assert isinstance(U, Unbounded)
+            chosen = z3.Array(f"newfolios!{next(U._fresh)}", U.sort("P"), z3.BoolSort())
+            pv = U.fresh("P", "p")
+            U.assumptions.append(z3.ForAll([pv], z3.Implies(
+                chosen[pv], g(s, "owner", pv) == st.FREE)))
+            ok: T = z3.Bool(f"ok!{next(U._fresh)}")
+            s2 = self.map(s, "owner", "P", lambda p: If(chosen[p], st.ALLOC, g(s, "owner", p)))
+            s2 = self.map(s2, "cnt", "P", lambda p: If(chosen[p], st.DATA_A, g(s, "cnt", p)))
+            s2 = self.setrow(s2, "mfol", slot, lambda p: chosen[p])
+        elif size == 0:
+            ok = True
+            s2 = self.setrow(s, "mfol", slot, lambda p: False)
+        else:
+            ok, p = self.pick_free(s)
+            s2 = self.set1(self.set1(s, "owner", p, st.ALLOC), "cnt", p, st.DATA_A)
+            s2 = self.setrow(s2, "mfol", slot, lambda q: Eq(q, p))
+        s2 = self.set1(self.set1(s2, "mlive", slot, True), "muser", slot, True)
+        return self._step(has_slot, If(ok, 0, -E.ENOMEM), self.ite_state(ok, s2, s))
+
+    def do_memfd_write(self, s: S, memfd: T) -> Step:
+        g, U = self.g, self.U
+        m = memfd
+        fol = lambda p: self.get2(s, "mfol", m, p)  # noqa: E731
+        guard = And(g(s, "mlive", m), g(s, "muser", m), U.any("P", fol),
+                    U.all("P", lambda p: Implies(fol(p), Eq(g(s, "cnt", p), st.DATA_A))))
+        post = self.map(s, "cnt", "P", lambda p: If(fol(p), st.DATA_B, g(s, "cnt", p)))
+        return self._step(guard, 0, post)
+
+    def fput_all(self, s: S, touched: Callable[[T], T]) -> S:
+        """Drop references: a memfd with no user and no LUO reference left dies, and its
+        folios are freed (luo.fput_memfd), for every memfd ``touched`` names."""
+        g = self.g
+        dies = {}
+
+        def die(m: T) -> T:
+            return And(touched(m), g(s, "mlive", m), Not(g(s, "muser", m)),
+                       Not(self.managed(s, m)))
+
+        U = self.U
+        if isinstance(U, Finite):
+            dies = {m: die(m) for m in U.elems("M")}
+            dm: Callable[[T], T] = lambda m: dies[m] if isinstance(m, int) else U.get(  # noqa: E731
+                tuple(dies[k] for k in U.elems("M")), m)
+        else:
+            dm = die
+        freed = lambda p: U.any("M", lambda m: And(dm(m), self.get2(s, "mfol", m, p)))  # noqa: E731
+        s2 = self.map(s, "owner", "P", lambda p: If(freed(p), st.FREE, g(s, "owner", p)))
+        s2 = self.map(s2, "cnt", "P", lambda p: If(freed(p), st.ZERO, g(s, "cnt", p)))
+        s2 = self.map(s2, "mlive", "M", lambda m: And(g(s, "mlive", m), Not(dm(m))))
+        s2 = self.map_mp(s2, "mfol", lambda m, p: And(self.get2(s, "mfol", m, p), Not(dm(m))))
+        return s2
+
+    def do_close_memfd(self, s: S, memfd: T) -> Step:
+        g = self.g
+        m = memfd
+        guard = And(g(s, "mlive", m), g(s, "muser", m))
+        s2 = self.set1(s, "muser", m, False)
+        return self._step(guard, 0, self.fput_all(s2, lambda x: Eq(x, m)))
+
+    def do_alloc_pages(self, s: S, page: T) -> Step:
+        g, U = self.g, self.U
+        p = page
+        room = U.bounded(U.count("P", lambda q: Eq(g(s, "owner", q), st.OTHER)) < self.b.others
+                         ) if isinstance(U, Finite) else True
+        guard = And(Eq(g(s, "owner", p), st.FREE), room)
+        post = self.set1(self.set1(s, "owner", p, st.OTHER), "cnt", p, st.FOREIGN)
+        return self._step(guard, 0, post)
+
+    def do_free_pages(self, s: S, page: T) -> Step:
+        p = page
+        return self._step(Eq(self.g(s, "owner", p), st.OTHER), 0, self.free_page(s, p))
+
+    # --- /dev/liveupdate --------------------------------------------------------------
+    def n_outgoing(self, s: S) -> T:
+        return self.U.count("S", lambda x: self.outgoing(s, x))
+
+    def do_create_session(self, s: S, name: str) -> Step:
+        g, U, d = self.g, self.U, self.d
+        offered = Or(Not(self.rebooting(s)), d.block_mutations_in_reboot)
+        if name == "dup":
+            guard = And(offered, U.any("S", lambda x: self.outgoing(s, x)))
+            ret = If(And(self.rebooting(s), d.block_mutations_in_reboot), -E.EBUSY, -E.EEXIST)
+            return self._step(guard, ret, s)
+        room = self.n_outgoing(s) < self.b.sessions if isinstance(U, Finite) else True
+        busy = And(self.rebooting(s), d.block_mutations_in_reboot)
+        has, x = U.choose("S", lambda y: Not(g(s, "sx", y)))
+        post = s.with_(seq=s["seq"] + 1)
+        for name_, v in (("sx", True), ("sst", st.OUT_OPEN), ("sseq", s["seq"]),
+                         ("shb", False), ("sfz", False), ("svt", False), ("ssn", False)):
+            post = self.set1(post, name_, x, v)
+        return self._step(And(offered, room), If(busy, -E.EBUSY, 0),
+                          self.ite_state(busy, s, post), overflow=And(offered, room,
+                                                                      Not(busy), Not(has)))
+
+    def do_retrieve_session(self, s: S, session: T) -> Step:
+        g = self.g
+        if isinstance(session, str):
+            return self._step(True, -E.ENOENT, s)
+        x = session
+        new = Eq(g(s, "sst", x), st.IN_NEW)
+        return self._step(self.incoming(s, x), If(new, 0, -E.EINVAL),
+                          self.ite_state(new, self.set1(s, "sst", x, st.IN_RETRIEVED), s))
+
+    # --- session ioctls ---------------------------------------------------------------
+    def session_usable(self, s: S, kind: str, x: T) -> T:
+        sst = self.g(s, "sst", x)
+        side = self.outgoing(s, x) if kind == "out" else self.incoming(s, x)
+        return And(side, Not(In(sst, (st.OUT_CLOSING, st.IN_NEW, st.IN_STUCK))))
+
+    def nfiles_lt(self, s: S, x: T, n: int) -> T:
+        U = self.U
+        if isinstance(U, Finite):
+            return U.count("F", lambda f: self.file_of(s, f, x)) < n
+        return True
+
+    def do_preserve_fd(self, s: S, list: str, session: T, fd: Any, token: str = "new",
+                       fault: str | None = None) -> Step:
+        """LIVEUPDATE_SESSION_PRESERVE_FD (luo.do_preserve_fd + memfd_luo_preserve)."""
+        g, d, U = self.g, self.d, self.U
+        x = session
+        usable = self.session_usable(s, list, x)
+        incoming = list == "in"
+        busy = And(self.rebooting(s), d.block_mutations_in_reboot)
+        if token == "dup":
+            guard = And(usable, self.nfiles_pos(s, x))
+        else:
+            guard = And(usable, self.nfiles_lt(s, x, self.b.files))
+            if isinstance(fd, str):
+                pass
+            else:
+                guard = And(guard, g(s, "mlive", fd), g(s, "muser", fd))
+                if fault is not None:
+                    guard = And(guard, s["faults"] > 0)
+        kind_err = d.checks_kind("preserve") and incoming
+        if kind_err:
+            return self._step(guard, -E.EINVAL, s)
+        if token == "dup":
+            return self._step(guard, If(busy, -E.EBUSY, -E.EEXIST), s)
+        if fd == "closed":
+            return self._step(guard, If(busy, -E.EBUSY, -E.EBADF), s)
+        early: T = busy
+        early_ret: T = -E.EBUSY
+        if not isinstance(fd, str) and d.reject_double_preserve:
+            dbl = self.managed(s, fd)
+            early_ret = If(busy, -E.EBUSY, -E.EBUSY)
+            early = Or(busy, dbl)
+        # the files block, allocated on the session's first preservation
+        need_blk = Not(g(s, "shb", x))
+        blk_found, blk, s_blk = self.alloc_kernel_page(s)
+        s_blk = self.set1(s_blk, "trk", blk, True)
+        s_blk = self.set1(self.set1(s_blk, "shb", x, True), "sfb", x, blk)
+        s1 = self.ite_state(need_blk, s_blk, s)
+        blk_fail = And(need_blk, Not(blk_found))
+        overflow: T = False
+        if fd == "devnull":
+            ret2: T = -E.ENOENT
+            s2 = s1
+        else:
+            m = fd
+            ret2, s2, overflow = self._memfd_preserve(s1, x, m, fault)
+        # a failure after the block was allocated frees it again if the session has none
+        undo = And(Not(Eq(ret2, 0)), need_blk, Not(self.nfiles_pos(s2, x)))
+        s3 = self.set1(s2, "trk", blk, If(undo, False, g(s2, "trk", blk)))
+        s3 = self.free_page(s3, blk, undo)
+        s3 = self.set1(s3, "shb", x, If(undo, False, g(s3, "shb", x)))
+        ret = If(early, early_ret, If(blk_fail, -E.ENOMEM, ret2))
+        post = self.ite_state(Or(early, blk_fail), s, s3)
+        return self._step(guard, ret, post,
+                          overflow=And(guard, Not(early), Not(blk_fail), overflow))
+
+    def _memfd_preserve(self, s: S, x: T, m: T, fault: str | None) -> tuple[T, S, T]:
+        """memfd handler preserve: a ser page, every folio and the ser KHO-preserved."""
+        g, d = self.g, self.d
+        fol = lambda p: self.get2(s, "mfol", m, p)  # noqa: E731
+        has_f, f = self.new_file_slot(s)
+
+        def add_file(s0: S, ser_has: T, ser: T, handle: bool) -> S:
+            s1 = s0.with_(seq=s0["seq"] + 1)
+            for name, v in (("fl", True), ("fsnp", False), ("fs", x), ("fseq", s0["seq"]),
+                            ("fst", st.PRESERVED), ("fhm", True), ("fm", m),
+                            ("fhs", ser_has), ("fh", handle), ("ftr", False),
+                            ("snhs", False), ("snh", False)):
+                s1 = self.set1(s1, name, f, v)
+            if ser_has is not False:
+                s1 = self.set1(s1, "fser", f, ser)
+            s1 = self.setrow(s1, "ffol", f, fol)
+            s1 = self.setrow(s1, "fexk", f, lambda p: False)
+            s1 = self.setrow(s1, "fexc", f, lambda p: 0)
+            s1 = self.setrow(s1, "snfol", f, lambda p: False)
+            return s1
+
+        if fault is not None:
+            s0 = s.with_(faults=s["faults"] - 1)
+            if not d.preserve_error_reported:  # KHO-M9: rolled back, returns 0
+                return 0, add_file(s0, False, None, False), Not(has_f)
+            return -E.ENOMEM, s0, False
+        found, ser, s1 = self.alloc_kernel_page(s)
+        s1 = self.map(s1, "trk", "P", lambda p: Or(g(s1, "trk", p), fol(p), Eq(p, ser)))
+        s2 = add_file(s1, True, ser, True)
+        return If(found, 0, -E.ENOMEM), self.ite_state(found, s2, s), And(found, Not(has_f))
+
+    def do_retrieve_fd(self, s: S, list: str, fault: str | None, file: T = None,
+                       session: T = None) -> Step:
+        """LIVEUPDATE_SESSION_RETRIEVE_FD (luo.do_retrieve_fd + memfd_luo_retrieve)."""
+        g, d, U = self.g, self.d, self.U
+        rejected = d.checks_kind("retrieve") and list == "out"
+        if isinstance(file, str):  # token unknown
+            x = session
+            return self._step(self.session_usable(s, list, x),
+                              -E.EINVAL if rejected else -E.ENOENT, s)
+        f = file
+        x = g(s, "fs", f)
+        fst = g(s, "fst", f)
+        has_slot, slot = self.new_memfd_slot(s)
+        guard = And(g(s, "fl", f), self.session_usable(s, list, x),
+                    Or(has_slot, rejected, In(fst, (st.F_OK, st.F_ERR))))
+        if fault is not None:
+            guard = And(guard, s["faults"] > 0)
+        if rejected:
+            return self._step(guard, -E.EINVAL, s)
+        # already retrieved: a new fd to the same memfd; failed: the stored errno
+        s_ok = self.set1(s, "muser", g(s, "fm", f), True)
+        # the handler's retrieve
+        fol = lambda p: self.get2(s, "ffol", f, p)  # noqa: E731
+        ok = U.all("P", lambda p: Implies(fol(p), g(s, "stp", p)))
+        hs, ser = g(s, "fhs", f), g(s, "fser", f)
+        ser_refused = And(ok, hs, Not(g(s, "stp", ser)))
+        refused = Or(Not(ok), ser_refused)
+        ret_h: T = -E.ENOMEM if fault is not None else If(ok, 0, -E.EIO)
+        r = self.set1(s, "ftr", f, True)
+        if fault is not None:
+            r = r.with_(faults=r["faults"] - 1)
+        # folios restored (stamp erased, handed to the memfd) when all carry a stamp;
+        # the ser is restored and freed
+        restored = lambda p: And(ok, fol(p))  # noqa: E731
+        # (with several folios the kernel restores a prefix up to the first unstamped one;
+        # the unbounded reading restores none then. Sound: ``refused`` is exact, and the
+        # proof of restore_once shows that branch is never taken from an invariant state)
+        ser_back = lambda p: And(ok, hs, Eq(p, ser), g(s, "stp", ser))  # noqa: E731
+        r = self.map(r, "stp", "P", lambda p: And(g(r, "stp", p), Not(restored(p)),
+                                                  Not(ser_back(p))))
+        r = self.map(r, "owner", "P", lambda p: If(
+            restored(p), st.FREE if fault is not None else st.ALLOC,
+            If(ser_back(p), st.FREE, g(r, "owner", p))))
+        r = self.map(r, "cnt", "P", lambda p: If(
+            Or(And(restored(p), fault is not None), ser_back(p)), st.ZERO, g(r, "cnt", p)))
+        success = And(ok, fault is None)
+        # on success: a new memfd holding the restored folios
+        rs = self.set1(self.set1(r, "mlive", slot, True), "muser", slot, True)
+        rs = self.setrow(rs, "mfol", slot, fol)
+        rs = self.set1(rs, "fm", f, slot)
+        rs = self.set1(rs, "fhm", f, True)
+        r = self.ite_state(success, rs, r)
+        outgoing_file = In(fst, (st.PRESERVED, st.FROZEN))
+        # LUO records the outcome (and forgets the pages the file named)
+        rec_ok = And(success, Not(outgoing_file))
+        rec_err = And(Not(success), d.remember_retrieve_status, Eq(fst, st.F_NEW))
+        forget = Or(rec_ok, rec_err)
+        r = self.set1(r, "fst", f, If(rec_ok, st.F_OK, If(rec_err, st.F_ERR, g(r, "fst", f))))
+        r = self.set1(r, "fhs", f, And(g(r, "fhs", f), Not(forget)))
+        r = self.setrow(r, "ffol", f, lambda p: And(fol(p), Not(forget)))
+        if not d.checks_kind("retrieve") or list == "in":
+            pass
+        is_ok, is_err = Eq(fst, st.F_OK), Eq(fst, st.F_ERR)
+        handler = And(Not(is_ok), Not(is_err))
+        post = self.ite_state(is_ok, s_ok, self.ite_state(is_err, s, r))
+        ret = If(is_ok, 0, If(is_err, -E.ENOMEM, ret_h))
+        return self._step(guard, ret, post, refused=And(handler, refused),
+                          hretrieve=handler, again=And(handler, g(s, "ftr", f)), rfile=f)
+
+    def luo_file_finish(self, s: S, x: T, fault: str | None) -> tuple[T, S, T]:
+        """luo.luo_file_finish: veto, or dispose of every file and the files block."""
+        g, U = self.g, self.U
+        has_files = self.nfiles_pos(s, x)
+        if fault is not None:
+            vetoed = self.set1(s.with_(faults=s["faults"] - 1), "svt", x, True)
+            return If(has_files, -E.EBUSY, 0), self.ite_state(has_files, vetoed, s), False
+        mine = lambda f: self.file_of(s, f, x)  # noqa: E731
+        discard = lambda f: And(mine(f), In(g(s, "fst", f),  # noqa: E731
+                                            (st.F_NEW, st.PRESERVED, st.FROZEN)))
+
+        def occ(f: T, p: T) -> T:
+            return And(discard(f), Or(self.get2(s, "ffol", f, p),
+                                       And(g(s, "fhs", f), Eq(g(s, "fser", f), p))))
+
+        blk = lambda p: And(g(s, "shb", x), Eq(g(s, "sfb", x), p))  # noqa: E731
+        named = lambda p: Or(U.any("F", lambda f: occ(f, p)), blk(p))  # noqa: E731
+        if isinstance(U, Finite):
+            def twice(p: T) -> T:
+                return (U.count("F", lambda f: occ(f, p)) + b2i(blk(p))) >= 2
+        else:
+            def twice(p: T) -> T:
+                return Or(U.at_least_two("F", lambda f: occ(f, p)),
+                          And(blk(p), U.any("F", lambda f: occ(f, p))))
+        refused = U.any("P", lambda p: And(named(p), Or(Not(g(s, "stp", p)), twice(p))))
+        restored = lambda p: And(named(p), g(s, "stp", p))  # noqa: E731
+        r = self.map(s, "stp", "P", lambda p: And(g(s, "stp", p), Not(restored(p))))
+        r = self.map(r, "owner", "P", lambda p: If(restored(p), st.FREE, g(s, "owner", p)))
+        r = self.map(r, "cnt", "P", lambda p: If(restored(p), st.ZERO, g(s, "cnt", p)))
+        # pop every file; drop LUO's reference to each memfd
+        r = self.map(r, "fl", "F", lambda f: And(g(s, "fl", f), Not(mine(f))))
+        put = lambda m: U.any("F", lambda f: And(mine(f), g(s, "fhm", f),  # noqa: E731
+                                                Eq(g(s, "fm", f), m),
+                                                Not(Eq(g(s, "fst", f), st.F_ERR)),
+                                                Not(Eq(g(s, "fst", f), st.F_NEW))))
+        r = self.fput_all(r, put)
+        r = self.set1(r, "shb", x, False)
+        return If(has_files, 0, 0), self.ite_state(has_files, r, s), And(has_files, refused)
+
+    def do_finish(self, s: S, list: str, session: T, fault: str | None) -> Step:
+        g, d = self.g, self.d
+        x = session
+        guard = self.session_usable(s, list, x)
+        if fault is not None:
+            guard = And(guard, s["faults"] > 0, self.nfiles_pos(s, x))
+        if d.checks_kind("finish") and list == "out":
+            return self._step(guard, -E.EINVAL, s)
+        ret, post, refused = self.luo_file_finish(s, x, fault)
+        if list == "in":
+            post = self.ite_state(Eq(ret, 0), self.set1(post, "sst", x, st.IN_FINISHED), post)
+        return self._step(guard, ret, post, refused=refused)
+
+    def do_close_session(self, s: S, list: str, session: T, fault: str | None) -> Step:
+        """close() of a session fd (luo.do_close_session)."""
+        g, d, U = self.g, self.d, self.U
+        x = session
+        guard = self.session_usable(s, list, x)
+        if list == "out":
+            if fault is not None:
+                return self._step(False, 0, s)
+            guard = And(guard, Or(Not(self.rebooting(s)), not d.block_mutations_in_reboot))
+            mine = lambda f: self.file_of(s, f, x)  # noqa: E731
+            # unpreserve every file (handle 0: WARN and nothing), then put its memfd
+            live = lambda f: And(mine(f), g(s, "fh", f))  # noqa: E731
+            ser_of = lambda p: U.any("F", lambda f: And(  # noqa: E731
+                live(f), g(s, "fhs", f), Eq(g(s, "fser", f), p)))
+            fol_of = lambda p: U.any("F", lambda f: And(  # noqa: E731
+                live(f), self.get2(s, "ffol", f, p)))
+            blk = lambda p: And(g(s, "shb", x), Eq(g(s, "sfb", x), p))  # noqa: E731
+
+            def trk(p: T) -> T:
+                keep = g(s, "trk", p)
+                if d.unpreserve_untracks_folios:
+                    keep = And(keep, Not(fol_of(p)))
+                if d.unpreserve_untracks_ser:
+                    keep = And(keep, Not(ser_of(p)))
+                return And(keep, Not(blk(p)))
+
+            r = self.map(s, "trk", "P", trk)
+            freed = lambda p: Or(ser_of(p), blk(p))  # noqa: E731
+            r = self.map(r, "owner", "P", lambda p: If(freed(p), st.FREE, g(s, "owner", p)))
+            r = self.map(r, "cnt", "P", lambda p: If(freed(p), st.ZERO, g(s, "cnt", p)))
+            r = self.map(r, "fl", "F", lambda f: And(g(s, "fl", f), Not(mine(f))))
+            r = self.fput_all(r, lambda m: U.any("F", lambda f: And(
+                mine(f), g(s, "fhm", f), Eq(g(s, "fm", f), m))))
+            r = self.set1(r, "shb", x, False)
+            running = Not(self.rebooting(s))
+            gone = self.set1(r, "sx", x, False)
+            gone = self.map(gone, "fsnp", "F", lambda f: And(
+                g(r, "fsnp", f), Not(Eq(g(r, "fs", f), x))))
+            post = self.ite_state(running, gone, self.set1(r, "sst", x, st.OUT_CLOSING))
+            return self._step(guard, 0, post)
+        if fault is not None:
+            guard = And(guard, s["faults"] > 0, self.nfiles_pos(s, x))
+        ret, r, refused = self.luo_file_finish(s, x, fault)
+        gone = self.set1(r, "sx", x, False)
+        back = st.IN_NEW if d.retrievable_after_vetoed_close else st.IN_STUCK
+        post = self.ite_state(Eq(ret, 0), gone, self.set1(r, "sst", x, back))
+        return self._step(guard, 0, post, refused=refused)
+
+    # --- reboot(KEXEC) ----------------------------------------------------------------
+    def do_reboot(self, s: S) -> Step:
+        g, d, U = self.g, self.d, self.U
+        room = s["kexecs"] < self.b.kexecs if isinstance(U, Finite) else True
+        guard = And(Eq(s["phase"], st.RUNNING), room)
+        r = self.map(s, "sfz", "S", lambda x: And(g(s, "sfz", x), Not(self.outgoing(s, x))))
+        after = st.FINALIZE if d.kho_finalize else st.READY
+        any_out = U.any("S", lambda x: self.outgoing(s, x))
+        return self._step(guard, 0, r.with_(phase=If(any_out, st.SERIALIZING, after)))
+
+    def cursor(self, s: S, x: T) -> T:
+        """Session ``x`` is the next one luo_session_serialize() visits."""
+        g, U = self.g, self.U
+        cand = lambda y: And(self.outgoing(s, y), Not(g(s, "sfz", y)))  # noqa: E731
+        if isinstance(U, Finite):
+            return And(cand(x), U.all("S", lambda y: Implies(
+                cand(y), g(s, "sseq", x) <= g(s, "sseq", y))))
+        return cand(x)
+
+    def unfreeze_files(self, s: S, which: Callable[[T], T]) -> S:
+        """luo_file_unfreeze_one on every frozen file ``which`` selects."""
+        g, d = self.g, self.d
+        hit = lambda f: And(which(f), g(s, "fl", f), Eq(g(s, "fst", f), st.FROZEN))  # noqa: E731
+        r = self.map(s, "fst", "F", lambda f: If(hit(f), st.PRESERVED, g(s, "fst", f)))
+        if not d.keep_handle_on_unfreeze:
+            r = self.map(r, "fh", "F", lambda f: And(g(s, "fh", f), Not(hit(f))))
+        return r
+
+    def drop_snaps(self, s: S, which: Callable[[T], T]) -> S:
+        g = self.g
+        r = self.map(s, "ssn", "S", lambda x: And(g(s, "ssn", x), Not(which(x))))
+        return self.map(r, "fsnp", "F", lambda f: And(g(s, "fsnp", f),
+                                                      Not(which(g(s, "fs", f)))))
+
+    def reboot_failed(self, s: S) -> S:
+        """reboot() returns an error: closed sessions unlinked, frozen flags cleared."""
+        g = self.g
+        closing = lambda x: And(g(s, "sx", x), Eq(g(s, "sst", x), st.OUT_CLOSING))  # noqa: E731
+        r = self.map(s, "sx", "S", lambda x: And(g(s, "sx", x), Not(closing(x))))
+        r = self.map(r, "fsnp", "F", lambda f: And(g(s, "fsnp", f), Not(closing(g(s, "fs", f)))))
+        r = self.map(r, "sfz", "S", lambda x: And(g(s, "sfz", x), Not(self.outgoing(s, x))))
+        return r.with_(phase=st.RUNNING)
+
+    def do_luo_session_serialize(self, s: S, fault: str | None, session: T = None,
+                                 file: T = None) -> Step:
+        """One session of luo_session_serialize(): freeze its files in order."""
+        g, d, U = self.g, self.d, self.U
+        if fault is not None:
+            fail = file
+            x = g(s, "fs", fail)
+            guard = And(g(s, "fl", fail), s["faults"] > 0)
+        else:
+            fail, x = None, session
+            guard = True
+        guard = And(guard, Eq(s["phase"], st.SERIALIZING), self.cursor(s, x))
+        mine = lambda f: self.file_of(s, f, x)  # noqa: E731
+        bad = lambda f: And(mine(f), Or(Not(g(s, "fh", f)),  # noqa: E731
+                                        Eq(f, fail) if fail is not None else False))
+        if isinstance(U, Finite):
+            found, first = U.choose("F", bad, lambda f: (g(s, "fseq", f),))
+        else:
+            found, first = U.choose("F", bad)
+        err = If(Eq(first, fail) if fail is not None else False, -E.EIO, -E.EINVAL)
+        # failure: the frozen prefix of this session and every earlier session roll back
+        before = lambda y: And(self.outgoing(s, y), g(s, "sseq", y) < g(s, "sseq", x))  # noqa: E731
+        prefix = lambda f: And(mine(f), g(s, "fseq", f) < g(s, "fseq", first))  # noqa: E731
+        # files of this session before ``first`` were frozen by this call, then unfrozen
+        r = self.map(s, "fst", "F", lambda f: If(prefix(f), st.FROZEN, g(s, "fst", f)))
+        r = self.unfreeze_files(r, lambda f: Or(prefix(f), before(g(s, "fs", f))))
+        r = self.drop_snaps(r, lambda y: Or(Eq(y, x), before(y)))
+        r = self.map(r, "sfz", "S", lambda y: And(g(r, "sfz", y), Not(before(y))))
+        if fail is not None:
+            r = r.with_(faults=If(Eq(first, fail), s["faults"] - 1, s["faults"]))
+        failed = self.reboot_failed(r)
+        # success: every file frozen, the snapshot written
+        ok = self.map(s, "fst", "F", lambda f: If(mine(f), st.FROZEN, g(s, "fst", f)))
+        ok = self.set1(ok, "sfz", x, True)
+        any_f = self.nfiles_pos(s, x)
+        ok = self.set1(ok, "ssn", x, any_f)
+        ok = self.set1(self.set1(ok, "ssnhb", x, g(s, "shb", x)), "ssnfb", x, g(s, "sfb", x))
+        of_x = lambda f: Eq(g(s, "fs", f), x)  # noqa: E731
+        ok = self.map(ok, "fsnp", "F", lambda f: If(of_x(f), mine(f), g(s, "fsnp", f)))
+        for src, dst in (("fhs", "snhs"), ("fser", "snser"), ("fh", "snh")):
+            ok = self.map(ok, dst, "F", lambda f, src=src, dst=dst: If(  # type: ignore[misc]
+                mine(f), g(s, src, f), g(s, dst, f)))
+        ok = self.map_fp(ok, "snfol", lambda f, p: If(mine(f), self.get2(s, "ffol", f, p),
+                                                      self.get2(s, "snfol", f, p)))
+        last = U.all("S", lambda y: Implies(self.outgoing(s, y),
+                                            g(s, "sseq", y) <= g(s, "sseq", x)))
+        after = st.FINALIZE if d.kho_finalize else st.READY
+        ok = ok.with_(phase=If(last, after, st.SERIALIZING))
+        return self._step(guard, If(found, err, 0), self.ite_state(found, failed, ok))
+
+    def do_kho_finalize(self, s: S, fault: str | None) -> Step:
+        g, d = self.g, self.d
+        guard = Eq(s["phase"], st.FINALIZE)
+        if fault is None:
+            return self._step(guard, 0, s.with_(phase=st.READY))
+        guard = And(guard, s["faults"] > 0)
+        r = s.with_(faults=s["faults"] - 1)
+        if not d.abort_keeps_preservations:  # KHO-M2: the whole tracker destroyed
+            r = self.map(r, "trk", "P", lambda p: False)
+        if d.abort_reboot_unfreezes:
+            out = lambda x: self.outgoing(s, x)  # noqa: E731
+            r = self.unfreeze_files(r, lambda f: out(g(s, "fs", f)))
+            r = self.drop_snaps(r, out)
+            r = self.map(r, "sfz", "S", lambda x: And(g(r, "sfz", x), Not(out(x))))
+        return self._step(guard, -E.EAGAIN, self.reboot_failed(r))
+
+    def do_kernel_kexec(self, s: S) -> Step:
+        """machine_kexec() and the next boot (luo.machine_kexec)."""
+        g, d, U = self.g, self.d, self.U
+        guard = Eq(s["phase"], st.READY)
+        out = lambda x: self.outgoing(s, x)  # noqa: E731
+        snap_blk = lambda x: And(out(x), g(s, "ssn", x), g(s, "ssnhb", x))  # noqa: E731
+
+        def short(p: T) -> T:
+            if d.reserve_covers_block:
+                return False
+            return U.any("S", lambda x: And(snap_blk(x), Eq(g(s, "ssnfb", x), p)))
+
+        resv = lambda p: And(g(s, "trk", p), Not(short(p)))  # noqa: E731
+        r = self.map(s, "owner", "P", lambda p: If(resv(p), st.RESV, st.FREE))
+        r = self.map(r, "trk", "P", lambda p: False)
+        r = self.map(r, "stp", "P", lambda p: And(resv(p), d.stamps_survive_boot))
+        r = self.map(r, "cnt", "P", lambda p: If(resv(p), g(s, "cnt", p), st.ZERO))
+        # sessions: the outgoing list becomes the incoming one; the old incoming is gone
+        r = self.map(r, "sx", "S", out)
+        r = self.map(r, "sst", "S", lambda x: st.IN_NEW)
+        r = self.map(r, "shb", "S", snap_blk)
+        r = self.map(r, "sfb", "S", lambda x: g(s, "ssnfb", x))
+        for name in ("sfz", "svt", "ssn"):
+            r = self.map(r, name, "S", lambda x: False)
+        # files: the snapshot entries of outgoing sessions become the incoming files
+        handed = lambda f: And(g(s, "fsnp", f), out(g(s, "fs", f)))  # noqa: E731
+        r = self.map(r, "fl", "F", handed)
+        r = self.map(r, "fsnp", "F", lambda f: False)
+        r = self.map(r, "fst", "F", lambda f: st.F_NEW)
+        r = self.map(r, "fhm", "F", lambda f: False)
+        r = self.map(r, "ftr", "F", lambda f: False)
+        r = self.map(r, "fhs", "F", lambda f: g(s, "snhs", f))
+        r = self.map(r, "fser", "F", lambda f: g(s, "snser", f))
+        r = self.map(r, "fh", "F", lambda f: g(s, "snh", f))
+        r = self.map_fp(r, "ffol", lambda f, p: self.get2(s, "snfol", f, p))
+        r = self.map_fp(r, "fexk", lambda f, p: self.get2(s, "snfol", f, p))
+        r = self.map_fp(r, "fexc", lambda f, p: g(s, "cnt", p))
+        # user space and other kernel users start afresh
+        r = self.map(r, "mlive", "M", lambda m: False)
+        r = self.map(r, "muser", "M", lambda m: False)
+        r = self.map_mp(r, "mfol", lambda m, p: False)
+        r = r.with_(kexecs=s["kexecs"] + 1, phase=st.RUNNING)
+        return self._step(guard, 0, r)
+
+
+# ------------------------------------------------------------------------ finite helpers
+
+def _fin_vars(name: str, kind: str, dims: list[int]) -> Any:
+    if not dims:
+        return z3.Bool(name) if kind == "bool" else z3.Int(name)
+    return tuple(_fin_vars(f"{name}[{i}]", kind, dims[1:]) for i in range(dims[0]))
+
+
+def _const(v: Any, dims: list[int]) -> Any:
+    if not dims:
+        return v
+    return tuple(_const(v, dims[1:]) for _ in range(dims[0]))
+
+
+def _ite_tree(c: T, a: Any, b: Any) -> Any:
+    if isinstance(a, tuple):
+        return tuple(_ite_tree(c, x, y) for x, y in zip(a, b, strict=True))
+    return If(c, a, b)
+
+
+def leaves(v: Any) -> Iterator[Any]:
+    if isinstance(v, tuple):
+        for x in v:
+            yield from leaves(x)
+    else:
+        yield v
+
+
+# --------------------------------------------------------------- explicit <-> relational
+
+@dataclass
+class Labels:
+    """Slots given to the explicit state's objects by :func:`encode`."""
+
+    out: list[int]  # outgoing position -> session slot
+    inc: list[int]  # incoming position -> session slot
+    files: dict[tuple[str, int, int], int]  # (list, session pos, file pos) -> file slot
+
+
+def encode(state: State, sizes: dict[str, int]) -> tuple[S, Labels]:
+    """The relational (concrete) form of an explicit state."""
+    glob, outs, incs, memfds, pages = state
+    P = sizes["P"]
+    if any(pg[4] for pg in pages):
+        raise ValueError("scratch pages are not encoded")
+    s = S(kexecs=glob[0], phase=glob[1], faults=glob[2])
+    nS, nF = sizes["S"], sizes["F"]
+    s["owner"] = tuple(pg[0] for pg in pages)
+    s["trk"] = tuple(bool(pg[1]) for pg in pages)
+    s["stp"] = tuple(bool(pg[2]) for pg in pages)
+    s["cnt"] = tuple(pg[3] for pg in pages)
+    s["mlive"] = tuple(mf is not None for mf in memfds)
+    s["muser"] = tuple(bool(mf is not None and mf[0]) for mf in memfds)
+    s["mfol"] = tuple(tuple(mf is not None and p in mf[1] for p in range(P))
+                      for mf in memfds)
+    sess: dict[str, list[Any]] = {k: [] for k in ("sx", "sst", "sseq", "shb", "sfb", "sfz",
+                                                  "svt", "ssn", "ssnhb", "ssnfb")}
+    fil: dict[str, list[Any]] = {k: [] for k, (_kind, doms) in FIELDS.items()
+                                 if doms[0] == "F"}
+    labels = Labels([], [], {})
+    seq = 0
+
+    def add_file(slot_s: int, fseq: int, listed: Any, snap: Any) -> int:
+        fil["fl"].append(listed is not None)
+        fil["fsnp"].append(snap is not None)
+        fil["fs"].append(slot_s)
+        fil["fseq"].append(fseq)
+        if listed is not None:
+            f_st, memfd, ser, folios, handle, tried, expect = listed
+            fil["fst"].append(f_st)
+            fil["fhm"].append(memfd >= 0)
+            fil["fm"].append(max(memfd, 0))
+            fil["fhs"].append(ser >= 0)
+            fil["fser"].append(max(ser, 0))
+            fil["ffol"].append(tuple(p in folios for p in range(P)))
+            fil["fh"].append(bool(handle))
+            fil["ftr"].append(bool(tried))
+            exp = dict(zip(_expect_pages(listed), expect, strict=True))
+            fil["fexk"].append(tuple(p in exp for p in range(P)))
+            fil["fexc"].append(tuple(exp.get(p, 0) for p in range(P)))
+        else:
+            for k, v in (("fst", st.PRESERVED), ("fhm", False), ("fm", 0), ("fhs", False),
+                         ("fser", 0), ("fh", False), ("ftr", False)):
+                fil[k].append(v)
+            for k in ("ffol", "fexk"):
+                fil[k].append((False,) * P)
+            fil["fexc"].append((0,) * P)
+        if snap is not None:
+            ser, folios, handle = snap
+            fil["snhs"].append(ser >= 0)
+            fil["snser"].append(max(ser, 0))
+            fil["snfol"].append(tuple(p in folios for p in range(P)))
+            fil["snh"].append(bool(handle))
+        else:
+            fil["snhs"].append(False)
+            fil["snser"].append(0)
+            fil["snfol"].append((False,) * P)
+            fil["snh"].append(False)
+        return len(fil["fl"]) - 1
+
+    for kind, lst in (("out", outs), ("in", incs)):
+        for i, x in enumerate(lst):
+            status, fblk, frozen, vetoed, files, snap = x
+            slot = len(sess["sx"])
+            (labels.out if kind == "out" else labels.inc).append(slot)
+            for k, v in (("sx", True), ("sst", status), ("sseq", seq), ("shb", fblk >= 0),
+                         ("sfb", max(fblk, 0)), ("sfz", bool(frozen)), ("svt", bool(vetoed)),
+                         ("ssn", snap is not None),
+                         ("ssnhb", snap is not None and snap[0] >= 0),
+                         ("ssnfb", max(snap[0], 0) if snap is not None else 0)):
+                sess[k].append(v)
+            seq += 1
+            entries = list(snap[1]) if snap is not None else []
+            for j, f in enumerate(files):
+                # a snapshot entry taken from this file (same position, same data) rides
+                # on the same slot; any other entry gets a slot of its own
+                e = entries[j] if j < len(entries) and _same(entries[j], f) else None
+                labels.files[(kind, i, j)] = add_file(slot, seq, f, e)
+                seq += 1
+                if e is not None:
+                    entries[j] = None
+            for e in entries:
+                if e is not None:
+                    add_file(slot, seq, None, e)
+                    seq += 1
+    if len(sess["sx"]) > nS or len(fil["fl"]) > nF:
+        raise ValueError("the state has more objects than the encoding has slots")
+    while len(sess["sx"]) < nS:
+        for k, v in (("sx", False), ("sst", 0), ("sseq", 0), ("shb", False), ("sfb", 0),
+                     ("sfz", False), ("svt", False), ("ssn", False), ("ssnhb", False),
+                     ("ssnfb", 0)):
+            sess[k].append(v)
+    while len(fil["fl"]) < nF:
+        add_file(0, 0, None, None)
+        fil["fl"][-1] = False
+        fil["fsnp"][-1] = False
+    for k, vs in sess.items():
+        s[k] = tuple(vs)
+    for k, vs in fil.items():
+        s[k] = tuple(vs)
+    s["seq"] = seq
+    # keep the snapshot order: entries were numbered in file order above
+    return s, labels
+
+
+def _same(entry: tuple[Any, ...], f: tuple[Any, ...]) -> bool:
+    return bool(entry[0] == f[2] and tuple(entry[1]) == tuple(f[3]) and entry[2] == f[4])
+
+
+def _expect_pages(f: tuple[Any, ...]) -> tuple[int, ...]:
+    """The pages a file's ``expect`` tuple is about: its folios at the jump.
+
+    The explicit model stores only the contents; once retrieved, the folios are gone from
+    the file. The relational form keys them by page, so the encoder needs the pages: a
+    file's expect has one entry per folio it had at the jump, and with at most one folio
+    per memfd (the bounded readings) the page can be any: the decoder reads contents in
+    page order. Retrieved files keep their memfd's folios.
+    """
+    if f[3] and len(f[3]) == len(f[6]):
+        return tuple(f[3])
+    return tuple(range(len(f[6])))
+
+
+def decode(s: S) -> State:
+    """The explicit state of a concrete relational state (positions in ``seq`` order)."""
+    P = len(s["owner"])
+    pages = tuple((s["owner"][p], int(s["trk"][p]), int(s["stp"][p]), s["cnt"][p], 0)
+                  for p in range(P))
+    memfds = tuple((int(s["muser"][m]), tuple(p for p in range(P) if s["mfol"][m][p]))
+                   if s["mlive"][m] else None for m in range(len(s["mlive"])))
+    nS, nF = len(s["sx"]), len(s["fl"])
+
+    def files_of(x: int, listed: bool) -> list[int]:
+        key = "fl" if listed else "fsnp"
+        fs = [f for f in range(nF) if s[key][f] and s["fs"][f] == x]
+        return sorted(fs, key=lambda f: s["fseq"][f])
+
+    def session(x: int) -> tuple[Any, ...]:
+        files = []
+        for f in files_of(x, True):
+            folios = tuple(p for p in range(P) if s["ffol"][f][p])
+            expect = tuple(s["fexc"][f][p] for p in range(P) if s["fexk"][f][p])
+            files.append((s["fst"][f], s["fm"][f] if s["fhm"][f] else -1,
+                          s["fser"][f] if s["fhs"][f] else -1, folios, int(s["fh"][f]),
+                          int(s["ftr"][f]), expect))
+        snap = None
+        if s["ssn"][x]:
+            entries = tuple((s["snser"][f] if s["snhs"][f] else -1,
+                             tuple(p for p in range(P) if s["snfol"][f][p]), int(s["snh"][f]))
+                            for f in files_of(x, False))
+            snap = (s["ssnfb"][x] if s["ssnhb"][x] else -1, entries)
+        return (s["sst"][x], s["sfb"][x] if s["shb"][x] else -1, int(s["sfz"][x]),
+                int(s["svt"][x]), tuple(files), snap)
+
+    live = sorted((x for x in range(nS) if s["sx"][x]), key=lambda x: s["sseq"][x])
+    outs = tuple(session(x) for x in live if s["sst"][x] in OUT_STATUSES)
+    incs = tuple(session(x) for x in live if s["sst"][x] in IN_STATUSES)
+    return ((s["kexecs"], s["phase"], s["faults"]), outs, incs, memfds, pages)
+
+
+def positions(s: S) -> tuple[dict[int, int], dict[int, tuple[int, int]]]:
+    """Session slot -> list position; file slot -> (session position, file position)."""
+    nS, nF = len(s["sx"]), len(s["fl"])
+    live = sorted((x for x in range(nS) if s["sx"][x]), key=lambda x: s["sseq"][x])
+    pos: dict[int, int] = {}
+    for group in (OUT_STATUSES, IN_STATUSES):
+        for i, x in enumerate(x for x in live if s["sst"][x] in group):
+            pos[x] = i
+    fpos: dict[int, tuple[int, int]] = {}
+    for x in live:
+        fs = sorted((f for f in range(nF) if s["fl"][f] and s["fs"][f] == x),
+                    key=lambda f: s["fseq"][f])
+        for j, f in enumerate(fs):
+            fpos[f] = (pos[x], j)
+    return pos, fpos
+
+
+def explicit_action(s: S, a: Inst, values: Callable[[Any], Any] = lambda v: v) -> Action:
+    """The explicit model's Action for instance ``a`` taken in concrete state ``s``."""
+    pos, fpos = positions(s)
+    args = {k: values(v) for k, v in a.args}
+    name = a.name
+    if name == "preserve_fd":
+        if args.get("token") == "dup":
+            return Action(name, (("list", args["list"]), ("session", pos[args["session"]]),
+                                 ("fd", "any"), ("token", "dup")))
+        out: list[tuple[str, Any]] = [("list", args["list"]),
+                                      ("session", pos[args["session"]]), ("fd", args["fd"])]
+        if not isinstance(args["fd"], str):
+            out.append(("fault", args["fault"]))
+        return Action(name, tuple(out))
+    if name == "retrieve_fd":
+        if args["file"] == "unknown":
+            return Action(name, (("list", args["list"]), ("session", pos[args["session"]]),
+                                 ("file", "unknown"), ("fault", None)))
+        si, fj = fpos[args["file"]]
+        return Action(name, (("list", args["list"]), ("session", si), ("file", fj),
+                             ("fault", args["fault"])))
+    if name in ("finish", "close_session"):
+        return Action(name, (("list", args["list"]), ("session", pos[args["session"]]),
+                             ("fault", args["fault"])))
+    if name == "retrieve_session":
+        v = args["session"]
+        return Action(name, (("session", v if v == "unknown" else pos[v]),))
+    if name == "luo_session_serialize":
+        if args["fault"] is None:
+            return Action(name, (("session", pos[args["session"]]), ("fault", None)))
+        si, fj = fpos[args["file"]]
+        return Action(name, (("session", si), ("fault", f"freeze:{fj}")))
+    if name == "kho_finalize":
+        return Action(name, (("fault", args["fault"]),))
+    if name == "reboot":
+        return Action(name, ())
+    return Action(name, tuple(args.items()))
+
+
+def concrete_successors(sym: SymbolicLuo, state: State) -> list[tuple[Action, int, State, Step]]:
+    """Run the encoding on one explicit state: every enabled instance, its explicit
+    Action, return value and decoded successor (the agreement test's "Z3 side")."""
+    s, _labels = encode(state, sym.U.sizes if isinstance(sym.U, Finite) else {})
+    out = []
+    for inst in sym.instances():
+        step = sym.step(s, inst)
+        if step.guard is not True:
+            if step.guard is not False:
+                raise TypeError(f"{inst}: guard did not evaluate: {step.guard}")
+            continue
+        out.append((explicit_action(s, inst), step.ret, decode(step.post), step))
+    return out
