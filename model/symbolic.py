@@ -29,9 +29,8 @@ admitted, and some steps the explicit model never takes are admitted too):
 * allocation preference: the explicit allocator takes the free page with the smallest
   (referenced, tracked, stamped, content, index); unbounded, any free page, and any
   allocation may fail with ENOMEM (a kernel allocation can always fail);
-* order: the serialization cursor is any unfrozen outgoing session, the first failing
-  file any failing file of the session (the unbounded reading keeps ``seq`` but not the
-  minimality of the choice);
+* order: the first failing file of a session is any failing file (the serialization
+  cursor is exact: the unfrozen outgoing session with the smallest ``seq``);
 * bounds: the limits on sessions, files per session, memfds, other users' pages,
   kexecs and faults are not imposed;
 * memfd_create allocates any set of free pages (any size).
@@ -181,7 +180,8 @@ class Finite:
         return self.count(d, f) >= 2
 
     def choose(self, d: str, cond: Callable[[T], T],
-               key: Callable[[T], Sequence[T]] | None = None) -> tuple[T, T]:
+               key: Callable[[T], Sequence[T]] | None = None,
+               fresh: bool = False) -> tuple[T, T]:
         """The first element with ``cond`` and the smallest ``key`` (ties: lowest slot)."""
         found: T = False
         best: T = 0
@@ -254,9 +254,17 @@ class Unbounded:
         return z3.Exists([x, y], z3.And(x != y, lift(f(x)), lift(f(y))))
 
     def choose(self, d: str, cond: Callable[[T], T],
-               key: Callable[[T], Sequence[T]] | None = None) -> tuple[T, T]:
-        """Any element with ``cond``, or none (over-approximates the ordered choice)."""
+               key: Callable[[T], Sequence[T]] | None = None,
+               fresh: bool = False) -> tuple[T, T]:
+        """Any element with ``cond``, or none (over-approximates the ordered choice).
+
+        ``fresh``: a new object (session, file, memfd). The kernel has no limit on them,
+        so the unbounded reading assumes one exists (a model may interpret a sort as a
+        finite set; this keeps "no free slot" out of it)."""
         c = self.fresh(d, "pick")
+        if fresh:
+            self.assumptions.append(lift(cond(c)))
+            return True, c
         found = z3.Bool(f"found!{next(self._fresh)}")
         self.assumptions.append(z3.Implies(found, lift(cond(c))))
         return found, c
@@ -527,10 +535,11 @@ class SymbolicLuo:
 
     def new_file_slot(self, s: S) -> tuple[T, T]:
         g = self.g
-        return self.U.choose("F", lambda f: And(Not(g(s, "fl", f)), Not(g(s, "fsnp", f))))
+        return self.U.choose("F", lambda f: And(Not(g(s, "fl", f)), Not(g(s, "fsnp", f))),
+                             fresh=True)
 
     def new_memfd_slot(self, s: S) -> tuple[T, T]:
-        return self.U.choose("M", lambda m: Not(self.g(s, "mlive", m)))
+        return self.U.choose("M", lambda m: Not(self.g(s, "mlive", m)), fresh=True)
 
     def ite_state(self, c: T, a: S, b: S) -> S:
         """Field-wise ``If(c, a, b)``."""
@@ -700,7 +709,7 @@ class SymbolicLuo:
             return self._step(guard, ret, s)
         room = self.n_outgoing(s) < self.b.sessions if isinstance(U, Finite) else True
         busy = And(self.rebooting(s), d.block_mutations_in_reboot)
-        has, x = U.choose("S", lambda y: Not(g(s, "sx", y)))
+        has, x = U.choose("S", lambda y: Not(g(s, "sx", y)), fresh=True)
         post = s.with_(seq=s["seq"] + 1)
         for name_, v in (("sx", True), ("sst", st.OUT_OPEN), ("sseq", s["seq"]),
                          ("shb", False), ("sfz", False), ("svt", False), ("ssn", False)):
@@ -999,10 +1008,8 @@ class SymbolicLuo:
         """Session ``x`` is the next one luo_session_serialize() visits."""
         g, U = self.g, self.U
         cand = lambda y: And(self.outgoing(s, y), Not(g(s, "sfz", y)))  # noqa: E731
-        if isinstance(U, Finite):
-            return And(cand(x), U.all("S", lambda y: Implies(
-                cand(y), g(s, "sseq", x) <= g(s, "sseq", y))))
-        return cand(x)
+        return And(cand(x), U.all("S", lambda y: Implies(
+            cand(y), g(s, "sseq", x) <= g(s, "sseq", y))))
 
     def unfreeze_files(self, s: S, which: Callable[[T], T]) -> S:
         """luo_file_unfreeze_one on every frozen file ``which`` selects."""

@@ -1,0 +1,217 @@
+"""Auxiliary invariants: what the inductive proof needs besides the catalogue.
+
+The state properties of the catalogue are not inductive on their own: a state that
+satisfies them can still be one step away from breaking them (a file whose ser page is
+already free, a snapshot that disagrees with the files it was taken from). Each auxiliary
+invariant below rules out one such unreachable state; each is a named, documented
+property of the upstream design, checked like the others: it must hold initially and be
+preserved by every action (``checks/prove.py``), and the explicit checker confirms it on
+every reachable state of the named bounds (``tests/test_prove.py``).
+
+Forms take ``(sym, state)`` and return the term that *holds*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from luoverify.model import state as st
+from luoverify.model.design import Design
+from luoverify.model.symbolic import (
+    And,
+    Eq,
+    Implies,
+    In,
+    Not,
+    Or,
+    SymbolicLuo,
+    T,
+)
+from luoverify.model.symbolic import S as SState
+from luoverify.specs import zforms as zf
+
+Form = Callable[[SymbolicLuo, SState], T]
+
+
+def files_in_live_sessions(sym: SymbolicLuo, s: SState) -> T:
+    """A listed file or snapshot entry belongs to a session that exists."""
+    g = sym.g
+    return sym.U.all("F", lambda f: Implies(Or(g(s, "fl", f), g(s, "fsnp", f)),
+                                            g(s, "sx", g(s, "fs", f))))
+
+
+def file_state_matches_side(sym: SymbolicLuo, s: SState) -> T:
+    """Files of outgoing sessions are preserved or frozen; of incoming ones new,
+    retrieved or failed; incoming sessions have no snapshot."""
+    g = sym.g
+    files = sym.U.all("F", lambda f: Implies(g(s, "fl", f), And(
+        Implies(sym.outgoing(s, g(s, "fs", f)), In(g(s, "fst", f), zf.OUTGOING_FILE)),
+        Implies(sym.incoming(s, g(s, "fs", f)),
+                In(g(s, "fst", f), (st.F_NEW, st.F_OK, st.F_ERR))))))
+    snaps = sym.U.all("S", lambda x: Implies(sym.incoming(s, x), Not(g(s, "ssn", x))))
+    return And(files, snaps)
+
+
+def preserved_file_intact(sym: SymbolicLuo, s: SState) -> T:
+    """A preserved outgoing file has its handle, its allocated ser page and a live memfd
+    whose folios are exactly the pages it names besides the ser."""
+    g, U = sym.g, sym.U
+    return U.all("F", lambda f: Implies(zf._out_file(sym, s, f), And(
+        g(s, "fh", f), g(s, "fhs", f), g(s, "fhm", f), g(s, "mlive", g(s, "fm", f)),
+        Eq(g(s, "owner", g(s, "fser", f)), st.ALLOC),
+        Not(sym.get2(s, "ffol", f, g(s, "fser", f))),
+        U.all("P", lambda p: Eq(sym.get2(s, "ffol", f, p),
+                                sym.get2(s, "mfol", g(s, "fm", f), p))))))
+
+
+def memfd_folios_allocated(sym: SymbolicLuo, s: SState) -> T:
+    """Every folio of a live memfd is an allocated page; dead memfds hold nothing."""
+    g, U = sym.g, sym.U
+    return And(
+        U.all("M", lambda m: U.all("P", lambda p: Implies(
+            sym.get2(s, "mfol", m, p),
+            And(g(s, "mlive", m), Eq(g(s, "owner", p), st.ALLOC))))),
+        U.all("M", lambda m: Implies(g(s, "muser", m), g(s, "mlive", m))))
+
+
+def live_memfd_referenced(sym: SymbolicLuo, s: SState) -> T:
+    """A live memfd is held by user space or by LUO (no memfd is leaked alive)."""
+    g = sym.g
+    return sym.U.all("M", lambda m: Implies(g(s, "mlive", m),
+                                            Or(g(s, "muser", m), sym.managed(s, m))))
+
+
+def tracked_exactly_metadata(sym: SymbolicLuo, s: SState) -> T:
+    """KHO tracks exactly the pages outgoing metadata names: the files blocks of outgoing
+    sessions and the ser pages and folios of their preserved files."""
+    g, U = sym.g, sym.U
+
+    def named(p: T) -> T:
+        return Or(
+            U.any("S", lambda x: And(sym.outgoing(s, x), g(s, "shb", x),
+                                     Eq(g(s, "sfb", x), p))),
+            U.any("F", lambda f: And(zf._out_file(sym, s, f), zf.names(sym, s, f, p))))
+
+    return U.all("P", lambda p: Implies(g(s, "trk", p), named(p)))
+
+
+def outgoing_block_allocated(sym: SymbolicLuo, s: SState) -> T:
+    """An outgoing session's files block is an allocated page, and a session with files
+    has one."""
+    g, U = sym.g, sym.U
+    return And(
+        U.all("S", lambda x: Implies(And(sym.outgoing(s, x), g(s, "shb", x)),
+                                     Eq(g(s, "owner", g(s, "sfb", x)), st.ALLOC))),
+        U.all("F", lambda f: Implies(zf._out_file(sym, s, f), g(s, "shb", g(s, "fs", f)))))
+
+
+def handed_over_reserved(sym: SymbolicLuo, s: SState) -> T:
+    """An unretrieved incoming file was never passed to retrieve(); every page it names
+    is reserved and stamped, holds what it held at the jump, and its expected contents
+    are about exactly its folios. An incoming files block is reserved and stamped."""
+    g, U = sym.g, sym.U
+    files = U.all("F", lambda f: Implies(zf._new_file(sym, s, f), And(
+        Not(g(s, "ftr", f)),
+        U.all("P", lambda p: And(
+            Implies(zf.names(sym, s, f, p),
+                    And(Eq(g(s, "owner", p), st.RESV), g(s, "stp", p))),
+            Eq(sym.get2(s, "fexk", f, p), sym.get2(s, "ffol", f, p)),
+            Implies(sym.get2(s, "ffol", f, p),
+                    Eq(g(s, "cnt", p), sym.get2(s, "fexc", f, p))))),
+        Not(sym.get2(s, "ffol", f, g(s, "fser", f))))))
+    blocks = U.all("S", lambda x: Implies(
+        And(sym.incoming(s, x), g(s, "shb", x)),
+        And(Eq(g(s, "owner", g(s, "sfb", x)), st.RESV), g(s, "stp", g(s, "sfb", x)))))
+    return And(files, blocks)
+
+
+def retrieved_file_has_memfd(sym: SymbolicLuo, s: SState) -> T:
+    """A retrieved incoming file points at a live memfd."""
+    g = sym.g
+    return sym.U.all("F", lambda f: Implies(
+        And(g(s, "fl", f), Eq(g(s, "fst", f), st.F_OK)),
+        And(g(s, "fhm", f), g(s, "mlive", g(s, "fm", f)))))
+
+
+def stamps_only_in_new_kernel_metadata(sym: SymbolicLuo, s: SState) -> T:
+    """A stamped page is reserved and named by an unretrieved incoming file or an incoming
+    files block; reserved pages are never tracked."""
+    g, U = sym.g, sym.U
+
+    def named(p: T) -> T:
+        return Or(
+            U.any("S", lambda x: And(sym.incoming(s, x), g(s, "shb", x),
+                                     Eq(g(s, "sfb", x), p))),
+            U.any("F", lambda f: And(zf._new_file(sym, s, f), zf.names(sym, s, f, p))))
+
+    return U.all("P", lambda p: And(
+        Implies(g(s, "stp", p), named(p)),
+        Implies(Eq(g(s, "owner", p), st.RESV), Not(g(s, "trk", p)))))
+
+
+def reboot_snapshot_current(sym: SymbolicLuo, s: SState) -> T:
+    """During reboot a frozen session's snapshot is exactly its current files and block,
+    its files are frozen; sessions freeze in creation order; once serialization is over
+    every outgoing session is frozen; outside reboot nothing is frozen."""
+    g, U = sym.g, sym.U
+    running = Eq(s["phase"], st.RUNNING)
+    serializing = Eq(s["phase"], st.SERIALIZING)
+    frozen = lambda x: And(sym.outgoing(s, x), g(s, "sfz", x))  # noqa: E731
+    snap = U.all("S", lambda x: Implies(frozen(x), And(
+        Not(running),
+        Eq(g(s, "ssn", x), sym.nfiles_pos(s, x)),
+        Implies(g(s, "ssn", x), And(Eq(g(s, "ssnhb", x), g(s, "shb", x)),
+                                    Eq(g(s, "ssnfb", x), g(s, "sfb", x)))))))
+    files = U.all("F", lambda f: Implies(
+        And(Or(g(s, "fl", f), g(s, "fsnp", f)), frozen(g(s, "fs", f))), And(
+            g(s, "fl", f), g(s, "fsnp", f), Eq(g(s, "fst", f), st.FROZEN),
+            Eq(g(s, "snhs", f), g(s, "fhs", f)), Eq(g(s, "snser", f), g(s, "fser", f)),
+            Eq(g(s, "snh", f), g(s, "fh", f)),
+            U.all("P", lambda p: Eq(sym.get2(s, "snfol", f, p),
+                                    sym.get2(s, "ffol", f, p))))))
+    unfrozen_files = U.all("F", lambda f: Implies(
+        And(g(s, "fl", f), Eq(g(s, "fst", f), st.FROZEN)), frozen(g(s, "fs", f))))
+    order = U.all("S", lambda x: U.all("S", lambda y: Implies(
+        And(serializing, frozen(x), sym.outgoing(s, y), Not(g(s, "sfz", y))),
+        g(s, "sseq", x) < g(s, "sseq", y))))
+    done = Implies(Or(Eq(s["phase"], st.FINALIZE), Eq(s["phase"], st.READY)),
+                   U.all("S", lambda x: Implies(sym.outgoing(s, x), g(s, "sfz", x))))
+    phases = And(s["phase"] >= st.RUNNING, s["phase"] <= st.READY)
+    return And(snap, files, unfrozen_files, order, done, phases)
+
+
+#: name -> (form, one-line guarantee). Order: the catalogue first, then the auxiliaries.
+AUXILIARY: dict[str, tuple[Form, str]] = {
+    f.__name__: (f, (f.__doc__ or "").split("\n\n")[0].replace("\n", " "))
+    for f in (files_in_live_sessions, file_state_matches_side, preserved_file_intact,
+              memfd_folios_allocated, live_memfd_referenced, tracked_exactly_metadata,
+              outgoing_block_allocated, handed_over_reserved, retrieved_file_has_memfd,
+              stamps_only_in_new_kernel_metadata, reboot_snapshot_current)
+}
+
+
+def _holds(form: Callable[[SymbolicLuo, SState], T]) -> Form:
+    return lambda sym, s: Not(form(sym, s))
+
+
+def invariants(design: Design) -> list[tuple[str, Form, str]]:
+    """The catalogue's state properties and the auxiliary invariants, as holding-forms."""
+    out: list[tuple[str, Form, str]] = []
+    for name, form in zf.STATE_FORMS.items():
+        out.append((name, _holds(form), "catalogue property"))
+    for name, (aux, doc) in AUXILIARY.items():
+        out.append((name, aux, doc))
+    return out
+
+
+def initial(sym: SymbolicLuo, s: SState) -> T:
+    """The cold-booted machine, for any number of objects."""
+    g, U = sym.g, sym.U
+    return And(
+        Eq(s["phase"], st.RUNNING), s["faults"] >= 0, Eq(s["kexecs"], 0),
+        U.all("P", lambda p: And(Eq(g(s, "owner", p), st.FREE), Not(g(s, "trk", p)),
+                                 Not(g(s, "stp", p)), Eq(g(s, "cnt", p), st.ZERO))),
+        U.all("M", lambda m: And(Not(g(s, "mlive", m)), Not(g(s, "muser", m)),
+                                 U.all("P", lambda p: Not(sym.get2(s, "mfol", m, p))))),
+        U.all("S", lambda x: Not(g(s, "sx", x))),
+        U.all("F", lambda f: And(Not(g(s, "fl", f)), Not(g(s, "fsnp", f)))))

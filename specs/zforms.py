@@ -1,0 +1,288 @@
+"""The Z3 forms of the property catalogue, over the relational encoding (model/symbolic.py).
+
+Each form returns the *violation* condition as a term: a Python bool when the encoding
+runs concretely, a Z3 formula otherwise. ``tests/test_symbolic.py`` checks that every form
+agrees with its predicate in ``specs/properties.py`` on every reachable state and
+transition of a small instance, so a proof about a form is a proof about the property.
+
+State invariants take ``(sym, state)``; step properties ``(sym, pre, inst, step)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from luoverify.model import errno as E
+from luoverify.model import state as st
+from luoverify.model.symbolic import (
+    And,
+    Eq,
+    Finite,
+    If,
+    Implies,
+    In,
+    Inst,
+    Not,
+    Or,
+    Step,
+    SymbolicLuo,
+    T,
+)
+from luoverify.model.symbolic import S as SState
+
+OUTGOING_FILE = (st.PRESERVED, st.FROZEN)
+
+# An occurrence kind: (domain of the holder or None for the page itself, predicate).
+Occurrence = tuple[str | None, Callable[[T, T], T]]
+
+
+def _at_most_one(sym: SymbolicLuo, p: T, kinds: list[Occurrence]) -> T:
+    """At most one (kind, holder) pair holds page ``p``: exact counting when finite,
+    pairwise exclusion (first-order) when unbounded."""
+    U = sym.U
+    if isinstance(U, Finite):
+        total: T = 0
+        for dom, pred in kinds:
+            if dom is None:
+                total = total + If(pred(None, p), 1, 0)
+            else:
+                total = total + U.count(dom, lambda o, pred=pred: pred(o, p))  # type: ignore[misc]
+        return total <= 1
+    parts = []
+    exists = []
+    for dom, pred in kinds:
+        if dom is None:
+            exists.append(pred(None, p))
+        else:
+            parts.append(Not(U.at_least_two(dom, lambda o, pred=pred: pred(o, p))))  # type: ignore[misc]
+            exists.append(U.any(dom, lambda o, pred=pred: pred(o, p)))  # type: ignore[misc]
+    for i in range(len(exists)):
+        for j in range(i + 1, len(exists)):
+            parts.append(Not(And(exists[i], exists[j])))
+    return And(*parts)
+
+
+def _holders(sym: SymbolicLuo, s: SState) -> list[Occurrence]:
+    g = sym.g
+    return [
+        (None, lambda _o, p: Eq(g(s, "owner", p), st.OTHER)),
+        ("M", lambda m, p: And(g(s, "mlive", m), sym.get2(s, "mfol", m, p))),
+        ("S", lambda x, p: And(sym.outgoing(s, x), g(s, "shb", x), Eq(g(s, "sfb", x), p))),
+        ("F", lambda f, p: And(_out_file(sym, s, f), g(s, "fhs", f), Eq(g(s, "fser", f), p))),
+        ("S", lambda x, p: And(sym.incoming(s, x), g(s, "shb", x), Eq(g(s, "sfb", x), p))),
+        ("F", lambda f, p: And(_new_file(sym, s, f), g(s, "fhs", f), Eq(g(s, "fser", f), p))),
+        ("F", lambda f, p: And(_new_file(sym, s, f), sym.get2(s, "ffol", f, p))),
+    ]
+
+
+def _namers(sym: SymbolicLuo, s: SState) -> list[Occurrence]:
+    g = sym.g
+    return [
+        ("F", lambda f, p: And(_out_file(sym, s, f), g(s, "fhs", f), Eq(g(s, "fser", f), p))),
+        ("F", lambda f, p: And(_out_file(sym, s, f), sym.get2(s, "ffol", f, p))),
+        ("F", lambda f, p: And(_new_file(sym, s, f), g(s, "fhs", f), Eq(g(s, "fser", f), p))),
+        ("F", lambda f, p: And(_new_file(sym, s, f), sym.get2(s, "ffol", f, p))),
+    ]
+
+
+def _out_file(sym: SymbolicLuo, s: SState, f: T) -> T:
+    """A listed file of an outgoing session, preserved or frozen."""
+    g = sym.g
+    return And(g(s, "fl", f), sym.outgoing(s, g(s, "fs", f)),
+               In(g(s, "fst", f), OUTGOING_FILE))
+
+
+def _new_file(sym: SymbolicLuo, s: SState, f: T) -> T:
+    """A listed file of an incoming session, never (successfully) retrieved."""
+    g = sym.g
+    return And(g(s, "fl", f), sym.incoming(s, g(s, "fs", f)), Eq(g(s, "fst", f), st.F_NEW))
+
+
+def names(sym: SymbolicLuo, s: SState, f: T, p: T) -> T:
+    g = sym.g
+    return Or(And(g(s, "fhs", f), Eq(g(s, "fser", f), p)), sym.get2(s, "ffol", f, p))
+
+
+def live_named(sym: SymbolicLuo, s: SState, p: T) -> T:
+    """Some preserved outgoing file or unretrieved incoming file names ``p``."""
+    return sym.U.any("F", lambda f: And(Or(_out_file(sym, s, f), _new_file(sym, s, f)),
+                                        names(sym, s, f, p)))
+
+
+def snap_named(sym: SymbolicLuo, s: SState, p: T) -> T:
+    """The serialized metadata of the reboot in progress names ``p``."""
+    g, U = sym.g, sym.U
+    frozen = lambda x: And(sym.outgoing(s, x), g(s, "ssn", x), g(s, "sfz", x))  # noqa: E731
+    return And(sym.rebooting(s), Or(
+        U.any("S", lambda x: And(frozen(x), g(s, "ssnhb", x), Eq(g(s, "ssnfb", x), p))),
+        U.any("F", lambda f: And(g(s, "fsnp", f), frozen(g(s, "fs", f)), Or(
+            And(g(s, "snhs", f), Eq(g(s, "snser", f), p)), sym.get2(s, "snfol", f, p))))))
+
+
+def is_free(sym: SymbolicLuo, s: SState, p: T) -> T:
+    return In(sym.g(s, "owner", p), (st.FREE, st.OTHER))
+
+
+# ============================================================== state invariants (violated)
+
+def single_owner(sym: SymbolicLuo, s: SState) -> T:
+    return Not(sym.U.all("P", lambda p: And(_at_most_one(sym, p, _holders(sym, s)),
+                                            _at_most_one(sym, p, _namers(sym, s)))))
+
+
+def no_free_while_preserved(sym: SymbolicLuo, s: SState) -> T:
+    g, U = sym.g, sym.U
+    pages = U.all("P", lambda p: Implies(is_free(sym, s, p), And(
+        Not(g(s, "trk", p)), Not(live_named(sym, s, p)), Not(snap_named(sym, s, p)))))
+    blocks = U.all("S", lambda x: Implies(And(sym.incoming(s, x), g(s, "shb", x)),
+                                          Not(is_free(sym, s, g(s, "sfb", x)))))
+    return Not(And(pages, blocks))
+
+
+def metadata_tracked(sym: SymbolicLuo, s: SState) -> T:
+    g, U = sym.g, sym.U
+    files = U.all("F", lambda f: Implies(_out_file(sym, s, f), U.all(
+        "P", lambda p: Implies(names(sym, s, f, p), g(s, "trk", p)))))
+    blocks = U.all("S", lambda x: Implies(And(sym.outgoing(s, x), g(s, "shb", x)),
+                                          g(s, "trk", g(s, "sfb", x))))
+    return Not(And(files, blocks))
+
+
+def no_alloc_of_reserved(sym: SymbolicLuo, s: SState) -> T:
+    g, U = sym.g, sym.U
+    stamps = U.all("P", lambda p: Implies(g(s, "stp", p), Eq(g(s, "owner", p), st.RESV)))
+    handed = U.all("F", lambda f: Implies(And(_new_file(sym, s, f), Not(g(s, "ftr", f))),
+                                          U.all("P", lambda p: Implies(
+                                              names(sym, s, f, p),
+                                              Eq(g(s, "owner", p), st.RESV)))))
+    return Not(And(stamps, handed))
+
+
+STATE_FORMS: dict[str, Callable[[SymbolicLuo, SState], T]] = {
+    "single_owner": single_owner,
+    "no_free_while_preserved": no_free_while_preserved,
+    "metadata_tracked": metadata_tracked,
+    "no_alloc_of_reserved": no_alloc_of_reserved,
+}
+
+# ================================================================== step properties
+
+REBOOT_CALLS = ("reboot", "luo_session_serialize", "kho_finalize", "kernel_kexec")
+
+
+def data_intact(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
+    if a.name != "retrieve_fd" or a.arg("list") != "in" or step.rfile is None:
+        return False
+    g, U, f = sym.g, sym.U, step.rfile
+    post = step.post
+    bad = U.any("P", lambda p: Or(
+        Not(Eq(sym.get2(pre, "fexk", f, p), sym.get2(pre, "ffol", f, p))),
+        And(sym.get2(pre, "ffol", f, p),
+            Not(Eq(g(post, "cnt", p), sym.get2(pre, "fexc", f, p))))))
+    return And(Eq(step.ret, 0), step.hretrieve, bad)
+
+
+def restore_once(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
+    return step.refused
+
+
+def ops_on_right_side(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
+    lst = a.arg("list")
+    wrong = (a.name == "preserve_fd" and lst == "in") or (
+        a.name in ("retrieve_fd", "finish") and lst == "out")
+    if not wrong:
+        return False
+    return Not(Eq(step.ret, -E.EINVAL))
+
+
+def retrieve_at_most_once(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
+    return step.hretrieve_again
+
+
+def cancel_releases_all(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
+    if a.name != "close_session" or a.arg("list") != "out":
+        return False
+    g, U, x, post = sym.g, sym.U, a.arg("session"), step.post
+    mine = lambda f: sym.file_of(pre, f, x)  # noqa: E731
+    page_of_session = lambda p: Or(  # noqa: E731
+        And(g(pre, "shb", x), Eq(g(pre, "sfb", x), p)),
+        U.any("F", lambda f: And(mine(f), names(sym, pre, f, p))))
+    tracked = U.any("P", lambda p: And(page_of_session(p), g(post, "trk", p)))
+    memfds = U.any("M", lambda m: And(g(pre, "mlive", m), g(pre, "muser", m), Or(
+        Not(g(post, "mlive", m)),
+        U.any("P", lambda p: Or(
+            Not(Eq(sym.get2(pre, "mfol", m, p), sym.get2(post, "mfol", m, p))),
+            And(sym.get2(pre, "mfol", m, p),
+                Not(Eq(g(pre, "cnt", p), g(post, "cnt", p)))))))))
+    return Or(tracked, memfds)
+
+
+def failed_reboot_restores(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
+    if a.name not in REBOOT_CALLS:
+        return False
+    g, post = sym.g, step.post
+    bad = sym.U.any("F", lambda f: And(
+        g(post, "fl", f), sym.outgoing(post, g(post, "fs", f)),
+        Or(Not(Eq(g(post, "fst", f), st.PRESERVED)), Not(g(post, "fh", f)))))
+    return And(step.ret < 0, bad)
+
+
+def finish_disposes(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
+    if a.name not in ("finish", "close_session") or a.arg("list") != "in":
+        return False
+    if a.name == "close_session" and a.arg("fault"):
+        return False
+    g, U, x, post = sym.g, sym.U, a.arg("session"), step.post
+    page = lambda p: Or(  # noqa: E731
+        And(g(pre, "shb", x), Eq(g(pre, "sfb", x), p)),
+        U.any("F", lambda f: And(sym.file_of(pre, f, x), Eq(g(pre, "fst", f), st.F_NEW),
+                                 names(sym, pre, f, p))))
+    kept = U.any("P", lambda p: And(page(p), Or(Eq(g(post, "owner", p), st.RESV),
+                                                g(post, "stp", p))))
+    return And(Eq(step.ret, 0), kept)
+
+
+def leak_bound(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
+    if a.name != "kernel_kexec":
+        return False
+    g = sym.g
+    return sym.U.any("P", lambda p: Not(Eq(Eq(g(step.post, "owner", p), st.RESV),
+                                           g(pre, "trk", p))))
+
+
+def handover_matches_metadata(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
+    if a.name != "kernel_kexec":
+        return False
+    g, U, post = sym.g, sym.U, step.post
+    named = lambda p: Or(  # noqa: E731
+        U.any("S", lambda x: And(sym.incoming(post, x), g(post, "shb", x),
+                                 Eq(g(post, "sfb", x), p))),
+        U.any("F", lambda f: And(g(post, "fl", f), sym.incoming(post, g(post, "fs", f)),
+                                 names(sym, post, f, p))))
+    return U.any("P", lambda p: Not(Eq(g(pre, "trk", p), named(p))))
+
+
+STEP_FORMS: dict[str, Callable[[SymbolicLuo, SState, Inst, Step], T]] = {
+    "data_intact": data_intact,
+    "restore_once": restore_once,
+    "ops_on_right_side": ops_on_right_side,
+    "retrieve_at_most_once": retrieve_at_most_once,
+    "cancel_releases_all": cancel_releases_all,
+    "failed_reboot_restores": failed_reboot_restores,
+    "finish_disposes": finish_disposes,
+    "leak_bound": leak_bound,
+    "handover_matches_metadata": handover_matches_metadata,
+}
+
+#: Catalogue properties without a Z3 form, and why.
+NOT_ENCODED: dict[str, str] = {
+    "no_preserved_in_scratch": "scratch pages are not in the symbolic encoding (the "
+                               "explicit checker covers it, bound scratch >= 1)",
+    "recoverable": "a graph property (a clean state reachable from every state): not a "
+                   "safety property, so neither BMC nor induction can show it",
+}
+
+
+def violated_state(sym: SymbolicLuo, s: SState) -> dict[str, Any]:
+    return {name: form(sym, s) for name, form in STATE_FORMS.items()}
