@@ -240,6 +240,8 @@ class Obligation:
     status: str  # proved | cti | unknown
     seconds: float
     cti: dict[str, Any] | None = None
+    #: "self" when the property alone was enough as hypothesis, else "all"
+    hypotheses: str = "all"
     #: a reachable counterexample that confirms the CTI (see ``upgrade``)
     upgraded: BmcTrace | None = None
 
@@ -262,7 +264,7 @@ def _shape(inst: Inst) -> str:
 
 
 def induction(design: Design, bounds: Bounds, *, props: Sequence[str] | None = None,
-              timeout_ms: int = 60_000,
+              actions: Sequence[str] | None = None, timeout_ms: int = 60_000,
               progress: Callable[[str], None] | None = None) -> InductionResult:
     """Inductive proof of the state properties (with the auxiliary invariants), and of
     the step properties from every state satisfying them, for unbounded sizes."""
@@ -276,33 +278,54 @@ def induction(design: Design, bounds: Bounds, *, props: Sequence[str] | None = N
     step_names = [n for n in zf.STEP_FORMS if props is None or n in props]
     obligations: list[Obligation] = []
 
-    def check(label: str, prop: str, assumptions: list[Any], goal_violation: Any) -> None:
-        t = time.perf_counter()
+    def solve(assumptions: list[Any], goal_violation: Any) -> tuple[str, Any]:
         solver = z3.Solver()
         solver.set("timeout", timeout_ms)
         solver.add(*assumptions)
         solver.add(goal_violation)
         r = solver.check()
-        status = {z3.unsat: "proved", z3.sat: "cti"}.get(r, "unknown")
-        cti = None
-        if status == "cti":
-            cti = {"model": solver.model()}
-        obligations.append(Obligation(label, prop, status, time.perf_counter() - t, cti))
+        if r == z3.unsat:
+            return "proved", None
+        if r == z3.sat:
+            return "cti", solver.model()
+        return "unknown", solver.reason_unknown()
+
+    def check(label: str, prop: str, assumptions: list[Any], goal_violation: Any,
+              own: Any = None) -> None:
+        t = time.perf_counter()
+        status = "unknown"
+        used = "all"
+        if own is not None:
+            # first from the property itself (a proof from fewer hypotheses is still a
+            # proof, and the solver has fewer quantifiers to instantiate); then from the
+            # whole conjunction
+            status, extra = solve([own, *assumptions[len(holds_pre):]], goal_violation)
+            used = "self"
+        if status != "proved":
+            status, extra = solve(assumptions, goal_violation)
+            used = "all"
+        cti = {"model": extra} if status == "cti" else (
+            {"reason": str(extra)} if status == "unknown" else None)
+        obligations.append(Obligation(label, prop, status, time.perf_counter() - t, cti,
+                                      hypotheses=used))
         if progress is not None:
             progress(f"{label} / {prop}: {status}")
 
     # initiation
     init = inv.initial(sym, pre)
     for (name, form, _doc) in invariants:
-        check("init", name, [init], z3.Not(lift(form(sym, pre))))
+        if actions is None or "init" in actions:
+            check("init", name, [init], z3.Not(lift(form(sym, pre))))
     # consecution, one obligation per (action shape, property)
     for a in sym.instances():
+        if actions is not None and a.name not in actions:
+            continue
         U.assumptions.clear()
         step = sym.step(pre, a)
         base = [*holds_pre, lift(step.guard), *U.assumptions]
         label = _shape(a)
-        for (name, form, _doc) in invariants:
-            check(label, name, base, z3.Not(lift(form(sym, step.post))))
+        for k, (name, form, _doc) in enumerate(invariants):
+            check(label, name, base, z3.Not(lift(form(sym, step.post))), own=holds_pre[k])
         for name in step_names:
             viol = zf.STEP_FORMS[name](sym, pre, a, step)
             if viol is False:

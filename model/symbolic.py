@@ -762,7 +762,7 @@ class SymbolicLuo:
             return self._step(guard, -E.EINVAL, s)
         if token == "dup":
             return self._step(guard, If(busy, -E.EBUSY, -E.EEXIST), s)
-        if fd == "closed":
+        if isinstance(fd, str) and fd == "closed":
             return self._step(guard, If(busy, -E.EBUSY, -E.EBADF), s)
         early: T = busy
         early_ret: T = -E.EBUSY
@@ -778,7 +778,7 @@ class SymbolicLuo:
         s1 = self.ite_state(need_blk, s_blk, s)
         blk_fail = And(need_blk, Not(blk_found))
         overflow: T = False
-        if fd == "devnull":
+        if isinstance(fd, str) and fd == "devnull":
             ret2: T = -E.ENOENT
             s2 = s1
         else:

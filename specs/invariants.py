@@ -34,10 +34,21 @@ Form = Callable[[SymbolicLuo, SState], T]
 
 
 def files_in_live_sessions(sym: SymbolicLuo, s: SState) -> T:
-    """A listed file or snapshot entry belongs to a session that exists."""
+    """A listed file belongs to a session that exists and is not being closed; a
+    snapshot entry to an outgoing session."""
     g = sym.g
-    return sym.U.all("F", lambda f: Implies(Or(g(s, "fl", f), g(s, "fsnp", f)),
-                                            g(s, "sx", g(s, "fs", f))))
+    return sym.U.all("F", lambda f: And(
+        Implies(g(s, "fl", f), And(g(s, "sx", g(s, "fs", f)),
+                                   Not(Eq(g(s, "sst", g(s, "fs", f)), st.OUT_CLOSING)))),
+        Implies(g(s, "fsnp", f), sym.outgoing(s, g(s, "fs", f)))))
+
+
+def closing_session_empty(sym: SymbolicLuo, s: SState) -> T:
+    """A session closed during reboot (6.19, waiting to be unlinked) has released its
+    files block."""
+    g = sym.g
+    return sym.U.all("S", lambda x: Implies(
+        And(g(s, "sx", x), Eq(g(s, "sst", x), st.OUT_CLOSING)), Not(g(s, "shb", x))))
 
 
 def file_state_matches_side(sym: SymbolicLuo, s: SState) -> T:
@@ -96,19 +107,22 @@ def tracked_exactly_metadata(sym: SymbolicLuo, s: SState) -> T:
 
 
 def outgoing_block_allocated(sym: SymbolicLuo, s: SState) -> T:
-    """An outgoing session's files block is an allocated page, and a session with files
-    has one."""
+    """An outgoing session's files block is an allocated page; a session has one exactly
+    when it has files."""
     g, U = sym.g, sym.U
     return And(
         U.all("S", lambda x: Implies(And(sym.outgoing(s, x), g(s, "shb", x)),
                                      Eq(g(s, "owner", g(s, "sfb", x)), st.ALLOC))),
-        U.all("F", lambda f: Implies(zf._out_file(sym, s, f), g(s, "shb", g(s, "fs", f)))))
+        U.all("F", lambda f: Implies(zf._out_file(sym, s, f), g(s, "shb", g(s, "fs", f)))),
+        U.all("S", lambda x: Implies(And(sym.outgoing(s, x), g(s, "shb", x)),
+                                     sym.nfiles_pos(s, x))))
 
 
 def handed_over_reserved(sym: SymbolicLuo, s: SState) -> T:
     """An unretrieved incoming file was never passed to retrieve(); every page it names
     is reserved and stamped, holds what it held at the jump, and its expected contents
-    are about exactly its folios. An incoming files block is reserved and stamped."""
+    are about exactly its folios. An incoming files block is reserved and stamped, and
+    its session still lists files (finish restores the block with the last of them)."""
     g, U = sym.g, sym.U
     files = U.all("F", lambda f: Implies(zf._new_file(sym, s, f), And(
         Not(g(s, "ftr", f)),
@@ -121,7 +135,8 @@ def handed_over_reserved(sym: SymbolicLuo, s: SState) -> T:
         Not(sym.get2(s, "ffol", f, g(s, "fser", f))))))
     blocks = U.all("S", lambda x: Implies(
         And(sym.incoming(s, x), g(s, "shb", x)),
-        And(Eq(g(s, "owner", g(s, "sfb", x)), st.RESV), g(s, "stp", g(s, "sfb", x)))))
+        And(Eq(g(s, "owner", g(s, "sfb", x)), st.RESV), g(s, "stp", g(s, "sfb", x)),
+            sym.nfiles_pos(s, x))))
     return And(files, blocks)
 
 
@@ -149,35 +164,70 @@ def stamps_only_in_new_kernel_metadata(sym: SymbolicLuo, s: SState) -> T:
         Implies(Eq(g(s, "owner", p), st.RESV), Not(g(s, "trk", p)))))
 
 
-def reboot_snapshot_current(sym: SymbolicLuo, s: SState) -> T:
-    """During reboot a frozen session's snapshot is exactly its current files and block,
-    its files are frozen; sessions freeze in creation order; once serialization is over
-    every outgoing session is frozen; outside reboot nothing is frozen."""
+def _frozen(sym: SymbolicLuo, s: SState, x: T) -> T:
+    return And(sym.outgoing(s, x), sym.g(s, "sfz", x))
+
+
+def frozen_only_in_reboot(sym: SymbolicLuo, s: SState) -> T:
+    """Outside reboot no session is frozen; once serialization is over every outgoing
+    session is; the phase is one of the four."""
     g, U = sym.g, sym.U
     running = Eq(s["phase"], st.RUNNING)
-    serializing = Eq(s["phase"], st.SERIALIZING)
-    frozen = lambda x: And(sym.outgoing(s, x), g(s, "sfz", x))  # noqa: E731
-    snap = U.all("S", lambda x: Implies(frozen(x), And(
-        Not(running),
+    none = U.all("S", lambda x: Implies(_frozen(sym, s, x), Not(running)))
+    done = Implies(Or(Eq(s["phase"], st.FINALIZE), Eq(s["phase"], st.READY)),
+                   U.all("S", lambda x: Implies(sym.outgoing(s, x), g(s, "sfz", x))))
+    return And(none, done, s["phase"] >= st.RUNNING, s["phase"] <= st.READY)
+
+
+def snapshot_matches_session(sym: SymbolicLuo, s: SState) -> T:
+    """A frozen session has a snapshot exactly when it has files, taken of its current
+    files block."""
+    g, U = sym.g, sym.U
+    return U.all("S", lambda x: Implies(_frozen(sym, s, x), And(
         Eq(g(s, "ssn", x), sym.nfiles_pos(s, x)),
         Implies(g(s, "ssn", x), And(Eq(g(s, "ssnhb", x), g(s, "shb", x)),
                                     Eq(g(s, "ssnfb", x), g(s, "sfb", x)))))))
-    files = U.all("F", lambda f: Implies(
-        And(Or(g(s, "fl", f), g(s, "fsnp", f)), frozen(g(s, "fs", f))), And(
+
+
+def snapshot_matches_files(sym: SymbolicLuo, s: SState) -> T:
+    """In a frozen session the snapshot entries are exactly its files, each frozen, with
+    the ser, folios and handle the file has now."""
+    g, U = sym.g, sym.U
+    return U.all("F", lambda f: Implies(
+        And(Or(g(s, "fl", f), g(s, "fsnp", f)), _frozen(sym, s, g(s, "fs", f))), And(
             g(s, "fl", f), g(s, "fsnp", f), Eq(g(s, "fst", f), st.FROZEN),
             Eq(g(s, "snhs", f), g(s, "fhs", f)), Eq(g(s, "snser", f), g(s, "fser", f)),
             Eq(g(s, "snh", f), g(s, "fh", f)),
             U.all("P", lambda p: Eq(sym.get2(s, "snfol", f, p),
                                     sym.get2(s, "ffol", f, p))))))
-    unfrozen_files = U.all("F", lambda f: Implies(
-        And(g(s, "fl", f), Eq(g(s, "fst", f), st.FROZEN)), frozen(g(s, "fs", f))))
-    order = U.all("S", lambda x: U.all("S", lambda y: Implies(
-        And(serializing, frozen(x), sym.outgoing(s, y), Not(g(s, "sfz", y))),
+
+
+def frozen_files_in_frozen_sessions(sym: SymbolicLuo, s: SState) -> T:
+    """Only the files of frozen sessions are frozen."""
+    g = sym.g
+    return sym.U.all("F", lambda f: Implies(
+        And(g(s, "fl", f), Eq(g(s, "fst", f), st.FROZEN)), _frozen(sym, s, g(s, "fs", f))))
+
+
+def serialization_in_order(sym: SymbolicLuo, s: SState) -> T:
+    """While serializing, every frozen session was created before every unfrozen one
+    (luo_session_serialize walks the list in creation order)."""
+    g, U = sym.g, sym.U
+    serializing = Eq(s["phase"], st.SERIALIZING)
+    return U.all("S", lambda x: U.all("S", lambda y: Implies(
+        And(serializing, _frozen(sym, s, x), sym.outgoing(s, y), Not(g(s, "sfz", y))),
         g(s, "sseq", x) < g(s, "sseq", y))))
-    done = Implies(Or(Eq(s["phase"], st.FINALIZE), Eq(s["phase"], st.READY)),
-                   U.all("S", lambda x: Implies(sym.outgoing(s, x), g(s, "sfz", x))))
-    phases = And(s["phase"] >= st.RUNNING, s["phase"] <= st.READY)
-    return And(snap, files, unfrozen_files, order, done, phases)
+
+
+def creation_numbers_unique(sym: SymbolicLuo, s: SState) -> T:
+    """Sessions have distinct creation numbers, all below the counter (the list order is
+    a total order)."""
+    g, U = sym.g, sym.U
+    below = U.all("S", lambda x: Implies(g(s, "sx", x), g(s, "sseq", x) < s["seq"]))
+    distinct = U.all("S", lambda x: U.all("S", lambda y: Implies(
+        And(g(s, "sx", x), g(s, "sx", y), Eq(g(s, "sseq", x), g(s, "sseq", y))),
+        Eq(x, y))))
+    return And(below, distinct)
 
 
 #: name -> (form, one-line guarantee). Order: the catalogue first, then the auxiliaries.
@@ -186,7 +236,10 @@ AUXILIARY: dict[str, tuple[Form, str]] = {
     for f in (files_in_live_sessions, file_state_matches_side, preserved_file_intact,
               memfd_folios_allocated, live_memfd_referenced, tracked_exactly_metadata,
               outgoing_block_allocated, handed_over_reserved, retrieved_file_has_memfd,
-              stamps_only_in_new_kernel_metadata, reboot_snapshot_current)
+              stamps_only_in_new_kernel_metadata, closing_session_empty,
+              frozen_only_in_reboot, snapshot_matches_session, snapshot_matches_files,
+              frozen_files_in_frozen_sessions, serialization_in_order,
+              creation_numbers_unique)
 }
 
 
