@@ -167,13 +167,19 @@ def bmc(design: Design, bounds: Bounds, depth: int, *,
         t1 = time.perf_counter()
         if result.overflow_at is None and _sat(solver, overflow, result, "overflow"):
             result.overflow_at = k + 1
-        for name in names:
-            if name in result.found or name in result.unknown:
-                continue
+        open_ = [n for n in names if n not in result.found and n not in result.unknown]
+        # one query for "anything violated here?"; per property only when it is sat
+        if open_ and not _sat(solver, z3.Or([viol[n] for n in open_]), result, "any"):
+            open_ = [] if "any" not in result.unknown else open_
+        result.unknown = [n for n in result.unknown if n != "any"]
+        for name in open_:
             if _sat(solver, viol[name], result, name):
                 mdl = solver.model()
                 result.found[name] = _decode_trace(
                     design, bounds, sym, insts, mdl, states[:k + 2], acts, rets, name)
+        # as the explorer records a violating state but never expands it, a longer
+        # counterexample may not pass through an earlier violation
+        solver.add(*[z3.Not(v) for v in viol.values()])
         result.per_depth.append(time.perf_counter() - t1)
         if progress is not None:
             progress(f"BMC depth {k + 1}/{depth}: {len(result.found)} violated "
@@ -256,11 +262,16 @@ class InductionResult:
         return [o for o in self.obligations if o.status != "proved"]
 
 
+def shape_of(name: str, args: Sequence[tuple[str, Any]]) -> str:
+    """An action's shape: its call and its fixed (non-object) arguments, the unit of a
+    proof obligation. The same string for an explicit Action and a symbolic instance."""
+    fixed = [f"{k}={v.split(':')[0] if isinstance(v, str) else v}" for k, v in args
+             if (isinstance(v, str) or v is None) and k != "size"]
+    return f"{name}({', '.join(fixed)})" if fixed else name
+
+
 def _shape(inst: Inst) -> str:
-    """The action shape an unbounded instance stands for (its call and fixed arguments)."""
-    fixed = [f"{k}={v}" for k, v in inst.args
-             if isinstance(v, str) or v is None and k == "fault"]
-    return f"{inst.name}({', '.join(fixed)})" if fixed else inst.name
+    return shape_of(inst.name, inst.args)
 
 
 def induction(design: Design, bounds: Bounds, *, props: Sequence[str] | None = None,
@@ -311,6 +322,8 @@ def induction(design: Design, bounds: Bounds, *, props: Sequence[str] | None = N
         if progress is not None:
             progress(f"{label} / {prop}: {status}")
 
+    if design.steps:
+        raise ValueError("a variant that replaces steps cannot be encoded")
     # initiation
     init = inv.initial(sym, pre)
     for (name, form, _doc) in invariants:
@@ -332,3 +345,377 @@ def induction(design: Design, bounds: Bounds, *, props: Sequence[str] | None = N
                 continue
             check(label, name, base, lift(viol))
     return InductionResult(state_names, obligations, time.perf_counter() - t0)
+
+
+# ================================================= counterexamples to induction (CTIs)
+
+_RANGES: dict[str, tuple[int, int]] = {
+    "owner": (st.FREE, st.RESV), "cnt": (st.ZERO, st.JUNK),
+    "sst": (st.OUT_OPEN, st.IN_STUCK), "fst": (st.PRESERVED, st.F_ERR),
+}
+
+
+def _well_formed(sym: SymbolicLuo, s: S) -> list[Any]:
+    """Value ranges of the finite reading (an out-of-range index would read another
+    slot's field): every enumerated field in its range, every reference a slot."""
+    U = sym.U
+    assert isinstance(U, Finite)
+    out: list[Any] = [s["phase"] >= st.RUNNING, s["phase"] <= st.READY,
+                      s["faults"] >= 0, s["faults"] <= sym.b.faults,
+                      s["kexecs"] >= 0, s["kexecs"] <= sym.b.kexecs]
+    for name, (kind, doms) in FIELDS.items():
+        for leaf in leaves(s[name]):
+            if kind in ("P", "M", "S"):
+                out += [leaf >= 0, leaf < U.sizes[kind]]
+            elif name in _RANGES:
+                lo, hi = _RANGES[name]
+                out += [leaf >= lo, leaf <= hi]
+    return out
+
+
+@dataclass
+class Cti:
+    """A counterexample to induction: a state satisfying every invariant, an action, and
+    the successor that breaks ``prop`` (decoded to explicit states)."""
+
+    pre: State
+    action: Action
+    ret: int
+    post: State
+
+
+def find_cti(design: Design, bounds: Bounds, shape: str, prop: str,
+             timeout_ms: int = 60_000) -> Cti | str:
+    """A CTI of obligation (``shape``, ``prop``) among states of the bounded slots.
+
+    Quantifier-free, so Z3 decides it where the unbounded query may answer unknown. The
+    bounded step is exact and the unbounded one admits it, so a bounded CTI is a CTI of
+    the unbounded obligation too. Returns the CTI, or why there is none."""
+    sym = SymbolicLuo(design, bounds, Finite(slot_sizes(bounds)))
+    pre = sym.variables("cti")
+    solver = z3.Solver()
+    solver.set("timeout", timeout_ms)
+    solver.add(*_well_formed(sym, pre))
+    for _name, form, _doc in inv.invariants(design):
+        solver.add(lift(form(sym, pre)))
+    insts = [a for a in sym.instances() if _shape(a) == shape]
+    choices = []
+    steps = []
+    for a in insts:
+        step = sym.step(pre, a)
+        steps.append(step)
+        if prop in zf.STEP_FORMS:
+            bad = zf.STEP_FORMS[prop](sym, pre, a, step)
+        else:
+            bad = _form_violation(sym, prop, step.post)
+        choices.append(z3.And(lift(step.guard), lift(bad)))
+    if not choices:
+        return f"no instance of {shape} at these bounds"
+    which = z3.Int("which")
+    solver.add(z3.Or([z3.And(which == i, c) for i, c in enumerate(choices)]))
+    r = solver.check()
+    if r != z3.sat:
+        return "no CTI within the bounded slots" if r == z3.unsat else \
+            f"Z3 unknown ({solver.reason_unknown()})"
+    mdl = solver.model()
+    i = mdl.eval(which).as_long()
+    concrete_pre = _concrete(mdl, pre)
+    post_terms = steps[i].post
+    concrete_post = _concrete(mdl, post_terms)
+    return Cti(decode(concrete_pre), explicit_action(concrete_pre, insts[i]),
+               mdl.eval(lift(steps[i].ret)).as_long(), decode(concrete_post))
+
+
+def _form_violation(sym: SymbolicLuo, prop: str, s: S) -> Any:
+    for name, form, _doc in inv.invariants(sym.d):
+        if name == prop:
+            return z3.Not(lift(form(sym, s)))
+    raise KeyError(prop)
+
+
+def upgrade(design: Design, bounds: Bounds, shape: str, prop: str,
+            max_states: int = 2_000_000) -> BmcTrace | None:
+    """A reachable instance of the CTI: the exhaustive checker searches the bounded space
+    for a reachable state that satisfies every invariant and from which an action of
+    ``shape`` breaks ``prop``; returns its shortest trace, re-run through next_state."""
+    from luoverify.checks.explore import ExploreOptions, explore
+    from luoverify.specs.properties import Property
+
+    model = LuoModel(design, bounds, symmetry=False)
+    sym = SymbolicLuo(design, bounds, Finite(slot_sizes(bounds)))
+    forms = inv.invariants(design)
+    by_name = {n: f for n, f, _d in forms}
+
+    def holds_all(state: State) -> bool:
+        enc, _labels = encode_state(state, sym)
+        return all(f(sym, enc) is True for _n, f, _d in forms)
+
+    def breaks(pre: State, action: Action, out: Any) -> str | None:
+        if _explicit_shape(action) != shape:
+            return None
+        if prop in zf.STEP_FORMS:
+            if BY_NAME[prop].check(pre, action, out) is None:
+                return None
+        else:
+            enc, _labels = encode_state(out.state, sym)
+            if by_name[prop](sym, enc) is not False:
+                return None
+        if not holds_all(pre):
+            return None
+        return f"{action} breaks {prop} from a state that satisfies every invariant"
+
+    target = Property(f"cti:{shape}:{prop}", "step", "", "", breaks)
+    res = explore(model, (target,), ExploreOptions(max_states=max_states,
+                                                   prune_violations=False,
+                                                   stop_at_first=True))
+    cex = res.counterexamples.get(target.name)
+    if cex is None:
+        return None
+    steps: list[tuple[Action | None, int, State]] = [
+        (s.action, s.ret, s.state) for s in cex.steps]
+    return BmcTrace(prop, cex.length, cex.message, steps)
+
+
+def encode_state(state: State, sym: SymbolicLuo) -> tuple[S, Any]:
+    from luoverify.model.symbolic import encode
+    U = sym.U
+    assert isinstance(U, Finite)
+    return encode(state, U.sizes)
+
+
+def _explicit_shape(action: Action) -> str:
+    return shape_of(action.name, action.args)
+
+
+# ======================================================================== the report
+
+@dataclass
+class ProveReport:
+    """``luo-verify prove``: the induction obligations, the BMC run, the verdict."""
+
+    design: Design
+    bounds_name: str
+    bounds: Bounds
+    induction: InductionResult
+    bmc: BmcResult | None
+    ctis: dict[tuple[str, str], Cti | str] = field(default_factory=dict)
+    upgrades: dict[tuple[str, str], BmcTrace | None] = field(default_factory=dict)
+    trace_paths: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    # --- verdicts ---------------------------------------------------------------------
+    def violated(self) -> dict[str, int]:
+        """Property -> length of a reachable counterexample (BMC or an upgraded CTI)."""
+        out: dict[str, int] = {}
+        if self.bmc is not None:
+            out.update({p: t.length for p, t in self.bmc.found.items()})
+        for (_a, prop), tr in self.upgrades.items():
+            if tr is not None:
+                out[prop] = min(out.get(prop, tr.length), tr.length)
+        return out
+
+    def property_status(self) -> dict[str, str]:
+        status: dict[str, str] = {}
+        failed = {(o.prop) for o in self.induction.failed()}
+        names = [*self.induction.invariants, *zf.STEP_FORMS]
+        violated = self.violated()
+        # a proof is the whole invariant set being inductive: once one obligation fails,
+        # no property is proved (the others were proved only relative to it)
+        inductive = not failed
+        for name in names:
+            if name in violated:
+                status[name] = "violated"
+            else:
+                status[name] = "holds" if inductive else "unknown"
+        for name in zf.NOT_ENCODED:
+            status[name] = "not encoded"
+        return status
+
+    @property
+    def verdict(self) -> str:
+        if self.violated():
+            return "fail"
+        if self.induction.failed() or (self.bmc is not None and (
+                self.bmc.unknown or self.bmc.overflow_at is not None)):
+            return "inconclusive"
+        return "pass"
+
+    @property
+    def exit_code(self) -> int:
+        return {"pass": 0, "fail": 1, "inconclusive": 3}[self.verdict]
+
+    # --- output -----------------------------------------------------------------------
+    def to_json(self, *, timings: bool = True) -> dict[str, Any]:
+        def t(x: float) -> float | None:
+            return round(x, 3) if timings else None
+
+        obligations = []
+        for o in self.induction.obligations:
+            row: dict[str, Any] = {"action": o.action, "property": o.prop,
+                                   "status": o.status, "hypotheses": o.hypotheses,
+                                   "seconds": t(o.seconds)}
+            key = (o.action, o.prop)
+            if key in self.ctis:
+                c = self.ctis[key]
+                row["cti"] = c if isinstance(c, str) else {
+                    "pre": _jsonable(c.pre), "action": str(c.action),
+                    "ret": ret_name(c.ret), "post": _jsonable(c.post)}
+            if key in self.upgrades:
+                u = self.upgrades[key]
+                row["upgraded"] = None if u is None else {
+                    "length": u.length, "calls": [str(a) for a, _r, _s in u.steps[1:]],
+                    "trace": self.trace_paths.get(f"cti:{o.action}:{o.prop}")}
+            obligations.append(row)
+        bmc = None
+        if self.bmc is not None:
+            bmc = {"depth": self.bmc.depth, "seconds": t(self.bmc.seconds),
+                   "overflow_at": self.bmc.overflow_at, "unknown": self.bmc.unknown,
+                   "violations": {p: {"length": tr.length, "message": tr.message,
+                                      "trace": self.trace_paths.get(p),
+                                      "calls": [str(a) for a, _r, _s in tr.steps[1:]]}
+                                  for p, tr in sorted(self.bmc.found.items())}}
+        return {
+            "design": self.design.name,
+            "bounds": {"name": self.bounds_name, **self.bounds.as_dict()},
+            "verdict": self.verdict,
+            "states": None, "transitions": None,
+            "depth": self.bmc.depth if self.bmc is not None else 0,
+            "seconds": t(self.seconds),
+            "properties": self.property_status(),
+            "invariants": {n: d for n, _f, d in inv.invariants(self.design)},
+            "obligations": obligations,
+            "bmc": bmc,
+        }
+
+    def to_text(self, *, every: bool = False) -> str:
+        ind = self.induction
+        lines = [f"luo-verify prove: design {self.design.describe()}",
+                 f"  induction: unbounded sessions, files, memfds, pages, folios and kexec "
+                 f"cycles; {len(ind.invariants)} invariants ({len(inv.AUXILIARY)} "
+                 f"auxiliary), {len(ind.obligations)} obligations in {ind.seconds:.1f} s"]
+        by_action: dict[str, list[Obligation]] = {}
+        for o in ind.obligations:
+            by_action.setdefault(o.action, []).append(o)
+        lines.append(f"  {'action':<48} {'proved':>9} {'total s':>8} {'max s':>7}")
+        for action, obs in by_action.items():
+            ok = sum(o.status == "proved" for o in obs)
+            lines.append(f"  {action:<48} {f'{ok}/{len(obs)}':>9} "
+                         f"{sum(o.seconds for o in obs):8.2f} "
+                         f"{max(o.seconds for o in obs):7.2f}")
+        if every:
+            lines.append("  every obligation (action / property: status, seconds, "
+                         "hypotheses):")
+            for o in ind.obligations:
+                lines.append(f"    {o.action} / {o.prop}: {o.status} {o.seconds:.3f} s "
+                             f"({o.hypotheses})")
+        for o in ind.failed():
+            lines.append(f"  NOT PROVED {o.action} / {o.prop}: {o.status}")
+            c = self.ctis.get((o.action, o.prop))
+            if isinstance(c, Cti):
+                lines.extend(_render_cti(self.design, self.bounds, c))
+            elif c is not None:
+                lines.append(f"    counterexample to induction: {c}")
+            if (o.action, o.prop) in self.upgrades:
+                u = self.upgrades[(o.action, o.prop)]
+                if u is None:
+                    lines.append("    not upgraded: the exhaustive checker reaches no state "
+                                 "satisfying every invariant from which this action breaks "
+                                 "the property (the CTI may be unreachable; the proof needs "
+                                 "a stronger invariant)")
+                else:
+                    path = self.trace_paths.get(f"cti:{o.action}:{o.prop}")
+                    lines.append(f"    upgraded to a reachable counterexample ({u.length} "
+                                 f"calls){f', trace {path}' if path else ''}: {u.message}")
+                    for a, r, _s in u.steps[1:]:
+                        lines.append(f"      {a} = {ret_name(r)}")
+        if self.bmc is not None:
+            b = self.bmc
+            lines.append(f"  BMC at bounds {self.bounds_name} ({self.bounds.describe()}), "
+                         f"depth {b.depth}: {b.seconds:.1f} s")
+            for p, tr in sorted(b.found.items(), key=lambda kv: (kv[1].length, kv[0])):
+                path = self.trace_paths.get(p)
+                lines.append(f"    {p}: violated at depth {tr.length} (re-run through "
+                             f"next_state){f', trace {path}' if path else ''}")
+                lines.append(f"      {tr.message}")
+            if not b.found:
+                lines.append(f"    no property can be violated within {b.depth} steps")
+            if b.overflow_at is not None:
+                lines.append(f"    INCONCLUSIVE: the encoding ran out of slots at depth "
+                             f"{b.overflow_at}")
+            for p in b.unknown:
+                lines.append(f"    {p}: Z3 unknown (inconclusive)")
+        lines.append("  properties:")
+        for name, status in self.property_status().items():
+            why = f" ({zf.NOT_ENCODED[name]})" if name in zf.NOT_ENCODED else ""
+            lines.append(f"    {name:<36} {status}{why}")
+        lines.append(f"verdict: {self.verdict.upper()} ({self.seconds:.1f} s)")
+        return "\n".join(lines)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _render_cti(design: Design, bounds: Bounds, c: Cti) -> list[str]:
+    from luoverify.checks.itf import changes
+
+    model = LuoModel(design, bounds, symmetry=False)
+    init = model.view(model.init_states()[0])
+    pre, post = model.view(c.pre), model.view(c.post)
+    out = ["    counterexample to induction (a state satisfying every invariant):",
+           "      pre-state (what differs from a cold-booted machine):"]
+    out += [f"        {line}" for line in changes(init, pre)] or ["        (nothing)"]
+    out.append(f"      action: {c.action} = {ret_name(c.ret)}")
+    out.append("      post-state changes:")
+    out += [f"        {line}" for line in changes(pre, post)] or ["        (nothing)"]
+    return out
+
+
+def run_prove(design: Design, bounds: Bounds, *, bounds_name: str = "custom",
+              bmc_depth: int = 0, timeout_ms: int = 30_000,
+              trace_dir: Any = None,
+              progress: Callable[[str], None] | None = None) -> ProveReport:
+    """Induction, CTI search and upgrade for what fails, then BMC to ``bmc_depth``."""
+    from pathlib import Path
+
+    from luoverify.checks import itf
+    from luoverify.checks.explore import Step as XStep
+
+    t0 = time.perf_counter()
+    ind = induction(design, bounds, timeout_ms=timeout_ms, progress=progress)
+    report = ProveReport(design, bounds_name, bounds, ind, None)
+    model = LuoModel(design, bounds, symmetry=False)
+
+    def write(key: str, tr: BmcTrace) -> None:
+        if trace_dir is None:
+            return
+        slug = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)
+        dslug = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in design.name)
+        path = Path(trace_dir) / f"{dslug}.{slug}.itf.json"
+        steps = [XStep(a, r, s) for a, r, s in tr.steps]
+        meta = {"design": design.name, "bounds": {"name": bounds_name, **bounds.as_dict()},
+                "property": tr.prop, "message": tr.message, "found_by": key}
+        itf.write_trace(path, itf.trace_document(model, steps, meta))
+        report.trace_paths[key] = str(path)
+
+    for o in ind.failed():
+        if o.action == "init":
+            continue
+        key = (o.action, o.prop)
+        if progress is not None:
+            progress(f"counterexample to induction for {o.action} / {o.prop}")
+        report.ctis[key] = find_cti(design, bounds, o.action, o.prop, timeout_ms)
+        if isinstance(report.ctis[key], Cti):
+            o.status = "cti"
+            up = upgrade(design, bounds, o.action, o.prop)
+            report.upgrades[key] = up
+            if up is not None:
+                write(f"cti:{o.action}:{o.prop}", up)
+    if bmc_depth > 0:
+        report.bmc = bmc(design, bounds, bmc_depth, progress=progress)
+        for prop, tr in report.bmc.found.items():
+            write(prop, tr)
+    report.seconds = time.perf_counter() - t0
+    return report
