@@ -2,7 +2,8 @@
 
 Exit codes (DESIGN.md section 4): 0 every property holds; 1 a property is violated (or
 coverage has a gap); 2 usage or input error; 3 inconclusive (a state limit was reached
-before the space was exhausted); 4 replay diverged from the model.
+before the space was exhausted, or Z3 answered unknown / timed out); 4 replay diverged
+from the model.
 """
 
 from __future__ import annotations
@@ -77,6 +78,33 @@ def _parser() -> argparse.ArgumentParser:
                        help="replay every counterexample on the reference implementation "
                             "before reporting it (exit 4 if one does not reproduce)")
 
+    pv = sub.add_parser(
+        "prove", help="Z3: unbounded inductive proofs and bounded model checking",
+        description="Prove every state property of the catalogue (with the auxiliary "
+                    "invariants) inductive for any number of sessions, files, memfds, "
+                    "pages and kexec cycles, one obligation per (action, property); a "
+                    "failed obligation gets a counterexample to induction, upgraded to a "
+                    "reachable counterexample when the exhaustive checker reaches one. "
+                    "--bmc K adds bounded model checking to depth K at --bounds. Exit 0 "
+                    "all proved, 1 a property violated, 2 bad input, 3 inconclusive (Z3 "
+                    "unknown or a timeout, or a CTI that is not reachable).")
+    pv.add_argument("--design", default=DEFAULT_DESIGN, metavar="NAME|FILE",
+                    help=f"profile, mutant:ID or design file (default {DEFAULT_DESIGN})")
+    pv.add_argument("--bounds", default=DEFAULT_BOUNDS, choices=sorted(NAMED_BOUNDS),
+                    help="bounds for BMC and for searching CTIs and their upgrades "
+                         f"(default {DEFAULT_BOUNDS})")
+    pv.add_argument("--bmc", type=int, default=0, metavar="K",
+                    help="also run bounded model checking to depth K (default 0: off; "
+                         "7 reaches every v6.19 counterexample at ci)")
+    pv.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                    help="Z3 time limit per query in seconds (default 30)")
+    pv.add_argument("--trace-dir", type=Path, metavar="DIR",
+                    help="write BMC counterexamples and upgraded CTIs as ITF traces")
+    pv.add_argument("--obligations", action="store_true",
+                    help="list every obligation with its time (the table groups them by "
+                         "action)")
+    pv.add_argument("--json", action="store_true", help="print one JSON object")
+
     rep = sub.add_parser(
         "replay", help="drive the reference implementation through a trace",
         description="Replay an ITF trace (from check --trace-dir, or hand-written: actions, "
@@ -135,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
         return _check(args)
+    if args.command == "prove":
+        return _prove(args)
     if args.command == "replay":
         return _replay(args)
     if args.command == "traces":
@@ -197,6 +227,46 @@ def _check(args: argparse.Namespace) -> int:
         print(dump_json(report))
     else:
         print(report.to_text())
+    return report.exit_code
+
+
+def _prove(args: argparse.Namespace) -> int:
+    from luoverify.checks.prove import run_prove
+    from luoverify.model.symbolic import unsupported
+
+    try:
+        design = load_design(args.design)
+    except DesignError as exc:
+        return _fail(str(exc))
+    bounds = NAMED_BOUNDS[args.bounds]
+    why = unsupported(design, bounds)
+    if why:
+        return _fail("cannot encode this run for Z3: " + "; ".join(why) +
+                     " (luo-verify check explores it)")
+    if not 0 <= args.bmc <= 30:
+        return _fail("--bmc must be between 0 and 30")
+    if not args.timeout > 0:
+        return _fail("--timeout must be positive")
+    if args.trace_dir is not None:
+        try:
+            args.trace_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return _fail(f"--trace-dir: cannot use {args.trace_dir}: {exc.strerror}")
+    show = sys.stderr.isatty() and not args.json
+
+    def progress(msg: str) -> None:
+        if show:
+            print(f"\r\033[K{msg[:100]}", end="", file=sys.stderr, flush=True)
+
+    report = run_prove(design, bounds, bounds_name=args.bounds, bmc_depth=args.bmc,
+                       timeout_ms=int(args.timeout * 1000), trace_dir=args.trace_dir,
+                       progress=progress)
+    if show:
+        print("\r\033[K", end="", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(report.to_text(every=args.obligations))
     return report.exit_code
 
 
