@@ -363,7 +363,7 @@ def _well_formed(sym: SymbolicLuo, s: S) -> list[Any]:
     out: list[Any] = [s["phase"] >= st.RUNNING, s["phase"] <= st.READY,
                       s["faults"] >= 0, s["faults"] <= sym.b.faults,
                       s["kexecs"] >= 0, s["kexecs"] <= sym.b.kexecs]
-    for name, (kind, doms) in FIELDS.items():
+    for name, (kind, _doms) in FIELDS.items():
         for leaf in leaves(s[name]):
             if kind in ("P", "M", "S"):
                 out += [leaf >= 0, leaf < U.sizes[kind]]
@@ -434,14 +434,14 @@ def _form_violation(sym: SymbolicLuo, prop: str, s: S) -> Any:
 
 
 def upgrade(design: Design, bounds: Bounds, shape: str, prop: str,
-            max_states: int = 2_000_000) -> BmcTrace | None:
+            max_states: int = 1_000_000, max_seconds: float = 120.0) -> BmcTrace | None:
     """A reachable instance of the CTI: the exhaustive checker searches the bounded space
     for a reachable state that satisfies every invariant and from which an action of
     ``shape`` breaks ``prop``; returns its shortest trace, re-run through next_state."""
     from luoverify.checks.explore import ExploreOptions, explore
     from luoverify.specs.properties import Property
 
-    model = LuoModel(design, bounds, symmetry=False)
+    model = LuoModel(design, bounds, symmetry=True)
     sym = SymbolicLuo(design, bounds, Finite(slot_sizes(bounds)))
     forms = inv.invariants(design)
     by_name = {n: f for n, f, _d in forms}
@@ -466,7 +466,7 @@ def upgrade(design: Design, bounds: Bounds, shape: str, prop: str,
 
     target = Property(f"cti:{shape}:{prop}", "step", "", "", breaks)
     res = explore(model, (target,), ExploreOptions(max_states=max_states,
-                                                   prune_violations=False,
+                                                   max_seconds=max_seconds,
                                                    stop_at_first=True))
     cex = res.counterexamples.get(target.name)
     if cex is None:

@@ -59,6 +59,8 @@ from luoverify.model.state import State
 
 T = Any  # a term: a Python int/bool (concrete reading) or a z3 expression
 
+Fn = Callable[..., Any]  # a predicate or map over objects, written as a lambda
+
 # --------------------------------------------------------------------------- term helpers
 # They fold Python values, so the concrete reading never builds a Z3 term.
 
@@ -646,7 +648,7 @@ class SymbolicLuo:
     def do_memfd_write(self, s: S, memfd: T) -> Step:
         g, U = self.g, self.U
         m = memfd
-        fol = lambda p: self.get2(s, "mfol", m, p)  # noqa: E731
+        fol: Fn = lambda p: self.get2(s, "mfol", m, p)  # noqa: E731
         guard = And(g(s, "mlive", m), g(s, "muser", m), U.any("P", fol),
                     U.all("P", lambda p: Implies(fol(p), Eq(g(s, "cnt", p), st.DATA_A))))
         post = self.map(s, "cnt", "P", lambda p: If(fol(p), st.DATA_B, g(s, "cnt", p)))
@@ -669,7 +671,7 @@ class SymbolicLuo:
                 tuple(dies[k] for k in U.elems("M")), m)
         else:
             dm = die
-        freed = lambda p: U.any("M", lambda m: And(dm(m), self.get2(s, "mfol", m, p)))  # noqa: E731
+        freed: Fn = lambda p: U.any("M", lambda m: And(dm(m), self.get2(s, "mfol", m, p)))  # noqa: E731
         s2 = self.map(s, "owner", "P", lambda p: If(freed(p), st.FREE, g(s, "owner", p)))
         s2 = self.map(s2, "cnt", "P", lambda p: If(freed(p), st.ZERO, g(s, "cnt", p)))
         s2 = self.map(s2, "mlive", "M", lambda m: And(g(s, "mlive", m), Not(dm(m))))
@@ -742,7 +744,7 @@ class SymbolicLuo:
     def do_preserve_fd(self, s: S, list: str, session: T, fd: Any, token: str = "new",
                        fault: str | None = None) -> Step:
         """LIVEUPDATE_SESSION_PRESERVE_FD (luo.do_preserve_fd + memfd_luo_preserve)."""
-        g, d, U = self.g, self.d, self.U
+        g, d = self.g, self.d
         x = session
         usable = self.session_usable(s, list, x)
         incoming = list == "in"
@@ -797,7 +799,7 @@ class SymbolicLuo:
     def _memfd_preserve(self, s: S, x: T, m: T, fault: str | None) -> tuple[T, S, T]:
         """memfd handler preserve: a ser page, every folio and the ser KHO-preserved."""
         g, d = self.g, self.d
-        fol = lambda p: self.get2(s, "mfol", m, p)  # noqa: E731
+        fol: Fn = lambda p: self.get2(s, "mfol", m, p)  # noqa: E731
         has_f, f = self.new_file_slot(s)
 
         def add_file(s0: S, ser_has: T, ser: T, handle: bool) -> S:
@@ -847,7 +849,7 @@ class SymbolicLuo:
         # already retrieved: a new fd to the same memfd; failed: the stored errno
         s_ok = self.set1(s, "muser", g(s, "fm", f), True)
         # the handler's retrieve
-        fol = lambda p: self.get2(s, "ffol", f, p)  # noqa: E731
+        fol: Fn = lambda p: self.get2(s, "ffol", f, p)  # noqa: E731
         ok = U.all("P", lambda p: Implies(fol(p), g(s, "stp", p)))
         hs, ser = g(s, "fhs", f), g(s, "fser", f)
         ser_refused = And(ok, hs, Not(g(s, "stp", ser)))
@@ -858,11 +860,11 @@ class SymbolicLuo:
             r = r.with_(faults=r["faults"] - 1)
         # folios restored (stamp erased, handed to the memfd) when all carry a stamp;
         # the ser is restored and freed
-        restored = lambda p: And(ok, fol(p))  # noqa: E731
+        restored: Fn = lambda p: And(ok, fol(p))  # noqa: E731
         # (with several folios the kernel restores a prefix up to the first unstamped one;
         # the unbounded reading restores none then. Sound: ``refused`` is exact, and the
         # proof of restore_once shows that branch is never taken from an invariant state)
-        ser_back = lambda p: And(ok, hs, Eq(p, ser), g(s, "stp", ser))  # noqa: E731
+        ser_back: Fn = lambda p: And(ok, hs, Eq(p, ser), g(s, "stp", ser))  # noqa: E731
         r = self.map(r, "stp", "P", lambda p: And(g(r, "stp", p), Not(restored(p)),
                                                   Not(ser_back(p))))
         r = self.map(r, "owner", "P", lambda p: If(
@@ -901,16 +903,16 @@ class SymbolicLuo:
         if fault is not None:
             vetoed = self.set1(s.with_(faults=s["faults"] - 1), "svt", x, True)
             return If(has_files, -E.EBUSY, 0), self.ite_state(has_files, vetoed, s), False
-        mine = lambda f: self.file_of(s, f, x)  # noqa: E731
-        discard = lambda f: And(mine(f), In(g(s, "fst", f),  # noqa: E731
+        mine: Fn = lambda f: self.file_of(s, f, x)  # noqa: E731
+        discard: Fn = lambda f: And(mine(f), In(g(s, "fst", f),  # noqa: E731
                                             (st.F_NEW, st.PRESERVED, st.FROZEN)))
 
         def occ(f: T, p: T) -> T:
             return And(discard(f), Or(self.get2(s, "ffol", f, p),
                                        And(g(s, "fhs", f), Eq(g(s, "fser", f), p))))
 
-        blk = lambda p: And(g(s, "shb", x), Eq(g(s, "sfb", x), p))  # noqa: E731
-        named = lambda p: Or(U.any("F", lambda f: occ(f, p)), blk(p))  # noqa: E731
+        blk: Fn = lambda p: And(g(s, "shb", x), Eq(g(s, "sfb", x), p))  # noqa: E731
+        named: Fn = lambda p: Or(U.any("F", lambda f: occ(f, p)), blk(p))  # noqa: E731
         if isinstance(U, Finite):
             def twice(p: T) -> T:
                 return (U.count("F", lambda f: occ(f, p)) + b2i(blk(p))) >= 2
@@ -919,13 +921,13 @@ class SymbolicLuo:
                 return Or(U.at_least_two("F", lambda f: occ(f, p)),
                           And(blk(p), U.any("F", lambda f: occ(f, p))))
         refused = U.any("P", lambda p: And(named(p), Or(Not(g(s, "stp", p)), twice(p))))
-        restored = lambda p: And(named(p), g(s, "stp", p))  # noqa: E731
+        restored: Fn = lambda p: And(named(p), g(s, "stp", p))  # noqa: E731
         r = self.map(s, "stp", "P", lambda p: And(g(s, "stp", p), Not(restored(p))))
         r = self.map(r, "owner", "P", lambda p: If(restored(p), st.FREE, g(s, "owner", p)))
         r = self.map(r, "cnt", "P", lambda p: If(restored(p), st.ZERO, g(s, "cnt", p)))
         # pop every file; drop LUO's reference to each memfd
         r = self.map(r, "fl", "F", lambda f: And(g(s, "fl", f), Not(mine(f))))
-        put = lambda m: U.any("F", lambda f: And(mine(f), g(s, "fhm", f),  # noqa: E731
+        put: Fn = lambda m: U.any("F", lambda f: And(mine(f), g(s, "fhm", f),  # noqa: E731
                                                 Eq(g(s, "fm", f), m),
                                                 Not(Eq(g(s, "fst", f), st.F_ERR)),
                                                 Not(Eq(g(s, "fst", f), st.F_NEW))))
@@ -934,7 +936,7 @@ class SymbolicLuo:
         return If(has_files, 0, 0), self.ite_state(has_files, r, s), And(has_files, refused)
 
     def do_finish(self, s: S, list: str, session: T, fault: str | None) -> Step:
-        g, d = self.g, self.d
+        d = self.d
         x = session
         guard = self.session_usable(s, list, x)
         if fault is not None:
@@ -955,14 +957,14 @@ class SymbolicLuo:
             if fault is not None:
                 return self._step(False, 0, s)
             guard = And(guard, Or(Not(self.rebooting(s)), not d.block_mutations_in_reboot))
-            mine = lambda f: self.file_of(s, f, x)  # noqa: E731
+            mine: Fn = lambda f: self.file_of(s, f, x)  # noqa: E731
             # unpreserve every file (handle 0: WARN and nothing), then put its memfd
-            live = lambda f: And(mine(f), g(s, "fh", f))  # noqa: E731
-            ser_of = lambda p: U.any("F", lambda f: And(  # noqa: E731
+            live: Fn = lambda f: And(mine(f), g(s, "fh", f))  # noqa: E731
+            ser_of: Fn = lambda p: U.any("F", lambda f: And(  # noqa: E731
                 live(f), g(s, "fhs", f), Eq(g(s, "fser", f), p)))
-            fol_of = lambda p: U.any("F", lambda f: And(  # noqa: E731
+            fol_of: Fn = lambda p: U.any("F", lambda f: And(  # noqa: E731
                 live(f), self.get2(s, "ffol", f, p)))
-            blk = lambda p: And(g(s, "shb", x), Eq(g(s, "sfb", x), p))  # noqa: E731
+            blk: Fn = lambda p: And(g(s, "shb", x), Eq(g(s, "sfb", x), p))  # noqa: E731
 
             def trk(p: T) -> T:
                 keep = g(s, "trk", p)
@@ -973,7 +975,7 @@ class SymbolicLuo:
                 return And(keep, Not(blk(p)))
 
             r = self.map(s, "trk", "P", trk)
-            freed = lambda p: Or(ser_of(p), blk(p))  # noqa: E731
+            freed: Fn = lambda p: Or(ser_of(p), blk(p))  # noqa: E731
             r = self.map(r, "owner", "P", lambda p: If(freed(p), st.FREE, g(s, "owner", p)))
             r = self.map(r, "cnt", "P", lambda p: If(freed(p), st.ZERO, g(s, "cnt", p)))
             r = self.map(r, "fl", "F", lambda f: And(g(s, "fl", f), Not(mine(f))))
@@ -1007,14 +1009,14 @@ class SymbolicLuo:
     def cursor(self, s: S, x: T) -> T:
         """Session ``x`` is the next one luo_session_serialize() visits."""
         g, U = self.g, self.U
-        cand = lambda y: And(self.outgoing(s, y), Not(g(s, "sfz", y)))  # noqa: E731
+        cand: Fn = lambda y: And(self.outgoing(s, y), Not(g(s, "sfz", y)))  # noqa: E731
         return And(cand(x), U.all("S", lambda y: Implies(
             cand(y), g(s, "sseq", x) <= g(s, "sseq", y))))
 
     def unfreeze_files(self, s: S, which: Callable[[T], T]) -> S:
         """luo_file_unfreeze_one on every frozen file ``which`` selects."""
         g, d = self.g, self.d
-        hit = lambda f: And(which(f), g(s, "fl", f), Eq(g(s, "fst", f), st.FROZEN))  # noqa: E731
+        hit: Fn = lambda f: And(which(f), g(s, "fl", f), Eq(g(s, "fst", f), st.FROZEN))  # noqa: E731
         r = self.map(s, "fst", "F", lambda f: If(hit(f), st.PRESERVED, g(s, "fst", f)))
         if not d.keep_handle_on_unfreeze:
             r = self.map(r, "fh", "F", lambda f: And(g(s, "fh", f), Not(hit(f))))
@@ -1029,7 +1031,7 @@ class SymbolicLuo:
     def reboot_failed(self, s: S) -> S:
         """reboot() returns an error: closed sessions unlinked, frozen flags cleared."""
         g = self.g
-        closing = lambda x: And(g(s, "sx", x), Eq(g(s, "sst", x), st.OUT_CLOSING))  # noqa: E731
+        closing: Fn = lambda x: And(g(s, "sx", x), Eq(g(s, "sst", x), st.OUT_CLOSING))  # noqa: E731
         r = self.map(s, "sx", "S", lambda x: And(g(s, "sx", x), Not(closing(x))))
         r = self.map(r, "fsnp", "F", lambda f: And(g(s, "fsnp", f), Not(closing(g(s, "fs", f)))))
         r = self.map(r, "sfz", "S", lambda x: And(g(s, "sfz", x), Not(self.outgoing(s, x))))
@@ -1047,8 +1049,8 @@ class SymbolicLuo:
             fail, x = None, session
             guard = True
         guard = And(guard, Eq(s["phase"], st.SERIALIZING), self.cursor(s, x))
-        mine = lambda f: self.file_of(s, f, x)  # noqa: E731
-        bad = lambda f: And(mine(f), Or(Not(g(s, "fh", f)),  # noqa: E731
+        mine: Fn = lambda f: self.file_of(s, f, x)  # noqa: E731
+        bad: Fn = lambda f: And(mine(f), Or(Not(g(s, "fh", f)),  # noqa: E731
                                         Eq(f, fail) if fail is not None else False))
         if isinstance(U, Finite):
             found, first = U.choose("F", bad, lambda f: (g(s, "fseq", f),))
@@ -1056,8 +1058,8 @@ class SymbolicLuo:
             found, first = U.choose("F", bad)
         err = If(Eq(first, fail) if fail is not None else False, -E.EIO, -E.EINVAL)
         # failure: the frozen prefix of this session and every earlier session roll back
-        before = lambda y: And(self.outgoing(s, y), g(s, "sseq", y) < g(s, "sseq", x))  # noqa: E731
-        prefix = lambda f: And(mine(f), g(s, "fseq", f) < g(s, "fseq", first))  # noqa: E731
+        before: Fn = lambda y: And(self.outgoing(s, y), g(s, "sseq", y) < g(s, "sseq", x))  # noqa: E731
+        prefix: Fn = lambda f: And(mine(f), g(s, "fseq", f) < g(s, "fseq", first))  # noqa: E731
         # files of this session before ``first`` were frozen by this call, then unfrozen
         r = self.map(s, "fst", "F", lambda f: If(prefix(f), st.FROZEN, g(s, "fst", f)))
         r = self.unfreeze_files(r, lambda f: Or(prefix(f), before(g(s, "fs", f))))
@@ -1072,7 +1074,7 @@ class SymbolicLuo:
         any_f = self.nfiles_pos(s, x)
         ok = self.set1(ok, "ssn", x, any_f)
         ok = self.set1(self.set1(ok, "ssnhb", x, g(s, "shb", x)), "ssnfb", x, g(s, "sfb", x))
-        of_x = lambda f: Eq(g(s, "fs", f), x)  # noqa: E731
+        of_x: Fn = lambda f: Eq(g(s, "fs", f), x)  # noqa: E731
         ok = self.map(ok, "fsnp", "F", lambda f: If(of_x(f), mine(f), g(s, "fsnp", f)))
         for src, dst in (("fhs", "snhs"), ("fser", "snser"), ("fh", "snh")):
             ok = self.map(ok, dst, "F", lambda f, src=src, dst=dst: If(  # type: ignore[misc]
@@ -1095,7 +1097,7 @@ class SymbolicLuo:
         if not d.abort_keeps_preservations:  # KHO-M2: the whole tracker destroyed
             r = self.map(r, "trk", "P", lambda p: False)
         if d.abort_reboot_unfreezes:
-            out = lambda x: self.outgoing(s, x)  # noqa: E731
+            out: Fn = lambda x: self.outgoing(s, x)  # noqa: E731
             r = self.unfreeze_files(r, lambda f: out(g(s, "fs", f)))
             r = self.drop_snaps(r, out)
             r = self.map(r, "sfz", "S", lambda x: And(g(r, "sfz", x), Not(out(x))))
@@ -1105,15 +1107,15 @@ class SymbolicLuo:
         """machine_kexec() and the next boot (luo.machine_kexec)."""
         g, d, U = self.g, self.d, self.U
         guard = Eq(s["phase"], st.READY)
-        out = lambda x: self.outgoing(s, x)  # noqa: E731
-        snap_blk = lambda x: And(out(x), g(s, "ssn", x), g(s, "ssnhb", x))  # noqa: E731
+        out: Fn = lambda x: self.outgoing(s, x)  # noqa: E731
+        snap_blk: Fn = lambda x: And(out(x), g(s, "ssn", x), g(s, "ssnhb", x))  # noqa: E731
 
         def short(p: T) -> T:
             if d.reserve_covers_block:
                 return False
             return U.any("S", lambda x: And(snap_blk(x), Eq(g(s, "ssnfb", x), p)))
 
-        resv = lambda p: And(g(s, "trk", p), Not(short(p)))  # noqa: E731
+        resv: Fn = lambda p: And(g(s, "trk", p), Not(short(p)))  # noqa: E731
         r = self.map(s, "owner", "P", lambda p: If(resv(p), st.RESV, st.FREE))
         r = self.map(r, "trk", "P", lambda p: False)
         r = self.map(r, "stp", "P", lambda p: And(resv(p), d.stamps_survive_boot))
@@ -1126,7 +1128,7 @@ class SymbolicLuo:
         for name in ("sfz", "svt", "ssn"):
             r = self.map(r, name, "S", lambda x: False)
         # files: the snapshot entries of outgoing sessions become the incoming files
-        handed = lambda f: And(g(s, "fsnp", f), out(g(s, "fs", f)))  # noqa: E731
+        handed: Fn = lambda f: And(g(s, "fsnp", f), out(g(s, "fs", f)))  # noqa: E731
         r = self.map(r, "fl", "F", handed)
         r = self.map(r, "fsnp", "F", lambda f: False)
         r = self.map(r, "fst", "F", lambda f: st.F_NEW)

@@ -19,6 +19,7 @@ from luoverify.model.symbolic import (
     And,
     Eq,
     Finite,
+    Fn,
     If,
     Implies,
     In,
@@ -113,7 +114,7 @@ def live_named(sym: SymbolicLuo, s: SState, p: T) -> T:
 def snap_named(sym: SymbolicLuo, s: SState, p: T) -> T:
     """The serialized metadata of the reboot in progress names ``p``."""
     g, U = sym.g, sym.U
-    frozen = lambda x: And(sym.outgoing(s, x), g(s, "ssn", x), g(s, "sfz", x))  # noqa: E731
+    frozen: Fn = lambda x: And(sym.outgoing(s, x), g(s, "ssn", x), g(s, "sfz", x))  # noqa: E731
     return And(sym.rebooting(s), Or(
         U.any("S", lambda x: And(frozen(x), g(s, "ssnhb", x), Eq(g(s, "ssnfb", x), p))),
         U.any("F", lambda f: And(g(s, "fsnp", f), frozen(g(s, "fs", f)), Or(
@@ -204,8 +205,8 @@ def cancel_releases_all(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T
     if a.name != "close_session" or a.arg("list") != "out":
         return False
     g, U, x, post = sym.g, sym.U, a.arg("session"), step.post
-    mine = lambda f: sym.file_of(pre, f, x)  # noqa: E731
-    page_of_session = lambda p: Or(  # noqa: E731
+    mine: Fn = lambda f: sym.file_of(pre, f, x)  # noqa: E731
+    page_of_session: Fn = lambda p: Or(  # noqa: E731
         And(g(pre, "shb", x), Eq(g(pre, "sfb", x), p)),
         U.any("F", lambda f: And(mine(f), names(sym, pre, f, p))))
     tracked = U.any("P", lambda p: And(page_of_session(p), g(post, "trk", p)))
@@ -234,7 +235,7 @@ def finish_disposes(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
     if a.name == "close_session" and a.arg("fault"):
         return False
     g, U, x, post = sym.g, sym.U, a.arg("session"), step.post
-    page = lambda p: Or(  # noqa: E731
+    page: Fn = lambda p: Or(  # noqa: E731
         And(g(pre, "shb", x), Eq(g(pre, "sfb", x), p)),
         U.any("F", lambda f: And(sym.file_of(pre, f, x), Eq(g(pre, "fst", f), st.F_NEW),
                                  names(sym, pre, f, p))))
@@ -255,7 +256,7 @@ def handover_matches_metadata(sym: SymbolicLuo, pre: SState, a: Inst, step: Step
     if a.name != "kernel_kexec":
         return False
     g, U, post = sym.g, sym.U, step.post
-    named = lambda p: Or(  # noqa: E731
+    named: Fn = lambda p: Or(  # noqa: E731
         U.any("S", lambda x: And(sym.incoming(post, x), g(post, "shb", x),
                                  Eq(g(post, "sfb", x), p))),
         U.any("F", lambda f: And(g(post, "fl", f), sym.incoming(post, g(post, "fs", f)),

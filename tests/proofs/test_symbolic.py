@@ -80,8 +80,9 @@ def agree(design: Design, bounds: Bounds, limit: int) -> tuple[int, int]:
                                     "mutant:KHO-M4", "mutant:KHO-M17", "mutant:KHO-M2"])
 def test_encoding_runs_like_next_state(design: str) -> None:
     """Verifies that on every reachable state of the tiny bound (one per symmetry class;
-    the first 1,500 for the larger spaces) the encoding enables exactly the explicit actions, with the same return
-    values and successors, and every property's Z3 form agrees with its predicate."""
+    the first 1,500 for the larger spaces) the encoding enables exactly the explicit
+    actions, with the same return values and successors, and every property's Z3 form
+    agrees with its predicate."""
     states, transitions = agree(load_design(design), NAMED_BOUNDS["tiny"], 1500)
     assert states > 300 and transitions > states
 
