@@ -150,6 +150,8 @@ class ExploreOptions:
     #: violated (the search is then incomplete; every counterexample found is still a
     #: shortest one). For mutation testing: "is this mutant caught, and how?"
     stop_at_first: bool = False
+    #: stop once every property has a counterexample (each still a shortest one)
+    stop_when_all: bool = False
 
 
 class _Progress:
@@ -376,6 +378,9 @@ def explore(
                 progress.update(len(keys), depth, len(keys) - nxt_index)
             if opts.stop_at_first and found:
                 limit_reason = "stopped at the first violation"
+                break
+            if opts.stop_when_all and len(found) >= len(always) + len(steps):
+                limit_reason = "stopped: every property has a counterexample"
                 break
     finally:
         progress.close()

@@ -289,9 +289,10 @@ def induction(design: Design, bounds: Bounds, *, props: Sequence[str] | None = N
     step_names = [n for n in zf.STEP_FORMS if props is None or n in props]
     obligations: list[Obligation] = []
 
-    def solve(assumptions: list[Any], goal_violation: Any) -> tuple[str, Any]:
+    def solve(assumptions: list[Any], goal_violation: Any,
+              limit: int = timeout_ms) -> tuple[str, Any]:
         solver = z3.Solver()
-        solver.set("timeout", timeout_ms)
+        solver.set("timeout", limit)
         solver.add(*assumptions)
         solver.add(goal_violation)
         r = solver.check()
@@ -310,7 +311,8 @@ def induction(design: Design, bounds: Bounds, *, props: Sequence[str] | None = N
             # first from the property itself (a proof from fewer hypotheses is still a
             # proof, and the solver has fewer quantifiers to instantiate); then from the
             # whole conjunction
-            status, extra = solve([own, *assumptions[len(holds_pre):]], goal_violation)
+            status, extra = solve([own, *assumptions[len(holds_pre):]], goal_violation,
+                                  min(timeout_ms, 2000))
             used = "self"
         if status != "proved":
             status, extra = solve(assumptions, goal_violation)
@@ -438,6 +440,15 @@ def upgrade(design: Design, bounds: Bounds, shape: str, prop: str,
     """A reachable instance of the CTI: the exhaustive checker searches the bounded space
     for a reachable state that satisfies every invariant and from which an action of
     ``shape`` breaks ``prop``; returns its shortest trace, re-run through next_state."""
+    return upgrade_all(design, bounds, [(shape, prop)], max_states=max_states,
+                       max_seconds=max_seconds)[(shape, prop)]
+
+
+def upgrade_all(design: Design, bounds: Bounds, targets: Sequence[tuple[str, str]], *,
+                max_states: int = 1_000_000, max_seconds: float = 300.0
+                ) -> dict[tuple[str, str], BmcTrace | None]:
+    """:func:`upgrade` for several obligations in one exploration of the bounded space
+    (one step property per obligation; the search stops when all are found)."""
     from luoverify.checks.explore import ExploreOptions, explore
     from luoverify.specs.properties import Property
 
@@ -450,30 +461,37 @@ def upgrade(design: Design, bounds: Bounds, shape: str, prop: str,
         enc, _labels = encode_state(state, sym)
         return all(f(sym, enc) is True for _n, f, _d in forms)
 
-    def breaks(pre: State, action: Action, out: Any) -> str | None:
-        if _explicit_shape(action) != shape:
-            return None
-        if prop in zf.STEP_FORMS:
-            if BY_NAME[prop].check(pre, action, out) is None:
+    def breaks_for(shape: str, prop: str) -> Callable[[State, Action, Any], str | None]:
+        def breaks(pre: State, action: Action, out: Any) -> str | None:
+            if _explicit_shape(action) != shape:
                 return None
-        else:
-            enc, _labels = encode_state(out.state, sym)
-            if by_name[prop](sym, enc) is not False:
+            if prop in zf.STEP_FORMS:
+                if BY_NAME[prop].check(pre, action, out) is None:
+                    return None
+            else:
+                enc, _labels = encode_state(out.state, sym)
+                if by_name[prop](sym, enc) is not False:
+                    return None
+            if not holds_all(pre):
                 return None
-        if not holds_all(pre):
-            return None
-        return f"{action} breaks {prop} from a state that satisfies every invariant"
+            return f"{action} breaks {prop} from a state that satisfies every invariant"
+        return breaks
 
-    target = Property(f"cti:{shape}:{prop}", "step", "", "", breaks)
-    res = explore(model, (target,), ExploreOptions(max_states=max_states,
-                                                   max_seconds=max_seconds,
-                                                   stop_at_first=True))
-    cex = res.counterexamples.get(target.name)
-    if cex is None:
-        return None
-    steps: list[tuple[Action | None, int, State]] = [
-        (s.action, s.ret, s.state) for s in cex.steps]
-    return BmcTrace(prop, cex.length, cex.message, steps)
+    props = tuple(Property(f"cti:{shape}:{prop}", "step", "", "", breaks_for(shape, prop))
+                  for shape, prop in targets)
+    res = explore(model, props, ExploreOptions(max_states=max_states,
+                                               max_seconds=max_seconds,
+                                               stop_when_all=True))
+    out: dict[tuple[str, str], BmcTrace | None] = {}
+    for (shape, prop), target in zip(targets, props, strict=True):
+        cex = res.counterexamples.get(target.name)
+        if cex is None:
+            out[(shape, prop)] = None
+            continue
+        steps: list[tuple[Action | None, int, State]] = [
+            (s.action, s.ret, s.state) for s in cex.steps]
+        out[(shape, prop)] = BmcTrace(prop, cex.length, cex.message, steps)
+    return out
 
 
 def encode_state(state: State, sym: SymbolicLuo) -> tuple[S, Any]:
@@ -674,7 +692,7 @@ def _render_cti(design: Design, bounds: Bounds, c: Cti) -> list[str]:
 
 
 def run_prove(design: Design, bounds: Bounds, *, bounds_name: str = "custom",
-              bmc_depth: int = 0, timeout_ms: int = 30_000,
+              bmc_depth: int = 0, timeout_ms: int = 10_000,
               trace_dir: Any = None,
               progress: Callable[[str], None] | None = None) -> ProveReport:
     """Induction, CTI search and upgrade for what fails, then BMC to ``bmc_depth``."""
@@ -700,6 +718,7 @@ def run_prove(design: Design, bounds: Bounds, *, bounds_name: str = "custom",
         itf.write_trace(path, itf.trace_document(model, steps, meta))
         report.trace_paths[key] = str(path)
 
+    targets: list[tuple[str, str]] = []
     for o in ind.failed():
         if o.action == "init":
             continue
@@ -709,10 +728,14 @@ def run_prove(design: Design, bounds: Bounds, *, bounds_name: str = "custom",
         report.ctis[key] = find_cti(design, bounds, o.action, o.prop, timeout_ms)
         if isinstance(report.ctis[key], Cti):
             o.status = "cti"
-            up = upgrade(design, bounds, o.action, o.prop)
+            targets.append(key)
+    if targets:
+        if progress is not None:
+            progress(f"searching reachable instances of {len(targets)} CTIs")
+        for key, up in upgrade_all(design, bounds, targets).items():
             report.upgrades[key] = up
             if up is not None:
-                write(f"cti:{o.action}:{o.prop}", up)
+                write(f"cti:{key[0]}:{key[1]}", up)
     if bmc_depth > 0:
         report.bmc = bmc(design, bounds, bmc_depth, progress=progress)
         for prop, tr in report.bmc.found.items():
