@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from luoverify.checks import prove
@@ -23,6 +24,8 @@ def test_upstream_proved_for_unbounded_sizes(capsys: pytest.CaptureFixture[str])
     invariants) is proved, and that the command exits 0 with the JSON report."""
     code = main(["prove", "--json"])
     doc = json.loads(capsys.readouterr().out)
+    schema = json.loads((Path(prove.__file__).with_name("prove.schema.json")).read_text())
+    jsonschema.validate(doc, schema)
     assert code == 0 and doc["verdict"] == "pass"
     statuses = {o["status"] for o in doc["obligations"]}
     assert statuses == {"proved"}
