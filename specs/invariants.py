@@ -92,18 +92,21 @@ def live_memfd_referenced(sym: SymbolicLuo, s: SState) -> T:
                                             Or(g(s, "muser", m), sym.managed(s, m))))
 
 
+def _side_names(sym: SymbolicLuo, s: SState, p: T, side: str) -> T:
+    """Page ``p`` is a files block of a session of ``side``, or named by one of its live
+    files (preserved outgoing, or unretrieved incoming)."""
+    g, U = sym.g, sym.U
+    kind = sym.outgoing if side == "out" else sym.incoming
+    live = zf._out_file if side == "out" else zf._new_file
+    return Or(U.any("S", lambda x: And(kind(s, x), g(s, "shb", x), Eq(g(s, "sfb", x), p))),
+              U.any("F", lambda f: And(live(sym, s, f), zf.names(sym, s, f, p))))
+
+
 def tracked_exactly_metadata(sym: SymbolicLuo, s: SState) -> T:
     """KHO tracks exactly the pages outgoing metadata names: the files blocks of outgoing
     sessions and the ser pages and folios of their preserved files."""
-    g, U = sym.g, sym.U
-
-    def named(p: T) -> T:
-        return Or(
-            U.any("S", lambda x: And(sym.outgoing(s, x), g(s, "shb", x),
-                                     Eq(g(s, "sfb", x), p))),
-            U.any("F", lambda f: And(zf._out_file(sym, s, f), zf.names(sym, s, f, p))))
-
-    return U.all("P", lambda p: Implies(g(s, "trk", p), named(p)))
+    g = sym.g
+    return sym.U.all("P", lambda p: Implies(g(s, "trk", p), _side_names(sym, s, p, "out")))
 
 
 def outgoing_block_allocated(sym: SymbolicLuo, s: SState) -> T:
@@ -151,16 +154,9 @@ def retrieved_file_has_memfd(sym: SymbolicLuo, s: SState) -> T:
 def stamps_only_in_new_kernel_metadata(sym: SymbolicLuo, s: SState) -> T:
     """A stamped page is reserved and named by an unretrieved incoming file or an incoming
     files block; reserved pages are never tracked."""
-    g, U = sym.g, sym.U
-
-    def named(p: T) -> T:
-        return Or(
-            U.any("S", lambda x: And(sym.incoming(s, x), g(s, "shb", x),
-                                     Eq(g(s, "sfb", x), p))),
-            U.any("F", lambda f: And(zf._new_file(sym, s, f), zf.names(sym, s, f, p))))
-
-    return U.all("P", lambda p: And(
-        Implies(g(s, "stp", p), named(p)),
+    g = sym.g
+    return sym.U.all("P", lambda p: And(
+        Implies(g(s, "stp", p), _side_names(sym, s, p, "in")),
         Implies(Eq(g(s, "owner", p), st.RESV), Not(g(s, "trk", p)))))
 
 
