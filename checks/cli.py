@@ -96,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     pv.add_argument("--bmc", type=int, default=0, metavar="K",
                     help="also run bounded model checking to depth K (default 0: off; "
                          "7 reaches every v6.19 counterexample at ci)")
+    pv.add_argument("--bmc-only", action="store_true",
+                    help="skip the inductive proof (a quick verdict on a broken design; "
+                         "without a violation the verdict is then inconclusive)")
     pv.add_argument("--timeout", type=float, default=10.0, metavar="S",
                     help="Z3 time limit per query in seconds (default 10; the slowest "
                          "upstream obligation takes about 1 s)")
@@ -246,6 +249,8 @@ def _prove(args: argparse.Namespace) -> int:
                      " (luo-verify check explores it)")
     if not 0 <= args.bmc <= 30:
         return _fail("--bmc must be between 0 and 30")
+    if args.bmc_only and args.bmc == 0:
+        return _fail("--bmc-only needs --bmc K with K >= 1")
     if not args.timeout > 0:
         return _fail("--timeout must be positive")
     if args.trace_dir is not None:
@@ -261,7 +266,7 @@ def _prove(args: argparse.Namespace) -> int:
 
     report = run_prove(design, bounds, bounds_name=args.bounds, bmc_depth=args.bmc,
                        timeout_ms=int(args.timeout * 1000), trace_dir=args.trace_dir,
-                       progress=progress)
+                       progress=progress, run_induction=not args.bmc_only)
     if show:
         print("\r\033[K", end="", file=sys.stderr)
     if args.json:

@@ -535,11 +535,11 @@ class ProveReport:
     def property_status(self) -> dict[str, str]:
         status: dict[str, str] = {}
         failed = {(o.prop) for o in self.induction.failed()}
-        names = [*self.induction.invariants, *zf.STEP_FORMS]
+        names = [*(n for n, _f, _d in inv.invariants(self.design)), *zf.STEP_FORMS]
         violated = self.violated()
         # a proof is the whole invariant set being inductive: once one obligation fails,
         # no property is proved (the others were proved only relative to it)
-        inductive = not failed
+        inductive = not failed and bool(self.induction.obligations)
         for name in names:
             if name in violated:
                 status[name] = "violated"
@@ -553,7 +553,8 @@ class ProveReport:
     def verdict(self) -> str:
         if self.violated():
             return "fail"
-        if self.induction.failed() or (self.bmc is not None and (
+        if not self.induction.obligations or self.induction.failed() or (
+                self.bmc is not None and (
                 self.bmc.unknown or self.bmc.overflow_at is not None)):
             return "inconclusive"
         return "pass"
@@ -693,7 +694,7 @@ def _render_cti(design: Design, bounds: Bounds, c: Cti) -> list[str]:
 
 def run_prove(design: Design, bounds: Bounds, *, bounds_name: str = "custom",
               bmc_depth: int = 0, timeout_ms: int = 10_000,
-              trace_dir: Any = None,
+              trace_dir: Any = None, run_induction: bool = True,
               progress: Callable[[str], None] | None = None) -> ProveReport:
     """Induction, CTI search and upgrade for what fails, then BMC to ``bmc_depth``."""
     from pathlib import Path
@@ -702,7 +703,8 @@ def run_prove(design: Design, bounds: Bounds, *, bounds_name: str = "custom",
     from luoverify.checks.explore import Step as XStep
 
     t0 = time.perf_counter()
-    ind = induction(design, bounds, timeout_ms=timeout_ms, progress=progress)
+    ind = (induction(design, bounds, timeout_ms=timeout_ms, progress=progress)
+           if run_induction else InductionResult([], [], 0.0))
     report = ProveReport(design, bounds_name, bounds, ind, None)
     model = LuoModel(design, bounds, symmetry=False)
 

@@ -88,3 +88,16 @@ def test_prove_rejects_what_it_cannot_encode(capsys: pytest.CaptureFixture[str])
     assert "scratch" in err and "Traceback" not in err
     assert main(["prove", "--bmc", "-1"]) == 2
     assert main(["prove", "--design", "nonsense"]) == 2
+
+
+def test_bmc_only_quick_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+    """Verifies that --bmc-only skips the proof: a shallow defect (LUO-M7b, retrieve on an
+    outgoing session) is reported violated with exit 1, and properties it did not violate
+    are not called proved."""
+    code = main(["prove", "--design", "mutant:LUO-M7b", "--bmc", "2", "--bmc-only", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1 and doc["verdict"] == "fail"
+    assert doc["properties"]["ops_on_right_side"] == "violated"
+    assert doc["properties"]["single_owner"] == "unknown"
+    assert doc["bmc"]["violations"]["ops_on_right_side"]["length"] == 2
+    assert main(["prove", "--bmc-only"]) == 2
