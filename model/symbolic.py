@@ -4,7 +4,7 @@ One encoding, three readings. Every action is written once, below, against a *un
 ``U`` that says what a state field is and how to quantify over objects:
 
 * :class:`Finite` with Python values -- the encoding *runs*: fields are tuples of ints and
-  bools. ``tests/test_symbolic.py`` runs it on every reachable state of a small instance
+  bools. ``tests/proofs/test_symbolic.py`` runs it on every reachable state of a small instance
   and checks that it yields exactly the successors of ``LuoModel.next_state`` (decoded
   back to explicit states), and that every property's Z3 form agrees with its predicate;
 * :class:`Finite` with Z3 constants -- the same code builds the bounded transition

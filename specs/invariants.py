@@ -5,8 +5,8 @@ satisfies them can still be one step away from breaking them (a file whose ser p
 already free, a snapshot that disagrees with the files it was taken from). Each auxiliary
 invariant below rules out one such unreachable state; each is a named, documented
 property of the upstream design, checked like the others: it must hold initially and be
-preserved by every action (``checks/prove.py``), and the explicit checker confirms it on
-every reachable state of the named bounds (``tests/test_prove.py``).
+preserved by every action (``checks/prove.py``), and ``tests/proofs/test_symbolic.py``
+evaluates it on every reachable state of upstream at the tiny bound.
 
 Forms take ``(sym, state)`` and return the term that *holds*.
 """

@@ -1,7 +1,7 @@
 """The Z3 forms of the property catalogue, over the relational encoding (model/symbolic.py).
 
 Each form returns the *violation* condition as a term: a Python bool when the encoding
-runs concretely, a Z3 formula otherwise. ``tests/test_symbolic.py`` checks that every form
+runs concretely, a Z3 formula otherwise. ``tests/proofs/test_symbolic.py`` checks that every form
 agrees with its predicate in ``specs/properties.py`` on every reachable state and
 transition of a small instance, so a proof about a form is a proof about the property.
 
