@@ -753,9 +753,7 @@ class SymbolicLuo:
             guard = And(usable, self.nfiles_pos(s, x))
         else:
             guard = And(usable, self.nfiles_lt(s, x, self.b.files))
-            if isinstance(fd, str):
-                pass
-            else:
+            if not isinstance(fd, str):
                 guard = And(guard, g(s, "mlive", fd), g(s, "muser", fd))
                 if fault is not None:
                     guard = And(guard, s["faults"] > 0)
@@ -887,8 +885,6 @@ class SymbolicLuo:
         r = self.set1(r, "fst", f, If(rec_ok, st.F_OK, If(rec_err, st.F_ERR, g(r, "fst", f))))
         r = self.set1(r, "fhs", f, And(g(r, "fhs", f), Not(forget)))
         r = self.setrow(r, "ffol", f, lambda p: And(fol(p), Not(forget)))
-        if not d.checks_kind("retrieve") or list == "in":
-            pass
         is_ok, is_err = Eq(fst, st.F_OK), Eq(fst, st.F_ERR)
         handler = And(Not(is_ok), Not(is_err))
         post = self.ite_state(is_ok, s_ok, self.ite_state(is_err, s, r))

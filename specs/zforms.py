@@ -11,7 +11,6 @@ State invariants take ``(sym, state)``; step properties ``(sym, pre, inst, step)
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from luoverify.model import errno as E
 from luoverify.model import state as st
@@ -283,7 +282,3 @@ NOT_ENCODED: dict[str, str] = {
     "recoverable": "a graph property (a clean state reachable from every state): not a "
                    "safety property, so neither BMC nor induction can show it",
 }
-
-
-def violated_state(sym: SymbolicLuo, s: SState) -> dict[str, Any]:
-    return {name: form(sym, s) for name, form in STATE_FORMS.items()}
