@@ -185,6 +185,17 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
+def _trace_dir_error(path: Path | None) -> str | None:
+    """Create --trace-dir if needed; the error to report when it cannot be used."""
+    if path is None:
+        return None
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"--trace-dir: cannot use {path}: {exc.strerror}"
+    return None
+
+
 def _check(args: argparse.Namespace) -> int:
     try:
         design = load_design(args.design)
@@ -204,11 +215,8 @@ def _check(args: argparse.Namespace) -> int:
         return _fail("--max-states must be at least 1")
     if args.max_seconds is not None and not args.max_seconds > 0:
         return _fail("--max-seconds must be positive")
-    if args.trace_dir is not None:
-        try:
-            args.trace_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            return _fail(f"--trace-dir: cannot use {args.trace_dir}: {exc.strerror}")
+    if (bad := _trace_dir_error(args.trace_dir)) is not None:
+        return _fail(bad)
     if args.graph is not None:
         try:
             args.graph.touch()
@@ -253,11 +261,8 @@ def _prove(args: argparse.Namespace) -> int:
         return _fail("--bmc-only needs --bmc K with K >= 1")
     if not args.timeout > 0:
         return _fail("--timeout must be positive")
-    if args.trace_dir is not None:
-        try:
-            args.trace_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            return _fail(f"--trace-dir: cannot use {args.trace_dir}: {exc.strerror}")
+    if (bad := _trace_dir_error(args.trace_dir)) is not None:
+        return _fail(bad)
     show = sys.stderr.isatty() and not args.json
 
     def progress(msg: str) -> None:

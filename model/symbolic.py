@@ -75,28 +75,26 @@ def If(c: T, a: T, b: T) -> T:
     return z3.If(c, a, b)
 
 
-def And(*xs: T) -> T:
+def _fold(xs: Sequence[T], unit: bool, build: Callable[..., T]) -> T:
+    """``build(*xs)`` with the unit dropped and the absorbing value (``not unit``)
+    short-circuiting: the shared body of And and Or."""
     out = []
     for x in xs:
-        if x is False:
-            return False
-        if x is not True:
+        if x is (not unit):
+            return not unit
+        if x is not unit:
             out.append(x)
     if not out:
-        return True
-    return out[0] if len(out) == 1 else z3.And(*out)
+        return unit
+    return out[0] if len(out) == 1 else build(*out)
+
+
+def And(*xs: T) -> T:
+    return _fold(xs, True, z3.And)
 
 
 def Or(*xs: T) -> T:
-    out = []
-    for x in xs:
-        if x is True:
-            return True
-        if x is not False:
-            out.append(x)
-    if not out:
-        return False
-    return out[0] if len(out) == 1 else z3.Or(*out)
+    return _fold(xs, False, z3.Or)
 
 
 def Not(x: T) -> T:
