@@ -12,15 +12,23 @@ Per mutant:
   model as oracle (the CLI cannot depend on hypothesis, a test dependency; the hypothesis
   machine in tests/stateful runs the same oracle): does some walk break a property on the
   reference, and do model and reference agree on every step until then?
-* BMC is not built yet (the ``prove`` issue); its column says so.
+* **BMC** -- Z3 bounded model checking (``checks/prove.py``) of the mutant's expected
+  property, depth by depth up to ``bmc_depth``, found independently of the search: its
+  length must equal the exhaustive search's (both are shortest), and its trace has been
+  re-run through the explicit model before it is counted. ``n/a`` with the reason when the
+  design or the property has no Z3 encoding (scratch pages, graph properties).
 
 A mutant *survives* when the exhaustive search does not catch it. Exit 1 if any does.
+Mutants are independent: ``jobs`` > 1 runs them in worker processes (same rows, same
+order; only the times differ).
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +56,12 @@ class MutantRow:
     reproduced: bool | None = None
     differential: bool | None = None
     diff_detail: str = ""
+    #: "caught" | "not found" (to ``bmc_depth``) | "unknown" (Z3 gave up) | "n/a" | None
+    bmc: str | None = None
+    bmc_property: str | None = None
+    bmc_length: int | None = None
+    bmc_detail: str = ""
+    bmc_seconds: float = 0.0
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -55,7 +69,11 @@ class MutantRow:
                 "expect": self.expect, "bounds": self.bounds, "caught": self.caught,
                 "violated": self.violated, "length": self.length,
                 "reproduced": self.reproduced, "differential": self.differential,
-                "differential_detail": self.diff_detail, "bmc": None,
+                "differential_detail": self.diff_detail,
+                "bmc": None if self.bmc is None else {
+                    "status": self.bmc, "property": self.bmc_property,
+                    "length": self.bmc_length, "detail": self.bmc_detail,
+                    "seconds": round(self.bmc_seconds, 2)},
                 "seconds": round(self.seconds, 2)}
 
 
@@ -83,37 +101,96 @@ def differential(mutant: Mutant, bounds: Bounds, walks: int, steps: int, seed: i
     return False, f"no violation in {walks} walks of {steps} calls"
 
 
+def bmc_column(mutant: Mutant, bounds: Bounds, depth: int, row: MutantRow) -> None:
+    """Fill the BMC cells of ``row``: Z3 BMC of the mutant's expected property."""
+    # imported here: z3 is heavy, and the column is optional (--bmc-depth 0)
+    from luoverify.checks.prove import bmc
+    from luoverify.model.symbolic import unsupported
+    from luoverify.specs import zforms as zf
+
+    t0 = time.perf_counter()
+    row.bmc_property = mutant.expect
+    why = unsupported(mutant.design(), bounds)
+    if not why and mutant.expect in zf.NOT_ENCODED:
+        why = [f"{mutant.expect}: {zf.NOT_ENCODED[mutant.expect]}"]
+    if why:
+        row.bmc, row.bmc_detail = "n/a", "; ".join(why)
+        return
+    res = bmc(mutant.design(), bounds, depth, props=[mutant.expect])
+    trace = res.found.get(mutant.expect)
+    if trace is not None:
+        row.bmc, row.bmc_length = "caught", trace.length
+        row.bmc_detail = trace.message
+    elif res.unknown:
+        row.bmc, row.bmc_detail = "unknown", f"Z3 returned unknown for {mutant.expect}"
+    else:
+        row.bmc = "not found"
+        row.bmc_detail = f"no violation of {mutant.expect} in {depth} steps" + (
+            f" (slots ran out at depth {res.overflow_at}: inconclusive beyond it)"
+            if res.overflow_at is not None else "")
+    row.bmc_seconds = time.perf_counter() - t0
+
+
 def run_mutants(bounds_name: str = "ci", *, walks: int = 100, steps: int = 60,
-                seed: int = 0, only: list[str] | None = None) -> list[MutantRow]:
+                seed: int = 0, only: list[str] | None = None, bmc_depth: int = 0,
+                jobs: int = 1, progress: Callable[[MutantRow], None] | None = None
+                ) -> list[MutantRow]:
+    """One row per mutant (catalogue order). ``bmc_depth`` 0 skips the BMC column."""
+    chosen = [m for m in MUTANTS if not only or m.id in only]
+    work = [(m, bounds_name, walks, steps, seed, bmc_depth) for m in chosen]
     rows: list[MutantRow] = []
-    for mutant in MUTANTS:
-        if only and mutant.id not in only:
-            continue
-        t0 = time.perf_counter()
-        bounds = NAMED_BOUNDS[bounds_name].with_overrides(**mutant.bounds)
-        label = bounds_name + ("+" + ",".join(f"{k}={v}" for k, v in mutant.bounds.items())
-                               if mutant.bounds else "")
-        row = MutantRow(mutant.id, mutant.title, mutant.source, mutant.expect, label)
-        design = mutant.design()
-        model = LuoModel(design, bounds)
-        not_applicable = {p.name: why for p in CATALOGUE if (why := p.requires(bounds))}
-        result = explore(model, CATALOGUE, ExploreOptions(
-            stop_at_first=True, not_applicable=not_applicable))
-        row.violated = sorted(n for n, s in result.status.items() if s == "violated"
-                              and next(p for p in CATALOGUE if p.name == n).kind != "sometimes")
-        row.caught = bool(row.violated)
-        if row.caught:
-            name = mutant.expect if mutant.expect in result.counterexamples else min(
-                result.counterexamples, key=lambda n: result.counterexamples[n].length)
-            cex = result.counterexamples[name]
-            row.length = cex.length
-            rep = replay_counterexample(model, design, bounds, cex)
-            row.reproduced = rep.status == "violated"
-        if walks:
-            row.differential, row.diff_detail = differential(mutant, bounds, walks, steps, seed)
-        row.seconds = time.perf_counter() - t0
-        rows.append(row)
+    if jobs > 1 and len(work) > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for row in pool.map(_row_of, work):
+                rows.append(row)
+                if progress is not None:
+                    progress(row)
+        return rows
+    for w in work:
+        rows.append(_row_of(w))
+        if progress is not None:
+            progress(rows[-1])
     return rows
+
+
+def bmc_agrees(row: MutantRow, depth: int) -> bool:
+    """BMC and the exhaustive search tell the same story: where the search found the
+    expected property violated within ``depth`` steps, BMC found it at the same length."""
+    if row.bmc in (None, "n/a") or row.expect not in row.violated or row.length is None:
+        return True
+    if row.length > depth:
+        return row.bmc == "not found"
+    return row.bmc == "caught" and row.bmc_length == row.length
+
+
+def _row_of(work: tuple[Mutant, str, int, int, int, int]) -> MutantRow:
+    mutant, bounds_name, walks, steps, seed, bmc_depth = work
+    t0 = time.perf_counter()
+    bounds = NAMED_BOUNDS[bounds_name].with_overrides(**mutant.bounds)
+    label = bounds_name + ("+" + ",".join(f"{k}={v}" for k, v in mutant.bounds.items())
+                           if mutant.bounds else "")
+    row = MutantRow(mutant.id, mutant.title, mutant.source, mutant.expect, label)
+    design = mutant.design()
+    model = LuoModel(design, bounds)
+    not_applicable = {p.name: why for p in CATALOGUE if (why := p.requires(bounds))}
+    result = explore(model, CATALOGUE, ExploreOptions(
+        stop_at_first=True, not_applicable=not_applicable))
+    row.violated = sorted(n for n, s in result.status.items() if s == "violated"
+                          and next(p for p in CATALOGUE if p.name == n).kind != "sometimes")
+    row.caught = bool(row.violated)
+    if row.caught:
+        name = mutant.expect if mutant.expect in result.counterexamples else min(
+            result.counterexamples, key=lambda n: result.counterexamples[n].length)
+        cex = result.counterexamples[name]
+        row.length = cex.length
+        rep = replay_counterexample(model, design, bounds, cex)
+        row.reproduced = rep.status == "violated"
+    if walks:
+        row.differential, row.diff_detail = differential(mutant, bounds, walks, steps, seed)
+    if bmc_depth:
+        bmc_column(mutant, bounds, bmc_depth, row)
+    row.seconds = time.perf_counter() - t0
+    return row
 
 
 def score_line(rows: list[MutantRow]) -> str:
@@ -122,22 +199,44 @@ def score_line(rows: list[MutantRow]) -> str:
     rep = sum(bool(r.reproduced) for r in rows)
     diff = sum(bool(r.differential) for r in rows)
     pct = 100.0 * caught / n if n else 100.0
+    ran = [r for r in rows if r.bmc is not None]
+    if ran:
+        enc = [r for r in ran if r.bmc != "n/a"]
+        bmc = (f"BMC caught {sum(r.bmc == 'caught' for r in enc)}/{len(enc)} encodable "
+               f"({len(ran) - len(enc)} n/a)")
+    else:
+        bmc = "BMC not run"
     return (f"mutation score: {caught}/{n} caught by exhaustive search ({pct:.0f} %); "
             f"{rep}/{caught} counterexamples reproduced on the reference; "
-            f"differential random walks caught {diff}/{n}; BMC: not built yet; "
+            f"differential random walks caught {diff}/{n}; {bmc}; "
             f"{len(NOT_EXPRESSIBLE)} catalogued defects not expressible (listed)")
 
 
+def _cell(flag: bool | None, yes: str, no: str) -> str:
+    return "-" if flag is None else (yes if flag else no)
+
+
 def to_text(rows: list[MutantRow], *, with_not_expressible: bool = True) -> str:
+    with_bmc = any(r.bmc is not None for r in rows)
     lines = [f"  {'mutant':11} {'expected':26} {'exhaustive':11} {'len':>3} "
-             f"{'replay':9} {'differential':12} {'s':>5}  violated"]
+             f"{'replay':7} {'differential':12} "
+             + (f"{'BMC':9} {'len':>3} " if with_bmc else "") + f"{'s':>5}  violated"]
     for r in rows:
+        bmc = ""
+        if with_bmc:
+            bmc = (f"{r.bmc or '-':9} "
+                   f"{r.bmc_length if r.bmc_length is not None else '-':>3} ")
         lines.append(
             f"  {r.id:11} {r.expect:26} {'caught' if r.caught else 'SURVIVED':11} "
             f"{r.length if r.length is not None else '-':>3} "
-            f"{'yes' if r.reproduced else ('-' if r.reproduced is None else 'NO'):9} "
-            f"{'caught' if r.differential else ('-' if r.differential is None else 'no'):12} "
+            f"{_cell(r.reproduced, 'yes', 'NO'):7} "
+            f"{_cell(r.differential, 'caught', 'no'):12} {bmc}"
             f"{r.seconds:>5.1f}  {', '.join(r.violated)}")
+    na = [r for r in rows if r.bmc == "n/a"]
+    if na:
+        lines.append("")
+        lines.append("  BMC n/a:")
+        lines.extend(f"    {r.id}: {r.bmc_detail}" for r in na)
     if with_not_expressible:
         lines.append("")
         lines.append("  not expressible in the model (or unobservable on top of upstream):")

@@ -115,7 +115,12 @@ def bmc(design: Design, bounds: Bounds, depth: int, *,
         progress: Callable[[str], None] | None = None) -> BmcResult:
     """Shortest violations up to ``depth`` steps (every property separately)."""
     t0 = time.perf_counter()
-    sym = SymbolicLuo(design, bounds, Finite(slot_sizes(bounds)))
+    # a step creates at most one session and one file, and slots are reused once free:
+    # ``depth`` slots of each are enough for any path of ``depth`` steps (exact, and the
+    # solver has fewer symmetric choices)
+    sizes = {d: min(n, max(depth, 1)) if d in ("S", "F") else n
+             for d, n in slot_sizes(bounds).items()}
+    sym = SymbolicLuo(design, bounds, Finite(sizes))
     names = [n for n in (props or [*zf.STATE_FORMS, *zf.STEP_FORMS])
              if n in zf.STATE_FORMS or n in zf.STEP_FORMS]
     result = BmcResult(depth, checked=list(names))
@@ -169,7 +174,8 @@ def bmc(design: Design, bounds: Bounds, depth: int, *,
             result.overflow_at = k + 1
         open_ = [n for n in names if n not in result.found and n not in result.unknown]
         # one query for "anything violated here?"; per property only when it is sat
-        if open_ and not _sat(solver, z3.Or([viol[n] for n in open_]), result, "any"):
+        if len(open_) > 1 and not _sat(solver, z3.Or([viol[n] for n in open_]), result,
+                                       "any"):
             open_ = [] if "any" not in result.unknown else open_
         result.unknown = [n for n in result.unknown if n != "any"]
         for name in open_:

@@ -11,7 +11,7 @@ import pytest
 
 from luoverify.checks.cli import main
 from luoverify.checks.diff import diff_designs
-from luoverify.checks.mutants import run_mutants
+from luoverify.checks.mutants import MutantRow, bmc_agrees, run_mutants
 from luoverify.model.bounds import NAMED_BOUNDS
 from luoverify.model.design import PROFILES
 from luoverify.model.mutants import MUTANTS, NOT_EXPRESSIBLE
@@ -28,17 +28,25 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 def test_mutation_table_pinned() -> None:
     """Verifies every expressible mutant is caught by the exhaustive search at the ci
     bound, its counterexample reproduces on the reference, and the table (violated
-    properties, shortest length, differential verdict) matches the pinned one. Regenerate
-    with ``run_mutants("ci", walks=30)`` after a model change and read the diff."""
-    rows = run_mutants(PINNED["bounds"], walks=PINNED["walks"], steps=PINNED["steps"])
-    got = {r.id: {"caught": r.caught, "violated": r.violated, "length": r.length,
-                  "reproduced": r.reproduced, "differential": r.differential}
-           for r in rows}
-    assert got == PINNED["mutants"]
+    properties, shortest length, differential verdict, BMC verdict and length) matches
+    the pinned one, and that BMC finds the expected property at the exhaustive search's
+    length. Regenerate with ``pinned_table(run_mutants("ci", walks=30, bmc_depth=8,
+    jobs=2))`` after a model change and read the diff."""
+    rows = run_mutants(PINNED["bounds"], walks=PINNED["walks"], steps=PINNED["steps"],
+                       bmc_depth=PINNED["bmc_depth"], jobs=2)
+    assert pinned_table(rows) == PINNED["mutants"]
     assert all(r.caught and r.reproduced for r in rows)
     for r in rows:
         mutant = next(m for m in MUTANTS if m.id == r.id)
         assert mutant.expect in r.violated, (r.id, r.violated)
+        assert bmc_agrees(r, PINNED["bmc_depth"]), (r.id, r.bmc, r.bmc_length, r.length)
+    assert {r.id for r in rows if r.bmc == "n/a"} == {"LUO-M13", "KHO-M7"}
+
+
+def pinned_table(rows: list[MutantRow]) -> dict[str, dict[str, object]]:
+    return {r.id: {"caught": r.caught, "violated": r.violated, "length": r.length,
+                   "reproduced": r.reproduced, "differential": r.differential,
+                   "bmc": r.bmc, "bmc_length": r.bmc_length} for r in rows}
 
 
 def test_catalogue_covers_the_reference_ids() -> None:
@@ -57,7 +65,16 @@ def test_mutants_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     doc = json.loads(out)
     assert doc["mutants"][0]["caught"] and doc["mutants"][0]["reproduced"]
-    assert "mutation score: 1/1" in doc["score"]
+    assert doc["mutants"][0]["bmc"]["status"] == "caught"
+    assert doc["mutants"][0]["bmc"]["length"] == doc["mutants"][0]["length"] == 4
+    assert "mutation score: 1/1" in doc["score"] and "BMC caught 1/1" in doc["score"]
+    code, out, _ = run(capsys, "mutants", "--only", "LUO-M13", "--only", "LUO-M7b",
+                       "--walks", "0", "--jobs", "2")
+    assert code == 0
+    assert "LUO-M13: recoverable: a graph property" in out
+    assert "BMC caught 1/1 encodable (1 n/a)" in out
+    code, _, err = run(capsys, "mutants", "--bmc-depth", "-1")
+    assert code == 2 and "--bmc-depth" in err
     code, _, err = run(capsys, "mutants", "--only", "LUO-M99")
     assert code == 2 and "unknown mutant 'LUO-M99'" in err
 
