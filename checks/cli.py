@@ -332,8 +332,8 @@ def _mutants(args: argparse.Namespace) -> int:
                           "not_expressible": NOT_EXPRESSIBLE, "score": score_line(rows)},
                          indent=2))
     else:
-        print(f"luo-verify mutants: {len(rows)} mutants on top of upstream, bounds "
-              f"{args.bounds}")
+        print(f"luo-verify mutants: {len(rows)} mutants, each one defect on top of "
+              f"upstream (O1-O6: on top of legacy), bounds {args.bounds}")
         print(to_text(rows))
     if disagree:
         print(f"luo-verify mutants: BMC and the exhaustive search disagree on "

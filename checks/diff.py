@@ -18,8 +18,9 @@ from luoverify.checks.traces import class_witnesses, side_kind
 from luoverify.model import errno as E
 from luoverify.model.bounds import Bounds
 from luoverify.model.design import Design
-from luoverify.model.luo import LuoModel
+from luoverify.model.legacy import model_for
 from luoverify.specs.properties import CATALOGUE
+from luoverify.specs.properties import not_applicable as props_not_applicable
 
 
 @dataclass
@@ -70,9 +71,9 @@ class DiffReport:
 
 
 def _differences(x: Design, y: Design, bounds: Bounds) -> tuple[list[Difference], dict[str, str]]:
-    mx = LuoModel(x, bounds)
-    my = LuoModel(y, bounds, symmetry=False)
-    not_applicable = {p.name: why for p in CATALOGUE if (why := p.requires(bounds))}
+    mx = model_for(x, bounds)
+    my = model_for(y, bounds, symmetry=False)
+    not_applicable = props_not_applicable(CATALOGUE, x, bounds)
     result = explore(mx, CATALOGUE, ExploreOptions(keep_graph=True,
                                                    not_applicable=not_applicable))
     out: list[Difference] = []

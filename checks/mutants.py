@@ -37,10 +37,11 @@ from luoverify.checks.replay import broken_properties
 from luoverify.checks.run import replay_counterexample
 from luoverify.model.bounds import NAMED_BOUNDS, Bounds
 from luoverify.model.core import Outcome
-from luoverify.model.luo import LuoModel
+from luoverify.model.legacy import model_for
 from luoverify.model.mutants import MUTANTS, NOT_EXPRESSIBLE, Mutant
-from luoverify.model.reference import ReferenceDriver
+from luoverify.model.reference import reference_for
 from luoverify.specs.properties import CATALOGUE
+from luoverify.specs.properties import not_applicable as props_not_applicable
 
 
 @dataclass
@@ -81,10 +82,10 @@ def differential(mutant: Mutant, bounds: Bounds, walks: int, steps: int, seed: i
                  ) -> tuple[bool, str]:
     """Seeded random walks on the reference with the model as oracle."""
     design = mutant.design()
-    model = LuoModel(design, bounds, symmetry=False)
+    model = model_for(design, bounds, symmetry=False)
     for w in range(walks):
         rng = random.Random(seed * 100_003 + w)
-        ref = ReferenceDriver(design, bounds)
+        ref = reference_for(design, bounds)
         state = model.init_states()[0]
         for i in range(steps):
             action = rng.choice(list(model.actions(state)))
@@ -171,8 +172,8 @@ def _row_of(work: tuple[Mutant, str, int, int, int, int]) -> MutantRow:
                            if mutant.bounds else "")
     row = MutantRow(mutant.id, mutant.title, mutant.source, mutant.expect, label)
     design = mutant.design()
-    model = LuoModel(design, bounds)
-    not_applicable = {p.name: why for p in CATALOGUE if (why := p.requires(bounds))}
+    model = model_for(design, bounds)
+    not_applicable = props_not_applicable(CATALOGUE, design, bounds)
     result = explore(model, CATALOGUE, ExploreOptions(
         stop_at_first=True, not_applicable=not_applicable))
     row.violated = sorted(n for n, s in result.status.items() if s == "violated"

@@ -31,7 +31,7 @@ from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action
 from luoverify.model.design import Design
 from luoverify.model.errno import ret_name
-from luoverify.model.luo import LuoModel
+from luoverify.model.legacy import model_for
 from luoverify.model.state import State
 from luoverify.model.symbolic import (
     FIELDS,
@@ -211,7 +211,7 @@ def _decode_trace(design: Design, bounds: Bounds, sym: SymbolicLuo, insts: list[
                   mdl: z3.ModelRef, states: list[S], acts: list[z3.ArithRef],
                   rets: list[z3.ArithRef], prop: str) -> BmcTrace:
     """Decode a Z3 model, re-run it through next_state, confirm the violation."""
-    model = LuoModel(design, bounds, symmetry=False)
+    model = model_for(design, bounds, symmetry=False)
     state = model.init_states()[0]
     concrete = [_concrete(mdl, s) for s in states]
     if decode(concrete[0]) != state:
@@ -458,7 +458,7 @@ def upgrade_all(design: Design, bounds: Bounds, targets: Sequence[tuple[str, str
     from luoverify.checks.explore import ExploreOptions, explore
     from luoverify.specs.properties import Property
 
-    model = LuoModel(design, bounds, symmetry=True)
+    model = model_for(design, bounds, symmetry=True)
     sym = SymbolicLuo(design, bounds, Finite(slot_sizes(bounds)))
     forms = inv.invariants(design)
     by_name = {n: f for n, f, _d in forms}
@@ -686,7 +686,7 @@ def _jsonable(v: Any) -> Any:
 def _render_cti(design: Design, bounds: Bounds, c: Cti) -> list[str]:
     from luoverify.checks.itf import changes
 
-    model = LuoModel(design, bounds, symmetry=False)
+    model = model_for(design, bounds, symmetry=False)
     init = model.view(model.init_states()[0])
     pre, post = model.view(c.pre), model.view(c.post)
     out = ["    counterexample to induction (a state satisfying every invariant):",
@@ -712,7 +712,7 @@ def run_prove(design: Design, bounds: Bounds, *, bounds_name: str = "custom",
     ind = (induction(design, bounds, timeout_ms=timeout_ms, progress=progress)
            if run_induction else InductionResult([], [], 0.0))
     report = ProveReport(design, bounds_name, bounds, ind, None)
-    model = LuoModel(design, bounds, symmetry=False)
+    model = model_for(design, bounds, symmetry=False)
 
     def write(key: str, tr: BmcTrace) -> None:
         if trace_dir is None:

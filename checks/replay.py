@@ -36,13 +36,15 @@ from luoverify.model import errno as E
 from luoverify.model.bounds import DEFAULT_BOUNDS, NAMED_BOUNDS, Bounds
 from luoverify.model.core import Action, Outcome
 from luoverify.model.design import Design
+from luoverify.model.legacy import _LegacyKernel, model_for
 from luoverify.model.luo import LuoModel, _Kernel
-from luoverify.model.reference import NotCallable, ReferenceDriver
+from luoverify.model.reference import NotCallable, ReferenceDriver, reference_for
 from luoverify.model.state import State, view
 from luoverify.specs.properties import CATALOGUE, Property
 
 EXIT_FAITHFUL, EXIT_VIOLATED, EXIT_DIVERGED = 0, 1, 4
-ACTIONS = tuple(sorted(n[3:] for n in dir(_Kernel) if n.startswith("do_")))
+ACTIONS = tuple(sorted({n[3:] for k in (_Kernel, _LegacyKernel) for n in dir(k)
+                       if n.startswith("do_")}))
 MODEL_VARS = ("kexecs", "phase", "faults_left", "outgoing", "incoming", "memfds", "pages")
 
 
@@ -248,8 +250,8 @@ def replay(trace: Trace, design: Design, *, compare_vars: bool = True,
            properties: Sequence[Property] = CATALOGUE) -> ReplayResult:
     """Replay ``trace`` on the reference under ``design`` (see the module docstring)."""
     bounds = trace.bounds
-    model = LuoModel(design, bounds, symmetry=False)
-    driver = ReferenceDriver(design, bounds)
+    model = model_for(design, bounds, symmetry=False)
+    driver = reference_for(design, bounds)
     result = ReplayResult(design.name, trace.bounds_name)
     state = model.init_states()[0]
     abstract = driver.abstract()

@@ -13,10 +13,12 @@ from luoverify.checks.replay import Divergence, ReplayResult, Violation, parse_t
 from luoverify.model import errno as E
 from luoverify.model.bounds import Bounds
 from luoverify.model.design import Design
+from luoverify.model.legacy import model_for
 from luoverify.model.luo import LuoModel
 from luoverify.model.state import State
 from luoverify.specs.defects import classify, diagnose
 from luoverify.specs.properties import CATALOGUE, Property
+from luoverify.specs.properties import not_applicable as props_not_applicable
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_DIVERGED = 0, 1, 2, 3, 4
 _GRAPH_PROPS = frozenset(p.name for p in CATALOGUE if p.kind == "graph")
@@ -286,8 +288,8 @@ def run_check(
     # in-kernel allocator's choice among such pages is not label-independent: symmetry
     # reduction is exact only on the pruned space, so --continue explores without it.
     symmetry = symmetry and prune
-    model = LuoModel(design, bounds, symmetry=symmetry)
-    not_applicable = {p.name: why for p in properties if (why := p.requires(bounds))}
+    model = model_for(design, bounds, symmetry=symmetry)
+    not_applicable = props_not_applicable(properties, design, bounds)
     result = explore(model, properties, ExploreOptions(
         max_states=max_states, max_seconds=max_seconds, keep_graph=keep_graph,
         progress=progress,

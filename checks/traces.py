@@ -32,6 +32,7 @@ from luoverify.model import state as st
 from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action
 from luoverify.model.design import Design
+from luoverify.model.legacy import model_for
 from luoverify.model.luo import LuoModel
 from luoverify.model.state import State
 from luoverify.specs.properties import CATALOGUE
@@ -155,7 +156,7 @@ def class_witnesses(model: LuoModel, result: ExploreResult[State]
 
 def build_suite(design: Design, bounds: Bounds, out: Path, *, bounds_name: str = "custom",
                 do_replay: bool = True) -> Suite:
-    model = LuoModel(design, bounds)
+    model = model_for(design, bounds)
     safety = [p for p in CATALOGUE if p.kind in ("always", "step")]
     result = explore(model, safety, ExploreOptions(keep_graph=True))
     witness = class_witnesses(model, result)

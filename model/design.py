@@ -5,6 +5,8 @@ A :class:`Design` is a value. Each flag names one fix from ``shared/reference`` 
 
 * ``upstream`` -- every fix in the reference; all safety properties must hold.
 * ``v6.19``   -- the kernel as released (2025-11-27 LUO v8 + KHO 6.19).
+* ``legacy``  -- the v3/v4 review series' global state machine (NORMAL / PREPARED /
+  FROZEN / UPDATED), its defects O1-O6 fixed (``model/legacy.py``).
 
 A reviewer's variant is a Python file that defines ``DESIGN``, usually derived from a
 profile with :func:`dataclasses.replace`::
@@ -98,6 +100,31 @@ class Design:
     #: KHO-M21 fix: the KHOP stamp written at boot survives until restore.
     stamps_survive_boot: bool = True
 
+    #: The v3/v4 review-series global state machine (NORMAL / PREPARED / FROZEN /
+    #: UPDATED, L§3) instead of sessions: ``model/legacy.py`` and
+    #: ``model/reference/luo_legacy.py``. The flags below are its fixes (O1-O6, L§6) and
+    #: are read only when ``legacy`` is set; the flags above keep their meaning where the
+    #: legacy machine shares the code (memfd handler, KHO, page allocator).
+    legacy: bool = False
+    #: O1 fix: a PREPARE whose kho_finalize() fails rolls back to NORMAL (v3 returns the
+    #: error and stays PREPARED with KHO not finalized).
+    prepare_rolls_back_on_finalize_error: bool = True
+    #: O2 fix: CANCEL proceeds when KHO is not finalized (v3 calls kho_abort() first and
+    #: gives up with its ENOENT, so such a PREPARED state can never be cancelled).
+    cancel_without_finalized_kho: bool = True
+    #: O3 fix: a FREEZE failure cancels everything and aborts KHO, as documented (v3
+    #: cancels only the files before the failing one, sets NORMAL and leaves KHO
+    #: finalized).
+    freeze_failure_cancels_all: bool = True
+    #: O4 fix: FD_RESTORE marks a file reclaimed only after retrieve succeeded (v3 marks
+    #: it first: a failed retrieve cannot be retried and finish skips the file).
+    reclaim_after_retrieve: bool = True
+    #: O5 fix: FREEZE with nothing PREPARED returns 0 (v4 returns an uninitialized int).
+    freeze_ret_initialized: bool = True
+    #: O6 fix: closing /dev/liveupdate while PREPARED / FROZEN cancels first (v3 cancels
+    #: and unregisters the files, but the global state stays PREPARED, KHO finalized).
+    close_cancels_prepared: bool = True
+
     #: replaced steps from a variant file: ``(("model.<_Kernel method>", fn), ...)`` and
     #: ``(("reference.kernel.<Kernel method>" | "reference.memfd.<handler op>", fn), ...)``
     #: (see :func:`load_design`). Empty for every profile and mutant.
@@ -128,11 +155,13 @@ class Design:
         return None
 
     def describe(self) -> str:
-        off = [k for k, v in self.flags().items() if not v and k != "kho_finalize"]
+        off = [k for k, v in self.flags().items()
+               if not v and k not in ("kho_finalize", "legacy")]
         extra = ["kho_finalize"] if self.kho_finalize else []
+        extra += ["the legacy v3/v4 global state machine"] if self.legacy else []
         parts = [f"without {', '.join(off)}"] if off else ["all fixes"]
         if extra:
-            parts.append("with kho_finalize")
+            parts.append("with " + ", ".join(extra))
         if self.steps:
             parts.append("replaced steps: " + ", ".join(name for name, _fn in self.steps))
         return f"{self.name} ({'; '.join(parts)})"
@@ -155,7 +184,11 @@ V6_19 = Design(
     linked_blocks=False,
 )
 
-PROFILES: dict[str, Design] = {d.name: d for d in (UPSTREAM, V6_19)}
+#: The v3/v4 review series' global state machine with its defects O1-O6 fixed (L§3, L§6);
+#: KHO of that era finalizes at PREPARE and refuses (un)preserve while finalized.
+LEGACY = Design(name="legacy", legacy=True)
+
+PROFILES: dict[str, Design] = {d.name: d for d in (UPSTREAM, V6_19, LEGACY)}
 DEFAULT_DESIGN = "upstream"
 
 

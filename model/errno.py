@@ -32,8 +32,8 @@ BY_NAME: Final[dict[str, int]] = {v: k for k, v in NAMES.items()}
 
 def ret_name(ret: int) -> str:
     """``0`` or ``-EXXX`` as the kernel documentation writes a return value."""
-    if ret == 0:
-        return "0"
+    if ret >= 0:
+        return str(ret)  # 0, or a positive value no syscall here returns (legacy O5)
     return f"-{NAMES.get(-ret, str(-ret))}"
 
 
@@ -42,7 +42,7 @@ def parse_ret(text: str | int) -> int:
     if isinstance(text, int):
         return text
     t = text.strip()
-    if t.lstrip("-").isdigit():
+    if t.removeprefix("-").isdigit():
         return int(t)
     name = t.lstrip("-")
     if name not in BY_NAME:

@@ -275,20 +275,12 @@ class LuoModel:
         return ok
 
     # ------------------------------------------------------------------ enabled calls
-    def actions(self, state: State) -> Iterable[Action]:
-        """Every callable operation in ``state``, in a fixed order, failing ones included.
-
-        A call is left out only when it would block (the kernel makes the caller wait) or
-        when the bounds forbid the object it would create.
-        """
-        glob, outs, incs, memfds, pages = state
-        _kexecs, phase, faults = glob
+    def _user_actions(self, state: State) -> list[Action]:
+        """User space (memfds) and other kernel users: the same calls in every design."""
+        memfds, pages = state[3], state[4]
         b = self.bounds
-        d = self.design
         acts: list[Action] = []
-        in_reboot = phase != st.RUNNING
         free_slot = any(m is None for m in memfds)
-
         # --- user space: memfds and other kernel users ----------------------------------
         if free_slot:
             free_scratch = any(p[0] == st.FREE and p[4] for p in pages)
@@ -319,6 +311,20 @@ class LuoModel:
                 if not self.symmetry or key not in seen:
                     seen.add(key)
                     acts.append(_act("free_pages", page=p))
+        return acts
+
+    def actions(self, state: State) -> Iterable[Action]:
+        """Every callable operation in ``state``, in a fixed order, failing ones included.
+
+        A call is left out only when it would block (the kernel makes the caller wait) or
+        when the bounds forbid the object it would create.
+        """
+        glob, outs, incs, _memfds, _pages = state
+        _kexecs, phase, faults = glob
+        b = self.bounds
+        d = self.design
+        in_reboot = phase != st.RUNNING
+        acts = self._user_actions(state)
 
         # --- /dev/liveupdate ------------------------------------------------------------
         # In 6.19 insert takes the outgoing rwsem that serialize holds: create blocks.

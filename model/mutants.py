@@ -1,5 +1,6 @@
 """The mutant catalogue: every real LUO / KHO defect of ``shared/reference`` that the model
-can express, as a design with that one defect injected on top of ``upstream``.
+can express, as a design with that one defect injected on top of ``upstream`` (or, for
+the old global state machine's defects O1-O6, on top of ``legacy``).
 
 Each mutant names its source (section and the upstream fix), the Design flags it turns off,
 the property it is expected to break, and any bound it needs to be observable (e.g. pages
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from luoverify.model.design import UPSTREAM, Design
+from luoverify.model.design import PROFILES, Design
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,12 @@ class Mutant:
     changes: dict[str, bool]
     expect: str
     bounds: dict[str, Any] = field(default_factory=dict)
+    #: the profile the defect is injected into: upstream, or legacy for O1-O6
+    base: str = "upstream"
 
     def design(self) -> Design:
         changes: dict[str, Any] = dict(self.changes)
-        return replace(UPSTREAM, name=f"mutant:{self.id}", **changes)
+        return replace(PROFILES[self.base], name=f"mutant:{self.id}", **changes)
 
 
 MUTANTS: tuple[Mutant, ...] = (
@@ -80,6 +83,28 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("KHO-M21", "the KHOP stamp is lost before restore",
            "K§6 M21; fix 'kho: mm: don't allow deferred struct page with KHO'",
            {"stamps_survive_boot": False}, "restore_once"),
+    # --- the v3/v4 global state machine (L§3), injected into the ``legacy`` profile ---
+    Mutant("O1", "PREPARE keeps PREPARED when kho_finalize() fails",
+           "L§6 O1, L§3.3 (v4 luo_core.c: state set before kho_finalize)",
+           {"prepare_rolls_back_on_finalize_error": False}, "update_delivers_prepared",
+           base="legacy"),
+    Mutant("O2", "CANCEL gives up when kho_abort() fails (reached through O1)",
+           "L§6 O2, L§3.3 (v4 luo_core.c); alone it is unobservable: only O1 leaves "
+           "PREPARED without finalized KHO", {"prepare_rolls_back_on_finalize_error": False,
+                                              "cancel_without_finalized_kho": False},
+           "cancel_returns_to_normal", base="legacy"),
+    Mutant("O3", "a FREEZE failure cancels only the files before the failing one",
+           "L§6 O3, L§3.4, A5 (v3 luo_files.c freeze rollback)",
+           {"freeze_failure_cancels_all": False}, "no_free_while_preserved", base="legacy"),
+    Mutant("O4", "FD_RESTORE marks the file reclaimed before retrieve() runs",
+           "L§6 O4, L§3.3 (v3 luo_files.c restore)", {"reclaim_after_retrieve": False},
+           "finish_disposes", base="legacy"),
+    Mutant("O5", "FREEZE with nothing prepared returns an uninitialized value",
+           "L§6 O5 (v4 luo_session.c freeze)", {"freeze_ret_initialized": False},
+           "freeze_fails_only_on_error", base="legacy"),
+    Mutant("O6", "closing /dev/liveupdate in PREPARED unregisters the files, stays PREPARED",
+           "L§6 O6, L§3.3 (v3 luo_release)", {"close_cancels_prepared": False},
+           "cancel_returns_to_normal", base="legacy"),
 )
 
 #: id -> why the model cannot express it (or why it is unobservable on top of upstream)

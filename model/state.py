@@ -37,6 +37,22 @@ FINALIZE: Final = 2  # sessions serialized; kho_finalize() next (6.19 only)
 READY: Final = 3  # liveupdate_reboot() succeeded; machine_kexec() next
 PHASE_NAMES: Final = ("RUNNING", "SERIALIZING", "FINALIZE", "READY")
 
+# --- the legacy (v3/v4 review series) global state machine, model/legacy.py -----------
+# glob[1] holds the global LUO state, plus KHO_FINALIZED when KHO's handover map is built.
+# NORMAL is 0 (= RUNNING), so a cold boot is the same state in every design.
+L_NORMAL: Final = 0
+L_PREPARED: Final = 4
+L_FROZEN: Final = 5
+L_UPDATED: Final = 6
+KHO_FINALIZED: Final = 8
+LEGACY_NAMES: Final = {L_NORMAL: "NORMAL", L_PREPARED: "PREPARED", L_FROZEN: "FROZEN",
+                       L_UPDATED: "UPDATED"}
+
+
+def legacy_phase_name(phase: int) -> str:
+    base = LEGACY_NAMES[phase & ~KHO_FINALIZED]
+    return base + ("+kho_finalized" if phase & KHO_FINALIZED else "")
+
 # --- session status -------------------------------------------------------------------
 OUT_OPEN: Final = 0  # outgoing, fd held by user space
 OUT_CLOSING: Final = 1  # outgoing, fd closed during reboot; list removal still pending
@@ -54,7 +70,9 @@ FROZEN: Final = 1  # outgoing, freeze() done
 F_NEW: Final = 2  # incoming, never (successfully) retrieved
 F_OK: Final = 3  # incoming, retrieved
 F_ERR: Final = 4  # incoming, retrieve failed and the failure is remembered (7.0+)
-FILE_ST_NAMES: Final = ("PRESERVED", "FROZEN", "NEW", "RETRIEVED", "RETRIEVE_FAILED")
+REGISTERED: Final = 5  # legacy outgoing: FD_PRESERVE done, prepare() not yet (NORMAL)
+FILE_ST_NAMES: Final = ("PRESERVED", "FROZEN", "NEW", "RETRIEVED", "RETRIEVE_FAILED",
+                        "REGISTERED")
 
 # --- page owner class -----------------------------------------------------------------
 FREE: Final = 0  # in the buddy allocator
@@ -339,7 +357,7 @@ def _file_view(f: tuple[Any, ...]) -> dict[str, Any]:
         "folios": list(f[3]),
         "handle_valid": bool(f[4]),
     }
-    if f[0] >= F_NEW:
+    if f[0] in (F_NEW, F_OK, F_ERR):
         out["retrieve_called"] = bool(f[5])
         out["expect"] = [CONTENT_NAMES[c] for c in f[6]]
     return out
@@ -367,7 +385,8 @@ def view(state: State) -> dict[str, Any]:
     glob, outs, incs, memfds, pages = state
     return {
         "kexecs": glob[0],
-        "phase": PHASE_NAMES[glob[1]],
+        "phase": PHASE_NAMES[glob[1]] if glob[1] < len(PHASE_NAMES) else
+        legacy_phase_name(glob[1]),
         "faults_left": glob[2],
         "outgoing": [_session_view(s) for s in outs],
         "incoming": [_session_view(s) for s in incs],

@@ -364,6 +364,9 @@ class Step:
 def unsupported(design: Design, bounds: Bounds | None) -> list[str]:
     """Why this design / bounds cannot be encoded (empty: it can)."""
     why = []
+    if design.legacy:
+        why.append("the legacy global state machine (model/legacy.py) is not encoded: "
+                   "the symbolic encoding reads the session-based model")
     if design.steps:
         why.append("the design replaces kernel steps (a variant file with STEPS): the "
                    "symbolic encoding only reads Design flags")

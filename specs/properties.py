@@ -17,7 +17,7 @@ Kinds:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,6 +25,8 @@ from luoverify.model import errno as E
 from luoverify.model import state as st
 from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action, Outcome
+from luoverify.model.design import Design
+from luoverify.model.legacy import base as legacy_base
 from luoverify.model.luo import JUMP_ACTIONS, REBOOT_ACTIONS
 from luoverify.model.state import State
 
@@ -52,6 +54,23 @@ class Property:
     #: step properties: the action names that can break it (None: any). Lets the
     #: explorer skip the predicate on other transitions; it must be exact.
     triggers: frozenset[str] | None = None
+    #: which designs it speaks about: "all", "sessions" (6.19 and later) or "legacy"
+    #: (the v3/v4 global state machine, model/legacy.py)
+    designs: Literal["all", "sessions", "legacy"] = "all"
+
+    def not_applicable(self, design: Design, bounds: Bounds) -> str | None:
+        """Why this property says nothing about ``design`` at ``bounds`` (None: it does)."""
+        if self.designs == "legacy" and not design.legacy:
+            return "legacy design only (the v3/v4 global state machine)"
+        if self.designs == "sessions" and design.legacy:
+            return "session-based designs only"
+        return self.requires(bounds)
+
+
+def not_applicable(props: Iterable[Property], design: Design,
+                   bounds: Bounds) -> dict[str, str]:
+    """Property name -> why it is not applicable to ``design`` at ``bounds``."""
+    return {p.name: why for p in props if (why := p.not_applicable(design, bounds))}
 
 
 # ===================================================================== state analysis
@@ -294,7 +313,8 @@ def failed_reboot_restores(pre: State, action: Action, out: Outcome[State]) -> s
         return None
     for si, s in enumerate(out.state[1]):
         for fi, f in enumerate(s[4]):
-            if f[0] != st.PRESERVED:
+            # legacy: a failed freeze cancels every file, as v3 documents (REGISTERED)
+            if f[0] not in (st.PRESERVED, st.REGISTERED):
                 return (f"reboot() failed with {E.ret_name(out.ret)} but outgoing session "
                         f"{si} file {fi} is left {st.FILE_ST_NAMES[f[0]]}")
             if not f[4]:
@@ -309,7 +329,9 @@ def finish_disposes(pre: State, action: Action, out: Outcome[State]) -> str | No
     s = pre[2][action.arg("session")]
     if out.ret != 0 or (action.name == "close_session" and action.arg("fault")):
         return None
-    pages = ([s[1]] if s[1] >= 0 else []) + [p for f in s[4] if f[0] == st.F_NEW
+    # files never retrieved, and (legacy O4) files marked reclaimed whose data was
+    # never restored: both still name handed-over pages
+    pages = ([s[1]] if s[1] >= 0 else []) + [p for f in s[4] if f[0] in (st.F_NEW, st.F_ERR)
                                              for p in _named(f)]
     for p in pages:
         pg = out.state[4][p]
@@ -319,12 +341,69 @@ def finish_disposes(pre: State, action: Action, out: Outcome[State]) -> str | No
     return None
 
 
+# ------------------------------------------------ the legacy global state machine (L§3)
+
+def cancel_returns_to_normal(pre: State, action: Action, out: Outcome[State]) -> str | None:
+    """CANCEL (or closing /dev/liveupdate) from PREPARED / FROZEN ends in NORMAL with
+    KHO not finalized and nothing tracked."""
+    if legacy_base(pre[0][1]) not in (st.L_PREPARED, st.L_FROZEN):
+        return None
+    what = "CANCEL" if action.name == "cancel" else "closing /dev/liveupdate"
+    if out.ret != 0:
+        return f"{what} in {st.legacy_phase_name(pre[0][1])} returned {E.ret_name(out.ret)}"
+    phase = out.state[0][1]
+    if phase != st.L_NORMAL:
+        return (f"after {what} in {st.legacy_phase_name(pre[0][1])} the global state is "
+                f"{st.legacy_phase_name(phase)}, not NORMAL")
+    for p, pg in enumerate(out.state[4]):
+        if pg[1]:
+            return f"after {what}, {_page(out.state, p)} is still tracked by KHO"
+    return None
+
+
+def update_delivers_prepared(pre: State, action: Action, out: Outcome[State]) -> str | None:
+    """A live update (a kexec from PREPARED or FROZEN) hands every prepared file to the
+    next kernel."""
+    if not _jumped(pre, out.state) or legacy_base(pre[0][1]) not in (st.L_PREPARED,
+                                                                       st.L_FROZEN):
+        return None
+    want = sum(1 for s in pre[1] for f in s[4] if f[0] in (st.PRESERVED, st.FROZEN))
+    got = sum(1 for s in out.state[2] for f in s[4] if f[0] == st.F_NEW)
+    if got != want:
+        return (f"kexec from {st.legacy_phase_name(pre[0][1])} delivered {got} of {want} "
+                "prepared files to the next kernel: their data is lost")
+    return None
+
+
+def freeze_fails_only_on_error(pre: State, action: Action,
+                               out: Outcome[State]) -> str | None:
+    """FREEZE (or the freeze inside reboot) fails only when a file's freeze fails."""
+    if legacy_base(pre[0][1]) != st.L_PREPARED or out.ret == 0:
+        return None
+    if out.ret > 0 or out.state[0][2] == pre[0][2]:
+        return (f"{action} returned {out.ret} although no file failed to freeze "
+                "(not an errno: an uninitialized value)" if out.ret > 0 else
+                f"{action} returned {E.ret_name(out.ret)} although no file failed to "
+                "freeze")
+    return None
+
+
+def _handed_over(pre: State, p: int) -> bool:
+    """Does the jump from ``pre`` hand page ``p`` over? Tracked pages are, except in the
+    legacy machine without finalized KHO, which hands nothing over."""
+    phase = pre[0][1]
+    if phase >= st.L_PREPARED and not phase & st.KHO_FINALIZED:
+        return False
+    return bool(pre[4][p][1])
+
+
 def leak_bound(pre: State, action: Action, out: Outcome[State]) -> str | None:
     if not _jumped(pre, out.state):
         return None
-    for p, (before, after) in enumerate(zip(pre[4], out.state[4], strict=True)):
-        if bool(after[0] == st.RESV) != bool(before[1]):
-            return (f"at the jump, page {p} was {'not ' if not before[1] else ''}tracked "
+    for p, after in enumerate(out.state[4]):
+        handed = _handed_over(pre, p)
+        if bool(after[0] == st.RESV) != handed:
+            return (f"at the jump, page {p} was {'' if handed else 'not '}handed over "
                     f"but the next kernel left it {st.OWNER_NAMES[after[0]]}")
     return None
 
@@ -345,11 +424,12 @@ def handover_matches_metadata(pre: State, action: Action, out: Outcome[State]) -
         for fi, f in enumerate(sess[4]):
             for p in _named(f):
                 named[p] = f"serialized file {fi} of session {si}"
-    for p, pg in enumerate(pre[4]):
-        if pg[1] and p not in named:
+    for p in range(len(pre[4])):
+        handed = _handed_over(pre, p)
+        if handed and p not in named:
             return (f"{_page(pre, p)} is handed over but no serialized metadata names it: "
                     "the next kernel can never restore it")
-        if p in named and not pg[1]:
+        if p in named and not handed:
             return f"{_page(pre, p)} is named by the {named[p]} but is not handed over"
     return None
 
@@ -372,6 +452,12 @@ def freeze_failure_rolled_back(pre: State, action: Action, out: Outcome[State]) 
     if (action.name in ("luo_session_serialize", "reboot") and out.ret == -E.EIO
             and any(s[4] for s in out.state[1])):
         return "a freeze failure was rolled back with files still preserved"
+    return None
+
+
+def frozen_then_cancelled(pre: State, action: Action, out: Outcome[State]) -> str | None:
+    if action.name == "cancel" and out.ret == 0 and legacy_base(pre[0][1]) == st.L_FROZEN:
+        return "CANCEL from FROZEN returned the machine to NORMAL"
     return None
 
 
@@ -460,6 +546,19 @@ CATALOGUE: tuple[Property, ...] = (
              "At the jump, the handed-over pages are exactly those the serialized LUO "
              "metadata names.", "I5; LUO-M11, KHO-M15, LUO-M5", handover_matches_metadata,
              triggers=JUMP_ACTIONS),
+    Property("cancel_returns_to_normal", "step",
+             "CANCEL, or closing /dev/liveupdate, in PREPARED or FROZEN succeeds and "
+             "leaves NORMAL with KHO not finalized and no page tracked.",
+             "L§3.3; O2, O6", cancel_returns_to_normal,
+             triggers=frozenset({"cancel", "close_session"}), designs="legacy"),
+    Property("update_delivers_prepared", "step",
+             "A kexec from PREPARED or FROZEN hands every prepared file to the next "
+             "kernel.", "L§3.3 (reboot from PREPARED); O1", update_delivers_prepared,
+             triggers=frozenset({"reboot"}), designs="legacy"),
+    Property("freeze_fails_only_on_error", "step",
+             "FREEZE (also inside reboot) returns 0 unless a file's freeze failed, and "
+             "then its -errno.", "L§3.3, L§3.4; O5", freeze_fails_only_on_error,
+             triggers=frozenset({"freeze", "reboot"}), designs="legacy"),
     Property("happy_path", "sometimes",
              "A memfd survives a live update with its data intact.", "selftest "
              "luo_kexec_simple", happy_path, requires=_needs(kexecs=1, folios=1)),
@@ -468,7 +567,10 @@ CATALOGUE: tuple[Property, ...] = (
              freeze_failure_rolled_back, on_step=True, requires=_needs(faults=1)),
     Property("veto_then_finish", "sometimes",
              "A session finishes after a can_finish veto.", "L§2.8",
-             veto_then_finish, requires=_needs(faults=1, kexecs=1)),
+             veto_then_finish, requires=_needs(faults=1, kexecs=1), designs="sessions"),
+    Property("frozen_then_cancelled", "sometimes",
+             "PREPARE, FREEZE, CANCEL all succeed.", "v3 selftest state.sysfs_frozen",
+             frozen_then_cancelled, on_step=True, designs="legacy"),
     Property("two_kexec_cycles", "sometimes",
              "A memfd survives two live updates in a row.", "L§2.8 (new cycle)",
              two_kexec_cycles, requires=_needs(kexecs=2, folios=1)),

@@ -279,6 +279,10 @@ STEP_FORMS: dict[str, Callable[[SymbolicLuo, SState, Inst, Step], T]] = {
 NOT_ENCODED: dict[str, str] = {
     "no_preserved_in_scratch": "scratch pages are not in the symbolic encoding (the "
                                "explicit checker covers it, bound scratch >= 1)",
+    **{name: "legacy design only (the v3/v4 global state machine): the symbolic "
+              "encoding covers the session-based designs" for name in (
+                  "cancel_returns_to_normal", "update_delivers_prepared",
+                  "freeze_fails_only_on_error")},
     "recoverable": "a graph property (a clean state reachable from every state): not a "
                    "safety property, so neither BMC nor induction can show it",
 }

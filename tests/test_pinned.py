@@ -35,6 +35,7 @@ def test_acceptance_shape() -> None:
     counterexamples exhibit at least five real defects."""
     for bounds in PINNED:
         assert PINNED[bounds]["upstream"]["verdict"] == "pass"
+        assert PINNED[bounds]["legacy"]["verdict"] == "pass"
     ci = PINNED["ci"]["v6.19"]
     assert ci["verdict"] == "fail"
     assert len(ci["violated"]) >= 4

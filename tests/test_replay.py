@@ -157,7 +157,7 @@ def test_fixed_design_rejects_v619_counterexample(
     (None, "cannot read"),
     ("not json", "is not JSON"),
     ('{"a": 1}', "not an ITF trace"),
-    ('{"states": [{"mbt::actionTaken": "prepare"}]}', "unknown action 'prepare'"),
+    ('{"states": [{"mbt::actionTaken": "defrost"}]}', "unknown action 'defrost'"),
     ('{"states": [{"mbt::actionTaken": "finish", "mbt::nondetPicks": '
      '{"list": "in", "session": 0}}]}', "is not callable here"),
     ('{"#meta": {"bounds": "huge"}, "states": []}', "unknown bounds 'huge'"),

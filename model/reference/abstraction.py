@@ -106,6 +106,16 @@ def abstract(k: Kernel, kexecs: int, faults_left: int,
              slots: Sequence[ShmemFile | None]) -> st.State:
     """The model state this reference state refines."""
     slot_of = {id(f): i for i, f in enumerate(slots) if f is not None}
+    memfds, pages = memory(k, slots)
+    return ((kexecs, PHASES[k.phase], faults_left),
+            tuple(_session(k, s, slot_of) for s in k.outgoing),
+            tuple(_session(k, s, slot_of) for s in k.incoming),
+            memfds, pages)
+
+
+def memory(k: Kernel, slots: Sequence[ShmemFile | None]
+           ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The model's memfd slots and pages (shared by both designs' mappings)."""
     memfds = tuple(None if f is None else
                    (1 if k.user.fds_of(f) else 0, tuple(f.folios)) for f in slots)
     pages = []
@@ -124,10 +134,7 @@ def abstract(k: Kernel, kexecs: int, faults_left: int,
         pages.append((owner, 1 if frame.pfn in k.kho.tracker else 0,
                       1 if meta.kho_stamp else 0, tag,
                       1 if frame.scratch else 0))
-    return ((kexecs, PHASES[k.phase], faults_left),
-            tuple(_session(k, s, slot_of) for s in k.outgoing),
-            tuple(_session(k, s, slot_of) for s in k.incoming),
-            memfds, tuple(pages))
+    return memfds, tuple(pages)
 
 
 def census(k: Kernel, pfn: int, slots: Sequence[ShmemFile | None]) -> list[str]:

@@ -107,11 +107,14 @@ class ReferenceDriver:
             self.machine.faults.disarm_all()
         events = tuple(k.events[start:])
         if self.kernel is not k:  # the jump: a new kernel, new user space
-            self.slots = [None] * len(self.slots)
-            self.devfd = self.kernel.open_liveupdate()
+            self._after_jump()
         else:
             self._sync_slots()
         return ret, events
+
+    def _after_jump(self) -> None:
+        self.slots = [None] * len(self.slots)
+        self.devfd = self.kernel.open_liveupdate()
 
     @staticmethod
     def _status(ret: int) -> int:

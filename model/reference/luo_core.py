@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import types
 from dataclasses import dataclass, field
+from typing import Any
 
 from luoverify.model import errno as E
 from luoverify.model.design import Design
@@ -432,8 +433,15 @@ class Machine:
         self.faults = FaultInjector(budget=faults)
         self.kexecs = 0
         self.max_kexecs = max_kexecs
-        self.kernel = Kernel(self, None)
+        self.kernel = self._boot(None)
+
+    def _boot(self, handover: Any) -> Kernel:
+        if self.design.legacy:  # the v3/v4 global state machine (luo_legacy.py)
+            from luoverify.model.reference.luo_legacy import LegacyKernel
+
+            return LegacyKernel(self, handover)
+        return Kernel(self, handover)
 
     def jump(self, handover: Handover) -> None:
         self.kexecs += 1
-        self.kernel = Kernel(self, handover)
+        self.kernel = self._boot(handover)

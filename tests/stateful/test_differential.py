@@ -26,8 +26,8 @@ from luoverify.model import errno as E
 from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action, Outcome
 from luoverify.model.design import load_design
-from luoverify.model.luo import LuoModel
-from luoverify.model.reference import ReferenceDriver
+from luoverify.model.legacy import model_for
+from luoverify.model.reference import reference_for
 from luoverify.model.state import State, view
 
 WIDE = Bounds(sessions=4, files=3, memfds=4, pages=12, folios=2, kexecs=4, faults=3,
@@ -43,8 +43,8 @@ class Differential(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         design = load_design(self.design)
-        self.model = LuoModel(design, self.bounds, symmetry=False)
-        self.ref = ReferenceDriver(design, self.bounds)
+        self.model = model_for(design, self.bounds, symmetry=False)
+        self.ref = reference_for(design, self.bounds)
         self.state: State = self.model.init_states()[0]
         self.done = False
         self.calls = 0
@@ -116,7 +116,14 @@ class V619Atomic(Differential):
     stop_at_violation = True
 
 
+class Legacy(Differential):
+    """The v3/v4 global state machine: one device, so the extra sessions are unused."""
+
+    design = "legacy"
+
+
 TestUpstreamInterleaved = UpstreamInterleaved.TestCase
+TestLegacy = Legacy.TestCase
 TestUpstreamAtomic = UpstreamAtomic.TestCase
 TestV619Interleaved = V619Interleaved.TestCase
 TestV619Atomic = V619Atomic.TestCase

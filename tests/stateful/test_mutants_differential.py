@@ -19,7 +19,7 @@ from tests.stateful.test_differential import WIDE, Differential
 #: KHO-M21 are caught by some seeds, the rest need one fault at one precise step (the
 #: exhaustive search catches every mutant, see tests/test_mutants.py)
 CAUGHT = {"LUO-M3", "LUO-M7a", "LUO-M7b", "LUO-M7c", "LUO-M11", "KHO-M4", "KHO-M7",
-          "KHO-M9", "KHO-M17", "KHO-M18"}
+          "KHO-M9", "KHO-M17", "KHO-M18", "O2", "O3", "O5", "O6"}
 
 
 def caught_by_hypothesis(mutant_id: str) -> bool:
