@@ -41,7 +41,8 @@ Class = tuple[str, str, str]  # (kind@side, ret, stage)
 
 
 def stage(state: State) -> str:
-    phase = st.PHASE_NAMES[state[0][1]]
+    p = state[0][1]
+    phase = st.PHASE_NAMES[p] if p < len(st.PHASE_NAMES) else st.legacy_phase_name(p)
     return f"{phase}{'' if state[0][0] == 0 else ' after kexec'}"
 
 

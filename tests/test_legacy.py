@@ -215,3 +215,29 @@ def test_reference_refines_model_everywhere(name: str) -> None:
             paths[out.state] = (*paths[s], a)
             queue.append(out.state)
     assert len(paths) > 300 and transitions > 3000
+
+
+def test_legacy_through_the_cli(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    """Verifies every command takes the legacy design: check passes, traces covers and
+    replays, diff against upstream shows the exclusive open (EBUSY, not EEXIST), prove
+    refuses it with the reason (exit 2), and a mutant's counterexample replays as real."""
+    from luoverify.checks.cli import main
+
+    assert main(["check", "--design", "legacy", "--bounds", "tiny"]) == 0
+    assert "verdict: PASS" in capsys.readouterr().out
+    assert main(["traces", "--design", "legacy", "--bounds", "tiny",
+                 "--out", str(tmp_path / "suite")]) == 0
+    assert "every trace replays" in capsys.readouterr().out
+    assert main(["diff", "--design", "upstream", "--design", "legacy",
+                 "--bounds", "tiny"]) == 0
+    assert "create_session[name=dup]: upstream -EEXIST, legacy -EBUSY" in (
+        capsys.readouterr().out)
+    assert main(["prove", "--design", "legacy"]) == 2
+    assert "legacy global state machine" in capsys.readouterr().err
+    assert main(["check", "--design", "mutant:O3", "--bounds", "tiny",
+                 "--trace-dir", str(tmp_path / "cex")]) == 1
+    out = capsys.readouterr().out
+    assert "real defects exhibited: O3" in out
+    trace = tmp_path / "cex" / "mutant_O3.no_free_while_preserved.itf.json"
+    assert main(["replay", str(trace)]) == 1
+    assert "the counterexample is real" in capsys.readouterr().out
