@@ -55,7 +55,7 @@ from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action, Outcome
 from luoverify.model.design import Design
 from luoverify.model.luo import LuoModel, _act, _Kernel
-from luoverify.model.state import NONE, State, WFile, World, WSession
+from luoverify.model.state import NONE, State, WFile, WSession
 
 FIN = st.KHO_FINALIZED
 
@@ -156,13 +156,7 @@ class LegacyModel(LuoModel):
     def next_state(self, state: State, action: Action) -> Outcome[State]:
         """Every call runs the legacy kernel paths (no fast paths: a registered file
         holds LUO's reference, which the session model's close_memfd shortcut ignores)."""
-        w = World.thaw(state)
-        k = _LegacyKernel(w, self.design, self.bounds)
-        handler = getattr(k, "do_" + action.name, None)
-        if handler is None:
-            raise ValueError(f"unknown action {action.name!r}")
-        ret: int = handler(**dict(action.args))
-        return Outcome(ret, w.freeze(), tuple(k.events))
+        return self._run_kernel(state, action)
 
     # ------------------------------------------------------------------ coverage
     def action_kind(self, action: Action) -> str:
@@ -325,29 +319,17 @@ class _LegacyKernel(_Kernel):
     def memfd_luo_prepare(self, f: WFile) -> int:
         """prepare(): allocate the ser page, migrate folios out of scratch, KHO-preserve
         every folio and the ser (EBUSY while KHO is finalized)."""
-        mf = self.w.memfds[f.memfd]
-        assert mf is not None
-        ser = self.alloc_kernel_page()
-        if ser == NONE:
+        pinned = self.memfd_alloc_ser_and_pin(f.memfd)
+        if pinned is None:
             return -E.ENOMEM
-        folios = list(mf.folios)
-        for k, p in enumerate(folios):
-            if self.w.pages[p][4]:
-                target = self.alloc_kernel_page(metadata=False)
-                if target == NONE:
-                    self.free_page(ser)
-                    return -E.ENOMEM
-                self.w.pages[target][3] = self.w.pages[p][3]
-                self.free_page(p)
-                folios[k] = target
-        mf.folios = tuple(folios)
+        ser, folios = pinned
         if self.finalized:
             self.free_page(ser)
             return -E.EBUSY
         for p in folios:
             self.kho_preserve(p)
         self.kho_preserve(ser)
-        f.st, f.ser, f.folios, f.handle = st.PRESERVED, ser, tuple(folios), 1
+        f.st, f.ser, f.folios, f.handle = st.PRESERVED, ser, folios, 1
         return 0
 
     def memfd_luo_cancel(self, f: WFile) -> None:
@@ -551,3 +533,6 @@ def is_legacy_state(state: State) -> bool:
 
 
 __all__ = ["EVENTS", "LegacyModel", "base", "is_legacy_state", "model_for"]
+
+
+LegacyModel.kernel_class = _LegacyKernel

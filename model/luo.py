@@ -435,8 +435,15 @@ class LuoModel:
             arg = action.args[0][1]
             assert isinstance(arg, int)
             return Outcome(0, simple(state, arg))
+        return self._run_kernel(state, action)
+
+    #: the kernel code paths this model runs (the legacy machine subclasses it)
+    kernel_class: type[_Kernel]
+
+    def _run_kernel(self, state: State, action: Action) -> Outcome[State]:
+        """The full path: thaw, run the kernel's ``do_<call>``, freeze."""
         w = World.thaw(state)
-        k = _Kernel(w, self.design, self.bounds)
+        k = self.kernel_class(w, self.design, self.bounds)
         handler = getattr(k, "do_" + action.name, None)
         if handler is None:
             raise ValueError(f"unknown action {action.name!r}")
@@ -845,27 +852,37 @@ class _Kernel:
                                      handle=0))
                 return 0
             return -E.ENOMEM
+        pinned = self.memfd_alloc_ser_and_pin(m)
+        if pinned is None:
+            return -E.ENOMEM
+        ser, folios = pinned
+        for p in folios:
+            self.kho_preserve(p)
+        self.kho_preserve(ser)
+        s.files.append(WFile(st=st.PRESERVED, memfd=m, ser=ser, folios=folios))
+        return 0
+
+    def memfd_alloc_ser_and_pin(self, m: int) -> tuple[int, tuple[int, ...]] | None:
+        """Allocate the ser page and pin memfd ``m``'s folios, migrating any folio in
+        scratch to a new page first (memfd_pin_folios() moves it off CMA, K§1.6). None:
+        -ENOMEM, with the ser freed again."""
         mf = self.w.memfds[m]
         assert mf is not None
         ser = self.alloc_kernel_page()
         if ser == NONE:
-            return -E.ENOMEM
+            return None
         folios = list(mf.folios)
         for k, p in enumerate(folios):
             if self.w.pages[p][4]:
                 target = self.alloc_kernel_page(metadata=False)
                 if target == NONE:
                     self.free_page(ser)
-                    return -E.ENOMEM
+                    return None
                 self.w.pages[target][3] = self.w.pages[p][3]
                 self.free_page(p)
                 folios[k] = target
         mf.folios = tuple(folios)
-        for p in folios:
-            self.kho_preserve(p)
-        self.kho_preserve(ser)
-        s.files.append(WFile(st=st.PRESERVED, memfd=m, ser=ser, folios=tuple(folios)))
-        return 0
+        return ser, mf.folios
 
     def memfd_luo_unpreserve(self, f: WFile) -> None:
         """memfd handler unpreserve: undo preserve; with handle 0 it WARNs and returns."""
@@ -1184,3 +1201,6 @@ class _Kernel:
         w.memfds = [None] * len(w.memfds)
         w.kexecs += 1
         w.phase = st.RUNNING
+
+
+LuoModel.kernel_class = _Kernel

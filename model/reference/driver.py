@@ -12,6 +12,8 @@ injector for an action's ``fault`` argument.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action
 from luoverify.model.design import Design
@@ -186,15 +188,21 @@ class ReferenceDriver:
             concrete_token = 0x1000 + self._fresh()
         if fault is not None:
             self.machine.faults.arm("preserve")
-        if fd in ("closed", "any"):  # "any": the token check fails first (EEXIST)
-            return k.ioctl_preserve_fd(sfd, NEVER_OPENED_FD, concrete_token)
+        return self._with_fd(fd, lambda ufd: k.ioctl_preserve_fd(sfd, ufd, concrete_token))
+
+    def _with_fd(self, fd: int | str, call: Callable[[int], int]) -> int:
+        """Call ``call`` with the user fd the model's ``fd`` stands for: a memfd slot's
+        fd, a never-opened fd (``closed``; ``any``: the token check fails first), or a
+        fresh /dev/null fd closed again afterwards."""
+        k = self.kernel
+        if fd in ("closed", "any"):
+            return call(NEVER_OPENED_FD)
         if fd == "devnull":
             nfd = k.open_devnull()
-            ret = k.ioctl_preserve_fd(sfd, nfd, concrete_token)
+            ret = call(nfd)
             k.close(nfd)
             return ret
-        f = self._memfd(fd)
-        return k.ioctl_preserve_fd(sfd, self._user_fd(f), concrete_token)
+        return call(self._user_fd(self._memfd(fd)))
 
     def _do_retrieve_fd(self, list: str, session: int, file: int | str,
                         fault: str | None) -> int:
@@ -214,10 +222,13 @@ class ReferenceDriver:
             if lf.retrieve_status == 0 and not (
                     self.design.checks_kind("retrieve") and not s.incoming):
                 raise NotCallable("no free memfd slot for the retrieved file")
-        ret = k.ioctl_retrieve_fd(sfd, token)
+        return self._placed(k.ioctl_retrieve_fd(sfd, token))
+
+    def _placed(self, ret: int) -> int:
+        """A retrieve's result: an fd of a memfd, which takes a slot, or -errno."""
         if ret < 0:
             return ret
-        f = k.user.fget(ret)
+        f = self.kernel.user.fget(ret)
         assert isinstance(f, ShmemFile)
         self._place(f)
         return 0

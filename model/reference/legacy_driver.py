@@ -16,7 +16,6 @@ from typing import Any
 from luoverify.model import state as st
 from luoverify.model.reference import abstraction
 from luoverify.model.reference.driver import (
-    NEVER_OPENED_FD,
     UNKNOWN_TOKEN,
     NotCallable,
     ReferenceDriver,
@@ -176,14 +175,7 @@ class LegacyDriver(ReferenceDriver):
         dev = self._need_device()
         concrete = (self._file(0).token if token == "dup" and k.files
                     else 0x1000 + self._fresh())
-        if fd in ("closed", "any"):
-            return k.ioctl_fd_preserve(dev, NEVER_OPENED_FD, concrete)
-        if fd == "devnull":
-            nfd = k.open_devnull()
-            ret = k.ioctl_fd_preserve(dev, nfd, concrete)
-            k.close(nfd)
-            return ret
-        return k.ioctl_fd_preserve(dev, self._user_fd(self._memfd(fd)), concrete)
+        return self._with_fd(fd, lambda ufd: k.ioctl_fd_preserve(dev, ufd, concrete))
 
     def _do_unpreserve_fd(self, list: str, session: int, file: int) -> int:
         return self.lk.ioctl_fd_unpreserve(self._need_device(), self._file(file).token)
@@ -230,13 +222,7 @@ class LegacyDriver(ReferenceDriver):
                 raise NotCallable("no free memfd slot for the retrieved file")
         if fault is not None:
             self.machine.faults.arm("retrieve")
-        ret = self._with_device(lambda fd: k.ioctl_fd_restore(fd, token))
-        if ret < 0:
-            return ret
-        f = k.user.fget(ret)
-        assert isinstance(f, ShmemFile)
-        self._place(f)
-        return 0
+        return self._placed(self._with_device(lambda fd: k.ioctl_fd_restore(fd, token)))
 
 
 __all__ = ["LegacyDriver", "abstract_legacy"]

@@ -393,25 +393,32 @@ class Kernel:
     def _boot_from(self, h: Handover) -> None:
         """Early boot (K§4.1): reserve and stamp every handed-over frame; early boot
         scribbles over scratch; then LUO deserializes the incoming sessions (L§2.6)."""
-        d = self.design
         # KHO-M17 mutant: the reservation misses the files blocks
-        short = set() if d.reserve_covers_block else {
+        short = set() if self.design.reserve_covers_block else {
             e.block_pfn for e in h.sessions if e.count and e.block_pfn is not None}
-        for frame in self.mem.frames:
-            if frame.scratch:
-                frame.content = EARLY_BOOT_SCRIBBLE
-            meta = self.alloc.meta[frame.pfn]
-            if frame.pfn in h.tracked and frame.pfn not in short:
-                # KHO-M21 mutant: the stamp does not survive boot
-                meta.owner, meta.kho_stamp, meta.refcount = RESERVED, d.stamps_survive_boot, 1
-            else:
-                meta.owner, meta.kho_stamp = FREE, False
+        self.kho_reserve_handed_over(h.tracked, short)
         self.handed_over_expect = dict(h.expect)
         for entry in h.sessions:
             s = LuoSession(name=entry.name, incoming=True)
             if entry.count and entry.block_pfn is not None:
                 s.file_set = luo_file_deserialize(self, entry.block_pfn, entry.count)
             self.incoming.append(s)
+
+
+    def kho_reserve_handed_over(self, tracked: frozenset[int], short: set[int]) -> None:
+        """Early boot (K§4.1): memblock-reserve and stamp every handed-over frame (but
+        ``short``, the KHO-M17 mutant's miss); everything else is free memory, and early
+        boot scribbles over scratch."""
+        for frame in self.mem.frames:
+            if frame.scratch:
+                frame.content = EARLY_BOOT_SCRIBBLE
+            meta = self.alloc.meta[frame.pfn]
+            if frame.pfn in tracked and frame.pfn not in short:
+                # KHO-M21 mutant: the stamp does not survive boot
+                meta.owner, meta.kho_stamp, meta.refcount = (
+                    RESERVED, self.design.stamps_survive_boot, 1)
+            else:
+                meta.owner, meta.kho_stamp = FREE, False
 
 
 @dataclass

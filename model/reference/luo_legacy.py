@@ -29,7 +29,6 @@ from luoverify.model.reference.memfd_luo import (
     pfn_of,
     phys_of,
 )
-from luoverify.model.reference.page_alloc import EARLY_BOOT_SCRIBBLE, FREE, RESERVED
 
 if TYPE_CHECKING:
     from luoverify.model.reference.luo_core import Machine
@@ -101,20 +100,10 @@ class LegacyMemfdHandler(MemfdHandler):
         k = self.k
         file = lf.file
         assert isinstance(file, ShmemFile)
-        ser = k.alloc.alloc_metadata("memfd_luo:ser", k.design)
+        ser = self.alloc_ser_and_pin(file)
         if ser is None:
             return -E.ENOMEM
-        folios = list(file.folios)
-        for i, pfn in enumerate(folios):
-            if k.mem.frames[pfn].scratch:  # migrate off CMA before pinning
-                target = k.alloc.alloc_page("shmem:folio")
-                if target is None:
-                    k.alloc.free_page(ser)
-                    return -E.ENOMEM
-                k.mem.frames[target].content = k.mem.frames[pfn].content
-                k.alloc.free_page(pfn)
-                folios[i] = target
-        file.folios = folios
+        folios = file.folios
         if k.kho.finalized:  # the first kho_preserve_folio() says EBUSY
             k.alloc.free_page(ser)
             return -E.EBUSY
@@ -456,16 +445,9 @@ class LegacyKernel(Kernel):
         return 0
 
     def _legacy_boot(self, h: LegacyHandover) -> None:
-        d = self.design
-        short = set() if d.reserve_covers_block or h.files_fdt is None else {h.files_fdt}
-        for frame in self.mem.frames:
-            if frame.scratch:
-                frame.content = EARLY_BOOT_SCRIBBLE
-            meta = self.alloc.meta[frame.pfn]
-            if frame.pfn in h.tracked and frame.pfn not in short:
-                meta.owner, meta.kho_stamp, meta.refcount = RESERVED, d.stamps_survive_boot, 1
-            else:
-                meta.owner, meta.kho_stamp = FREE, False
+        short = (set() if self.design.reserve_covers_block or h.files_fdt is None
+                 else {h.files_fdt})
+        self.kho_reserve_handed_over(h.tracked, short)
         if h.files_fdt is None:
             return
         self.incoming_fdt = h.files_fdt

@@ -112,20 +112,10 @@ class MemfdHandler:
                 args.private_data = MemfdPrivate(-1, list(file.folios))
                 return 0
             return -E.ENOMEM
-        ser = k.alloc.alloc_metadata("memfd_luo:ser", k.design)
+        ser = self.alloc_ser_and_pin(file)
         if ser is None:
             return -E.ENOMEM
-        folios = list(file.folios)
-        for i, pfn in enumerate(folios):
-            if k.mem.frames[pfn].scratch:  # migrate off CMA before pinning
-                target = k.alloc.alloc_page("shmem:folio")
-                if target is None:
-                    k.alloc.free_page(ser)
-                    return -E.ENOMEM
-                k.mem.frames[target].content = k.mem.frames[pfn].content
-                k.alloc.free_page(pfn)
-                folios[i] = target
-        file.folios = folios
+        folios = file.folios
         file.frozen = True
         for pfn in folios:
             k.kho.kho_preserve_folio(pfn)
@@ -135,6 +125,26 @@ class MemfdHandler:
         args.serialized_data = phys_of(ser)
         args.private_data = MemfdPrivate(ser, folios)
         return 0
+
+    def alloc_ser_and_pin(self, file: ShmemFile) -> int | None:
+        """Allocate the ser frame and pin the file's folios, migrating a folio in the
+        scratch CMA area out first (memfd_pin_folios()). None: -ENOMEM, ser freed."""
+        k = self.k
+        ser = k.alloc.alloc_metadata("memfd_luo:ser", k.design)
+        if ser is None:
+            return None
+        folios = list(file.folios)
+        for i, pfn in enumerate(folios):
+            if k.mem.frames[pfn].scratch:  # migrate off CMA before pinning
+                target = k.alloc.alloc_page("shmem:folio")
+                if target is None:
+                    k.alloc.free_page(ser)
+                    return None
+                k.mem.frames[target].content = k.mem.frames[pfn].content
+                k.alloc.free_page(pfn)
+                folios[i] = target
+        file.folios = folios
+        return ser
 
     def unpreserve(self, args: OpArgs) -> None:
         k = self.k
