@@ -247,8 +247,11 @@ def _pages_in(message: str) -> list[int]:
 
 
 def replay(trace: Trace, design: Design, *, compare_vars: bool = True,
-           properties: Sequence[Property] = CATALOGUE) -> ReplayResult:
-    """Replay ``trace`` on the reference under ``design`` (see the module docstring)."""
+           properties: Sequence[Property] = CATALOGUE,
+           prefer: str | None = None) -> ReplayResult:
+    """Replay ``trace`` on the reference under ``design`` (see the module docstring).
+    When several properties break on the same step, ``prefer`` names the one to report
+    (a counterexample's own property); otherwise the first in catalogue order."""
     bounds = trace.bounds
     model = model_for(design, bounds, symmetry=False)
     driver = reference_for(design, bounds)
@@ -294,7 +297,8 @@ def replay(trace: Trace, design: Design, *, compare_vars: bool = True,
                 return result
         broken = broken_properties(abstract, action, Outcome(ret, post, events), properties)
         if broken:
-            name, msg = broken[0]
+            # several properties may break on one step: report the one asked about
+            name, msg = next((b for b in broken if b[0] == prefer), broken[0])
             result.violation = _violation(driver, name, msg, index, action)
             return result
         state, abstract = out.state, post

@@ -341,7 +341,7 @@ def replay_counterexample(model: LuoModel, design: Design, bounds: Bounds,
     doc = itf.trace_document(model, cex.steps, {"design": design.name,
                                                 "bounds": bounds.as_dict()})
     trace = parse_trace(json.loads(itf.dumps(doc)))
-    result = replay(trace, design)
+    result = replay(trace, design, prefer=cex.prop)
     if cex.prop in _GRAPH_PROPS:
         # a graph property (no clean state is reachable from the last state) cannot show
         # on one trace: it reproduces when the reference reaches the same last state

@@ -19,7 +19,9 @@ It may also define ``STEPS``, a dict that replaces kernel steps by name: keys
 ``model.<method of luoverify.model.luo._Kernel>`` for the model and
 ``reference.kernel.<method of luoverify.model.reference.luo_core.Kernel>`` or
 ``reference.memfd.<op of luoverify.model.reference.memfd_luo.MemfdHandler>`` for the
-reference implementation; each value is a function taking ``self`` and the original
+reference implementation (for the ``legacy`` machine also the methods its subclasses
+add: ``model.legacy._LegacyKernel``, ``reference.luo_legacy.LegacyKernel`` and
+``LegacyMemfdHandler``); each value is a function taking ``self`` and the original
 arguments. Replace a step on both sides, so that replay and the differential test keep
 comparing like with like.
 """
@@ -194,23 +196,24 @@ DEFAULT_DESIGN = "upstream"
 
 def _check_step(key: str) -> str | None:
     """Why ``key`` names no replaceable step, or None."""
+    # the legacy machine's classes subclass the session ones: a step of either is valid
     if key.startswith("model."):
-        from luoverify.model.luo import _Kernel
+        from luoverify.model.legacy import _LegacyKernel
 
-        target: Any = _Kernel
+        target: Any = _LegacyKernel
         name = key[len("model."):]
     elif key.startswith("reference.kernel."):
-        from luoverify.model.reference.luo_core import Kernel
+        from luoverify.model.reference.luo_legacy import LegacyKernel
 
-        target, name = Kernel, key[len("reference.kernel."):]
+        target, name = LegacyKernel, key[len("reference.kernel."):]
     elif key.startswith("reference.memfd."):
-        from luoverify.model.reference.memfd_luo import MemfdHandler
+        from luoverify.model.reference.luo_legacy import LegacyMemfdHandler
 
-        target, name = MemfdHandler, key[len("reference.memfd."):]
+        target, name = LegacyMemfdHandler, key[len("reference.memfd."):]
     else:
         return "expected model.*, reference.kernel.* or reference.memfd.*"
     if name.startswith("_") or not callable(getattr(target, name, None)):
-        return f"{target.__name__} has no method {name!r}"
+        return f"{target.__bases__[0].__name__} has no method {name!r}"
     return None
 
 

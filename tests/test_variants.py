@@ -63,3 +63,45 @@ def test_bad_steps(tmp_path: Path, steps: str, message: str) -> None:
                  "DESIGN = PROFILES['upstream']\n" + steps + "\n")
     with pytest.raises(DesignError, match=re.escape(message)):
         load_design(str(f))
+
+
+LEGACY_VARIANT = '''
+from dataclasses import replace
+from luoverify.model.design import PROFILES
+
+DESIGN = replace(PROFILES["legacy"], name="cancel-forgets-the-ser")
+
+
+def model_cancel(self, f):
+    """the legacy model: cancel unpreserves the folios but leaves the ser preserved"""
+    for p in f.folios:
+        self.kho_unpreserve(p)
+    self.free_page(f.ser)
+    f.st, f.ser, f.folios = 5, -1, ()
+
+
+def reference_cancel(self, lf):
+    """the same change in the v3 reference's memfd handler"""
+    for pfn in lf.private_data.folios:
+        self.k.kho.kho_unpreserve_folio(pfn)
+    self.k.alloc.free_page(lf.private_data.ser_pfn)
+    lf.serialized_data, lf.private_data = 0, None
+
+
+STEPS = {"model.memfd_luo_cancel": model_cancel, "reference.memfd.cancel": reference_cancel}
+'''
+
+
+def test_legacy_variant_replaces_a_step(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Verifies a variant of the legacy profile can replace a step that only the legacy
+    machine has (the handler's cancel), in the model and the reference, and that the
+    counterexample reproduces on the reference."""
+    f = tmp_path / "legacy_variant.py"
+    f.write_text(LEGACY_VARIANT)
+    code, out, _ = run(capsys, "check", "--design", str(f), "--bounds", "tiny", "--replay",
+                       "--json")
+    assert code == 1
+    report = json.loads(out)
+    entry = report["properties"]["no_free_while_preserved"]
+    assert entry["status"] == "violated" and entry["reproduced"] is True
