@@ -51,6 +51,7 @@ class MutantRow:
     source: str
     expect: str
     bounds: str
+    base: str = "upstream"
     caught: bool = False
     violated: list[str] = field(default_factory=list)
     length: int | None = None
@@ -67,7 +68,8 @@ class MutantRow:
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "source": self.source,
-                "expect": self.expect, "bounds": self.bounds, "caught": self.caught,
+                "base": self.base, "expect": self.expect, "bounds": self.bounds,
+                "caught": self.caught,
                 "violated": self.violated, "length": self.length,
                 "reproduced": self.reproduced, "differential": self.differential,
                 "differential_detail": self.diff_detail,
@@ -170,7 +172,8 @@ def _row_of(work: tuple[Mutant, str, int, int, int, int]) -> MutantRow:
     bounds = NAMED_BOUNDS[bounds_name].with_overrides(**mutant.bounds)
     label = bounds_name + ("+" + ",".join(f"{k}={v}" for k, v in mutant.bounds.items())
                            if mutant.bounds else "")
-    row = MutantRow(mutant.id, mutant.title, mutant.source, mutant.expect, label)
+    row = MutantRow(mutant.id, mutant.title, mutant.source, mutant.expect, label,
+                    mutant.base)
     design = mutant.design()
     model = model_for(design, bounds)
     not_applicable = props_not_applicable(CATALOGUE, design, bounds)
