@@ -47,7 +47,7 @@ Choices where the reference is silent or unsure (made here, mirrored by
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from luoverify.model import errno as E
 from luoverify.model import state as st
@@ -58,10 +58,6 @@ from luoverify.model.luo import LuoModel, _act, _Kernel
 from luoverify.model.state import NONE, State, WFile, WSession
 
 FIN = st.KHO_FINALIZED
-
-#: The global events (L§3.2): SET_EVENT PREPARE / CANCEL / FINISH, debugfs FREEZE.
-EVENTS = frozenset({"prepare", "freeze", "cancel", "finish"})
-
 
 def model_for(design: Design, bounds: Bounds, *, symmetry: bool = True) -> LuoModel:
     """The model of ``design``: the legacy machine or the session-based one."""
@@ -77,9 +73,6 @@ def base(phase: int) -> int:
 
 class LegacyModel(LuoModel):
     """The v3/v4 global state machine over the shared state layout."""
-
-    def view(self, state: State) -> Mapping[str, object]:
-        return st.view(state)
 
     # ------------------------------------------------------------------ enabled calls
     def actions(self, state: State) -> Iterable[Action]:
@@ -527,12 +520,6 @@ class _LegacyKernel(_Kernel):
         w.phase = st.L_UPDATED if w.inc else st.L_NORMAL
 
 
-def is_legacy_state(state: State) -> bool:
-    """A state only the legacy machine reaches (a global state other than NORMAL)."""
-    return bool(state[0][1] >= st.L_PREPARED)
-
-
-__all__ = ["EVENTS", "LegacyModel", "base", "is_legacy_state", "model_for"]
-
-
 LegacyModel.kernel_class = _LegacyKernel
+
+__all__ = ["LegacyModel", "base", "model_for"]
