@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,17 +143,14 @@ def run_mutants(bounds_name: str = "ci", *, walks: int = 100, steps: int = 60,
     chosen = [m for m in MUTANTS if not only or m.id in only]
     work = [(m, bounds_name, walks, steps, seed, bmc_depth) for m in chosen]
     rows: list[MutantRow] = []
-    if jobs > 1 and len(work) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for row in pool.map(_row_of, work):
-                rows.append(row)
-                if progress is not None:
-                    progress(row)
-        return rows
-    for w in work:
-        rows.append(_row_of(w))
-        if progress is not None:
-            progress(rows[-1])
+    with ExitStack() as stack:
+        mapper: Callable[..., Iterable[MutantRow]] = map
+        if jobs > 1 and len(work) > 1:
+            mapper = stack.enter_context(ProcessPoolExecutor(max_workers=jobs)).map
+        for row in mapper(_row_of, work):
+            rows.append(row)
+            if progress is not None:
+                progress(row)
     return rows
 
 

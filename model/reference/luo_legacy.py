@@ -206,6 +206,12 @@ class LegacyKernel(Kernel):
             out.add(self.incoming_fdt)
         return out
 
+    def managed_files(self) -> list[File]:
+        """Files LUO holds a reference on: registered ones, and restored incoming ones
+        (the LUO-M3 fix's "already managed" test)."""
+        held = [*self.files.values(), *(lf for lf in self.incoming_files if lf.reclaimed)]
+        return [lf.file for lf in held if lf.file is not None]
+
     def fdt_records(self, pfn: int) -> list[LegacyRecord]:
         content = self.mem.frames[pfn].content
         return [r for r in content if isinstance(r, LegacyRecord)] if isinstance(
@@ -272,8 +278,7 @@ class LegacyKernel(Kernel):
         if not self.memfd.can_preserve(file):
             return -E.ENOENT
         if self.design.reject_double_preserve and any(
-                lf.file is file for lf in [*self.files.values(), *self.incoming_files]
-                if lf.file is not None and (lf in self.files.values() or lf.reclaimed)):
+                f is file for f in self.managed_files()):
             return -E.EBUSY
         file.refs += 1  # fget
         self.files[token] = LegacyFile(token=token, file=file)
