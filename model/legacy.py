@@ -485,10 +485,7 @@ class _LegacyKernel(_Kernel):
         while s.files:
             f = s.files.pop()
             if f.st == st.F_NEW:
-                for p in f.folios:
-                    self.kho_restore_free(p)
-                if f.ser != NONE:
-                    self.kho_restore_free(f.ser)
+                self.memfd_luo_discard(f)
             elif f.st == st.F_OK:
                 self.fput_memfd(f.memfd)
             # F_ERR: reclaimed (O4) or consumed: nothing to do

@@ -963,6 +963,14 @@ class _Kernel:
         f.memfd = self.new_memfd(tuple(restored))
         return 0
 
+    def memfd_luo_discard(self, f: WFile) -> None:
+        """finish(retrieved=false) of the memfd handler: restore and free every folio,
+        then restore-free the ser."""
+        for p in f.folios:
+            self.kho_restore_free(p)
+        if f.ser != NONE:
+            self.kho_restore_free(f.ser)
+
     def luo_file_finish(self, s: WSession, fault: str | None) -> int:
         """luo_file_finish() (L§2.8): can_finish on every file, then finish LIFO.
 
@@ -982,10 +990,7 @@ class _Kernel:
             if f.st in (st.F_NEW, st.PRESERVED, st.FROZEN):
                 # finish(retrieved=false): discard the preserved data. On an outgoing file
                 # (M7) the pages carry no stamp and KHO refuses them.
-                for p in f.folios:
-                    self.kho_restore_free(p)
-                if f.ser != NONE:
-                    self.kho_restore_free(f.ser)
+                self.memfd_luo_discard(f)
                 if f.st != st.F_NEW and f.memfd != NONE:
                     self.fput_memfd(f.memfd)
             elif f.st == st.F_OK:

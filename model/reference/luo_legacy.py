@@ -23,12 +23,9 @@ from luoverify.model.reference.luo_core import DeviceFile, Kernel
 from luoverify.model.reference.memfd_luo import (
     File,
     MemfdHandler,
-    MemfdLuoSer,
-    MemfdPrivate,
     OpArgs,
     ShmemFile,
     pfn_of,
-    phys_of,
 )
 
 if TYPE_CHECKING:
@@ -104,17 +101,10 @@ class LegacyMemfdHandler(MemfdHandler):
         ser = self.alloc_ser_and_pin(file)
         if ser is None:
             return -E.ENOMEM
-        folios = file.folios
         if k.kho.finalized:  # the first kho_preserve_folio() says EBUSY
             k.alloc.free_page(ser)
             return -E.EBUSY
-        for pfn in folios:
-            k.kho.kho_preserve_folio(pfn)
-        k.kho.kho_preserve_folio(ser)
-        k.mem.frames[ser].content = MemfdLuoSer(
-            size=file.size, pos=file.pos, folios=[(p, i) for i, p in enumerate(folios)])
-        lf.serialized_data = phys_of(ser)
-        lf.private_data = MemfdPrivate(ser, folios)
+        lf.serialized_data, lf.private_data = self.preserve_pinned(file, ser)
         return 0
 
     def cancel(self, lf: LegacyFile) -> None:

@@ -115,16 +115,20 @@ class MemfdHandler:
         ser = self.alloc_ser_and_pin(file)
         if ser is None:
             return -E.ENOMEM
-        folios = file.folios
         file.frozen = True
-        for pfn in folios:
-            k.kho.kho_preserve_folio(pfn)
-        k.kho.kho_preserve_folio(ser)
-        k.mem.frames[ser].content = MemfdLuoSer(
-            size=file.size, pos=file.pos, folios=[(p, i) for i, p in enumerate(folios)])
-        args.serialized_data = phys_of(ser)
-        args.private_data = MemfdPrivate(ser, folios)
+        args.serialized_data, args.private_data = self.preserve_pinned(file, ser)
         return 0
+
+    def preserve_pinned(self, file: ShmemFile, ser: int) -> tuple[int, MemfdPrivate]:
+        """KHO-preserve the pinned folios and the ser, write the folio descriptors into
+        the ser: the handler's serialized_data and private_data."""
+        kho = self.k.kho
+        for pfn in file.folios:
+            kho.kho_preserve_folio(pfn)
+        kho.kho_preserve_folio(ser)
+        self.k.mem.frames[ser].content = MemfdLuoSer(
+            size=file.size, pos=file.pos, folios=[(p, i) for i, p in enumerate(file.folios)])
+        return phys_of(ser), MemfdPrivate(ser, file.folios)
 
     def alloc_ser_and_pin(self, file: ShmemFile) -> int | None:
         """Allocate the ser frame and pin the file's folios, migrating a folio in the
