@@ -15,11 +15,13 @@ from hypothesis.stateful import run_state_machine_as_test
 from luoverify.model.mutants import MUTANTS
 from tests.stateful.test_differential import WIDE, Differential
 
-#: measured: what 30 sequences of 60 calls catch in every checkout tried; LUO-M5 and
-#: KHO-M21 are caught by some seeds, the rest need one fault at one precise step (the
-#: exhaustive search catches every mutant, see tests/test_mutants.py)
+#: measured: what 30 sequences of 60 calls catch in every checkout tried; LUO-M5, KHO-M21
+#: and O2 are caught by some seeds (O2 depends even on which test modules are imported:
+#: Hypothesis draws integers from a pool that includes literals of the loaded code), the
+#: rest need one fault at one precise step (the exhaustive search catches every mutant,
+#: see tests/test_mutants.py)
 CAUGHT = {"LUO-M3", "LUO-M7a", "LUO-M7b", "LUO-M7c", "LUO-M11", "KHO-M4", "KHO-M7",
-          "KHO-M9", "KHO-M17", "KHO-M18", "O2", "O3", "O5", "O6"}
+          "KHO-M9", "KHO-M17", "KHO-M18", "O3", "O5", "O6"}
 
 
 def caught_by_hypothesis(mutant_id: str) -> bool:
