@@ -8,7 +8,7 @@ Every measurement runs in a fresh process; its peak RSS comes from ``wait4``. Ea
 configuration is measured ``--runs`` times, peers and ours interleaved in the same run
 (round robin), and the table shows the median. Checkers:
 
-* ``ours``: the vectorised engine (checks/vector.py) on pages-N packed in a uint64, one core;
+* ``ours``: the vectorised engine (bench/vector.py) on pages-N packed in a uint64, one core;
 * ``ours-2w``: the same with the frontier split over 2 threads (numpy releases the GIL);
 * ``ours-generic``: our general explorer (checks/explore.py, the engine that checks the
   LUO model) on the tuple form of pages-N, no symmetry;
@@ -63,7 +63,7 @@ def measure_in_process(kind: str, arg: str) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     if kind in ("ours", "ours-2w"):
         from bench.toy import PagesVector
-        from luoverify.checks.vector import explore_vector
+        from bench.vector import explore_vector
 
         r = explore_vector(PagesVector(int(arg)), workers=2 if kind == "ours-2w" else 1)
         return {"states": r.states, "transitions": r.transitions, "seconds": r.seconds,
@@ -71,7 +71,7 @@ def measure_in_process(kind: str, arg: str) -> dict[str, Any]:
     if kind == "ours-generic":
         from bench.toy import PagesModel
         from luoverify.checks.explore import explore
-        from luoverify.specs.properties import Property
+        from luoverify.model.property import Property
 
         safe = Property("safe", "always", "toy invariant", "toy", PagesModel.safe)
         r2 = explore(PagesModel(int(arg)), [safe])

@@ -4,7 +4,7 @@
   generic explorer (checks/explore.py) and as the readable definition;
 * :class:`PagesVector` -- the same transition relation on states packed into one
   ``uint64`` (bits 0-1 phase; per page p, 4 bits at ``2 + 4p``: cnt (2 bits), pres, inc),
-  for the vectorised engine (checks/vector.py).
+  for the vectorised engine (bench/vector.py).
 
 ``tests/test_vector.py`` checks both give 2^N + 3*3^N states and the same transitions.
 """
@@ -122,7 +122,7 @@ _BAD_BYTE = np.array([_bad_nibble(b & 15) or _bad_nibble(b >> 4) for b in range(
 
 
 class PagesVector:
-    """pages-N on packed uint64 codes, for checks/vector.py."""
+    """pages-N on packed uint64 codes, for bench/vector.py."""
 
     def __init__(self, n: int, bug: str | None = None) -> None:
         if not 1 <= n <= 15:

@@ -15,9 +15,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from luoverify.checks.designs import load_design
 from luoverify.checks.run import EXIT_USAGE, dump_json, run_check
 from luoverify.model.bounds import DEFAULT_BOUNDS, NAMED_BOUNDS
-from luoverify.model.design import DEFAULT_DESIGN, PROFILES, DesignError, load_design
+from luoverify.model.design import DEFAULT_DESIGN, PROFILES, DesignError
 from luoverify.specs.properties import BY_NAME, select
 
 
@@ -306,7 +307,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 def _mutants(args: argparse.Namespace) -> int:
     from luoverify.checks.mutants import MutantRow, bmc_agrees, run_mutants, score_line, to_text
-    from luoverify.model.mutants import BY_ID, NOT_EXPRESSIBLE
+    from luoverify.specs.defects import BY_ID, NOT_EXPRESSIBLE
 
     for mid in args.only or []:
         if mid not in BY_ID:

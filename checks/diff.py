@@ -18,9 +18,9 @@ from luoverify.checks.traces import class_witnesses, side_kind
 from luoverify.model import errno as E
 from luoverify.model.bounds import Bounds
 from luoverify.model.design import Design
-from luoverify.model.legacy import model_for
+from luoverify.model.factory import model_for
+from luoverify.model.property import not_applicable as props_not_applicable
 from luoverify.specs.properties import CATALOGUE
-from luoverify.specs.properties import not_applicable as props_not_applicable
 
 
 @dataclass

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from luoverify.model.core import Action, Model, Outcome
-from luoverify.specs.properties import Property
+from luoverify.model.property import Property
 
 S = TypeVar("S", bound=Hashable)
 #: entries of the raw-successor -> canonical-form memo before it is emptied (~200 B each)

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import networkx as nx
 
 from luoverify.model.core import Action, Model
-from luoverify.specs.properties import Property
+from luoverify.model.property import Property
 
 S = TypeVar("S", bound=Hashable)
 

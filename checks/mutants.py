@@ -1,4 +1,4 @@
-"""``luo-verify mutants``: every mutant of the catalogue (model/mutants.py) against every
+"""``luo-verify mutants``: every mutant of the catalogue (specs/defects.py) against every
 checker we have, with the mutation score.
 
 Per mutant:
@@ -38,11 +38,11 @@ from luoverify.checks.replay import broken_properties
 from luoverify.checks.run import replay_counterexample
 from luoverify.model.bounds import NAMED_BOUNDS, Bounds
 from luoverify.model.core import Outcome
-from luoverify.model.legacy import model_for
-from luoverify.model.mutants import MUTANTS, NOT_EXPRESSIBLE, Mutant
-from luoverify.model.reference import reference_for
+from luoverify.model.factory import model_for
+from luoverify.model.property import not_applicable as props_not_applicable
+from luoverify.reference import reference_for
+from luoverify.specs.defects import DEFECTS, NOT_EXPRESSIBLE, Defect
 from luoverify.specs.properties import CATALOGUE
-from luoverify.specs.properties import not_applicable as props_not_applicable
 
 
 @dataclass
@@ -81,7 +81,7 @@ class MutantRow:
                 "seconds": round(self.seconds, 2)}
 
 
-def differential(mutant: Mutant, bounds: Bounds, walks: int, steps: int, seed: int
+def differential(mutant: Defect, bounds: Bounds, walks: int, steps: int, seed: int
                  ) -> tuple[bool, str]:
     """Seeded random walks on the reference with the model as oracle."""
     design = mutant.design()
@@ -105,7 +105,7 @@ def differential(mutant: Mutant, bounds: Bounds, walks: int, steps: int, seed: i
     return False, f"no violation in {walks} walks of {steps} calls"
 
 
-def bmc_column(mutant: Mutant, bounds: Bounds, depth: int, row: MutantRow) -> None:
+def bmc_column(mutant: Defect, bounds: Bounds, depth: int, row: MutantRow) -> None:
     """Fill the BMC cells of ``row``: Z3 BMC of the mutant's expected property."""
     # imported here: z3 is heavy, and the column is optional (--bmc-depth 0)
     from luoverify.checks.prove import bmc
@@ -140,7 +140,7 @@ def run_mutants(bounds_name: str = "ci", *, walks: int = 100, steps: int = 60,
                 jobs: int = 1, progress: Callable[[MutantRow], None] | None = None
                 ) -> list[MutantRow]:
     """One row per mutant (catalogue order). ``bmc_depth`` 0 skips the BMC column."""
-    chosen = [m for m in MUTANTS if not only or m.id in only]
+    chosen = [m for m in DEFECTS if not only or m.id in only]
     work = [(m, bounds_name, walks, steps, seed, bmc_depth) for m in chosen]
     rows: list[MutantRow] = []
     with ExitStack() as stack:
@@ -164,7 +164,7 @@ def bmc_agrees(row: MutantRow, depth: int) -> bool:
     return row.bmc == "caught" and row.bmc_length == row.length
 
 
-def _row_of(work: tuple[Mutant, str, int, int, int, int]) -> MutantRow:
+def _row_of(work: tuple[Defect, str, int, int, int, int]) -> MutantRow:
     mutant, bounds_name, walks, steps, seed, bmc_depth = work
     t0 = time.perf_counter()
     bounds = NAMED_BOUNDS[bounds_name].with_overrides(**mutant.bounds)

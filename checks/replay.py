@@ -1,7 +1,7 @@
 """``luo-verify replay``: drive the reference implementation through a trace.
 
 At every step the action is issued to the model (without symmetry reduction, so every page
-frame is addressable) and to the reference implementation (model/reference); the step
+frame is addressable) and to the reference implementation (reference); the step
 replays faithfully when
 
 * the reference returns what the trace expects (``luo::ret``) and what the model returns,
@@ -36,14 +36,16 @@ from luoverify.model import errno as E
 from luoverify.model.bounds import DEFAULT_BOUNDS, NAMED_BOUNDS, Bounds
 from luoverify.model.core import Action, Outcome
 from luoverify.model.design import Design
-from luoverify.model.legacy import _LegacyKernel, model_for
-from luoverify.model.luo import LuoModel, _Kernel
-from luoverify.model.reference import NotCallable, ReferenceDriver, reference_for
+from luoverify.model.factory import model_for
+from luoverify.model.legacy import LegacyKernel
+from luoverify.model.luo import Kernel, LuoModel
+from luoverify.model.property import Property
 from luoverify.model.state import State, view
-from luoverify.specs.properties import CATALOGUE, Property
+from luoverify.reference import NotCallable, ReferenceDriver, reference_for
+from luoverify.specs.properties import CATALOGUE
 
 EXIT_FAITHFUL, EXIT_VIOLATED, EXIT_DIVERGED = 0, 1, 4
-ACTIONS = tuple(sorted({n[3:] for k in (_Kernel, _LegacyKernel) for n in dir(k)
+ACTIONS = tuple(sorted({n[3:] for k in (Kernel, LegacyKernel) for n in dir(k)
                        if n.startswith("do_")}))
 MODEL_VARS = ("kexecs", "phase", "faults_left", "outgoing", "incoming", "memfds", "pages")
 

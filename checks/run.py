@@ -13,12 +13,13 @@ from luoverify.checks.replay import Divergence, ReplayResult, Violation, parse_t
 from luoverify.model import errno as E
 from luoverify.model.bounds import Bounds
 from luoverify.model.design import Design
-from luoverify.model.legacy import model_for
+from luoverify.model.factory import model_for
 from luoverify.model.luo import LuoModel
+from luoverify.model.property import Property
+from luoverify.model.property import not_applicable as props_not_applicable
 from luoverify.model.state import State
 from luoverify.specs.defects import classify, diagnose
-from luoverify.specs.properties import CATALOGUE, Property
-from luoverify.specs.properties import not_applicable as props_not_applicable
+from luoverify.specs.properties import CATALOGUE
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_DIVERGED = 0, 1, 2, 3, 4
 _GRAPH_PROPS = frozenset(p.name for p in CATALOGUE if p.kind == "graph")

@@ -32,7 +32,7 @@ from luoverify.model import state as st
 from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action
 from luoverify.model.design import Design
-from luoverify.model.legacy import model_for
+from luoverify.model.factory import model_for
 from luoverify.model.luo import LuoModel
 from luoverify.model.state import State
 from luoverify.specs.properties import CATALOGUE

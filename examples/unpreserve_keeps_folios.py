@@ -8,7 +8,7 @@ from luoverify.model.design import PROFILES
 
 
 def model_unpreserve(self: Any, f: Any) -> None:
-    """model: _Kernel.memfd_luo_unpreserve without the folios' kho_unpreserve."""
+    """model: Kernel.memfd_luo_unpreserve without the folios' kho_unpreserve."""
     if not f.handle:
         return
     self.kho_unpreserve(f.ser)

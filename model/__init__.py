@@ -4,14 +4,17 @@ Public entry points:
 
 * :class:`~luoverify.model.bounds.Bounds` and ``NAMED_BOUNDS`` -- the size of an instance;
 * :class:`~luoverify.model.design.Design` and ``PROFILES`` -- kernel policy choices
-  (``upstream``, ``v6.19``), plus :func:`~luoverify.model.design.load_design`;
+  (``upstream``, ``v6.19``, ``legacy``); :func:`~luoverify.model.factory.model_for` picks
+  the machine of a design;
 * :class:`~luoverify.model.luo.LuoModel` -- ``init_states`` / ``actions`` / ``next_state``.
 """
 
 from luoverify.model.bounds import NAMED_BOUNDS, Bounds
 from luoverify.model.core import Action, Model, Outcome
-from luoverify.model.design import PROFILES, Design, DesignError, load_design
+from luoverify.model.design import PROFILES, Design, DesignError
+from luoverify.model.factory import model_for
 from luoverify.model.luo import LuoModel
+from luoverify.model.property import Property
 
 __all__ = [
     "NAMED_BOUNDS",
@@ -23,5 +26,6 @@ __all__ = [
     "LuoModel",
     "Model",
     "Outcome",
-    "load_design",
+    "Property",
+    "model_for",
 ]

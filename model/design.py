@@ -16,11 +16,11 @@ profile with :func:`dataclasses.replace`::
     DESIGN = replace(PROFILES["upstream"], name="no-kind-check", check_session_kind=False)
 
 It may also define ``STEPS``, a dict that replaces kernel steps by name: keys
-``model.<method of luoverify.model.luo._Kernel>`` for the model and
-``reference.kernel.<method of luoverify.model.reference.luo_core.Kernel>`` or
-``reference.memfd.<op of luoverify.model.reference.memfd_luo.MemfdHandler>`` for the
+``model.<method of luoverify.model.luo.Kernel>`` for the model and
+``reference.kernel.<method of luoverify.reference.luo_core.Kernel>`` or
+``reference.memfd.<op of luoverify.reference.memfd_luo.MemfdHandler>`` for the
 reference implementation (for the ``legacy`` machine also the methods its subclasses
-add: ``model.legacy._LegacyKernel``, ``reference.luo_legacy.LegacyKernel`` and
+add: ``model.legacy.LegacyKernel``, ``reference.luo_legacy.LegacyKernel`` and
 ``LegacyMemfdHandler``); each value is a function taking ``self`` and the original
 arguments. Replace a step on both sides, so that replay and the differential test keep
 comparing like with like.
@@ -28,10 +28,7 @@ comparing like with like.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from dataclasses import dataclass, fields, replace
-from pathlib import Path
+from dataclasses import dataclass, fields
 from typing import Any
 
 
@@ -104,7 +101,7 @@ class Design:
 
     #: The v3/v4 review-series global state machine (NORMAL / PREPARED / FROZEN /
     #: UPDATED, L§3) instead of sessions: ``model/legacy.py`` and
-    #: ``model/reference/luo_legacy.py``. The flags below are its fixes (O1-O6, L§6) and
+    #: ``reference/luo_legacy.py``. The flags below are its fixes (O1-O6, L§6) and
     #: are read only when ``legacy`` is set; the flags above keep their meaning where the
     #: legacy machine shares the code (memfd handler, KHO, page allocator).
     legacy: bool = False
@@ -127,7 +124,7 @@ class Design:
     #: and unregisters the files, but the global state stays PREPARED, KHO finalized).
     close_cancels_prepared: bool = True
 
-    #: replaced steps from a variant file: ``(("model.<_Kernel method>", fn), ...)`` and
+    #: replaced steps from a variant file: ``(("model.<Kernel method>", fn), ...)`` and
     #: ``(("reference.kernel.<Kernel method>" | "reference.memfd.<handler op>", fn), ...)``
     #: (see :func:`load_design`). Empty for every profile and mutant.
     steps: tuple[tuple[str, Any], ...] = ()
@@ -192,100 +189,3 @@ LEGACY = Design(name="legacy", legacy=True)
 
 PROFILES: dict[str, Design] = {d.name: d for d in (UPSTREAM, V6_19, LEGACY)}
 DEFAULT_DESIGN = "upstream"
-
-
-def _check_step(key: str) -> str | None:
-    """Why ``key`` names no replaceable step, or None."""
-    # the legacy machine's classes subclass the session ones: a step of either is valid
-    if key.startswith("model."):
-        from luoverify.model.legacy import _LegacyKernel
-
-        target: Any = _LegacyKernel
-        name = key[len("model."):]
-    elif key.startswith("reference.kernel."):
-        from luoverify.model.reference.luo_legacy import LegacyKernel
-
-        target, name = LegacyKernel, key[len("reference.kernel."):]
-    elif key.startswith("reference.memfd."):
-        from luoverify.model.reference.luo_legacy import LegacyMemfdHandler
-
-        target, name = LegacyMemfdHandler, key[len("reference.memfd."):]
-    else:
-        return "expected model.*, reference.kernel.* or reference.memfd.*"
-    if name.startswith("_") or not callable(getattr(target, name, None)):
-        return f"{target.__bases__[0].__name__} has no method {name!r}"
-    return None
-
-
-def load_design(spec: str) -> Design:
-    """A profile by name, or the ``DESIGN`` defined by a Python file at path ``spec``.
-
-    Raises :class:`DesignError` with a one-line message for an unknown name, a missing or
-    unreadable file, a file that raises, or a file whose ``DESIGN`` is not a Design.
-    """
-    if spec in PROFILES:
-        return PROFILES[spec]
-    if spec.startswith("mutant:"):
-        from luoverify.model.mutants import BY_ID
-
-        mutant = BY_ID.get(spec[len("mutant:"):])
-        if mutant is None:
-            raise DesignError(f"unknown mutant {spec!r}: expected one of "
-                              f"{', '.join('mutant:' + k for k in BY_ID)}")
-        return mutant.design()
-    path = Path(spec)
-    if path.suffix != ".py" and not path.exists():
-        raise DesignError(
-            f"unknown design {spec!r}: expected one of {', '.join(sorted(PROFILES))} "
-            "or a path to a .py file defining DESIGN"
-        )
-    if not path.is_file():
-        raise DesignError(f"design file {spec!r} does not exist")
-    module_name = f"_luo_design_{abs(hash(str(path.resolve())))}"
-    loader_spec = importlib.util.spec_from_file_location(module_name, path)
-    if loader_spec is None or loader_spec.loader is None:
-        raise DesignError(f"design file {spec!r} cannot be loaded as Python")
-    module = importlib.util.module_from_spec(loader_spec)
-    try:
-        sys.modules[module_name] = module
-        loader_spec.loader.exec_module(module)
-    except SyntaxError as exc:
-        raise DesignError(
-            f"design file {spec!r}: syntax error line {exc.lineno}: {exc.msg}") from None
-    except Exception as exc:  # the user's code: report, never a traceback
-        raise DesignError(f"design file {spec!r} raised {type(exc).__name__}: {exc}") from None
-    finally:
-        sys.modules.pop(module_name, None)
-    design: Any = getattr(module, "DESIGN", None)
-    if design is None:
-        raise DesignError(f"design file {spec!r} does not define DESIGN")
-    if not isinstance(design, Design):
-        raise DesignError(
-            f"design file {spec!r}: DESIGN is a {type(design).__name__}, not a "
-            "luoverify.model.design.Design"
-        )
-    steps: Any = getattr(module, "STEPS", {})
-    if not isinstance(steps, dict):
-        raise DesignError(f"design file {spec!r}: STEPS must be a dict, got "
-                          f"{type(steps).__name__}")
-    for key, fn in steps.items():
-        if not isinstance(key, str) or not callable(fn):
-            raise DesignError(f"design file {spec!r}: STEPS[{key!r}] must map a step name "
-                              "to a function")
-        problem = _check_step(key)
-        if problem:
-            raise DesignError(f"design file {spec!r}: STEPS[{key!r}]: {problem}")
-    if steps:
-        design = replace(design, steps=tuple(sorted(steps.items())))
-    for f in fields(design):
-        if f.name == "steps":
-            continue
-        value = getattr(design, f.name)
-        expected = str if f.name == "name" else bool
-        if not isinstance(value, expected):
-            raise DesignError(
-                f"design file {spec!r}: DESIGN.{f.name} must be {expected.__name__}, "
-                f"got {value!r}"
-            )
-    checked: Design = design
-    return checked

@@ -6,7 +6,7 @@ a file handler had separate ``prepare`` / ``freeze`` / ``cancel`` / ``finish`` c
 This module models that machine with the same state layout, page allocator, KHO and
 memfd handler as :mod:`luoverify.model.luo`, so every ownership property of the
 catalogue applies to it unchanged. The ``legacy`` profile has the defects O1-O6 of L§6
-fixed; each is a mutant (``model/mutants.py``).
+fixed; each is a mutant (``specs/defects.py``).
 
 Mapping onto the shared state (``model/state.py``):
 
@@ -23,7 +23,7 @@ Mapping onto the shared state (``model/state.py``):
   step, FD_RESTORE works on the device) that exists exactly while UPDATED.
 
 Choices where the reference is silent or unsure (made here, mirrored by
-``model/reference/luo_legacy.py``):
+``reference/luo_legacy.py``):
 
 * KHO of that era refuses ``kho_preserve_*`` and ``kho_unpreserve_*`` with EBUSY while
   finalized (the v3/v4-era kexec_handover.c checks ``kho_out.finalized`` in both), and
@@ -51,20 +51,11 @@ from collections.abc import Iterable
 
 from luoverify.model import errno as E
 from luoverify.model import state as st
-from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action, Outcome
-from luoverify.model.design import Design
-from luoverify.model.luo import LuoModel, _act, _Kernel
+from luoverify.model.luo import Kernel, LuoModel, act
 from luoverify.model.state import NONE, State, WFile, WSession
 
 FIN = st.KHO_FINALIZED
-
-def model_for(design: Design, bounds: Bounds, *, symmetry: bool = True) -> LuoModel:
-    """The model of ``design``: the legacy machine or the session-based one."""
-    if design.legacy:
-        return LegacyModel(design, bounds, symmetry=symmetry)
-    return LuoModel(design, bounds, symmetry=symmetry)
-
 
 def base(phase: int) -> int:
     """The global LUO state without the KHO bit."""
@@ -82,51 +73,51 @@ class LegacyModel(LuoModel):
         L = base(phase)
         acts = self._user_actions(state)
         # open("/dev/liveupdate"): exclusive
-        acts.append(_act("create_session", name="dup" if outs else "new"))
+        acts.append(act("create_session", name="dup" if outs else "new"))
         if outs:
             s = outs[0]
             files = s[4]
             # FD_PRESERVE (registration) and FD_UNPRESERVE
             if files:
-                acts.append(_act("preserve_fd", list="out", session=0, fd="any",
+                acts.append(act("preserve_fd", list="out", session=0, fd="any",
                                  token="dup"))
             if len(files) < b.files:
                 for m, mf in enumerate(memfds):
                     if mf is not None and mf[0]:
-                        acts.append(_act("preserve_fd", list="out", session=0, fd=m,
+                        acts.append(act("preserve_fd", list="out", session=0, fd=m,
                                          fault=None))
-                acts.append(_act("preserve_fd", list="out", session=0, fd="devnull"))
-                acts.append(_act("preserve_fd", list="out", session=0, fd="closed"))
+                acts.append(act("preserve_fd", list="out", session=0, fd="devnull"))
+                acts.append(act("preserve_fd", list="out", session=0, fd="closed"))
             for j in range(len(files)):
-                acts.append(_act("unpreserve_fd", list="out", session=0, file=j))
+                acts.append(act("unpreserve_fd", list="out", session=0, file=j))
             # SET_EVENT PREPARE / CANCEL
-            acts.append(_act("prepare", fault=None))
+            acts.append(act("prepare", fault=None))
             if faults and L == st.L_NORMAL:
                 for j, f in enumerate(files):
                     if f[0] == st.REGISTERED:
-                        acts.append(_act("prepare", fault=f"prepare:{j}"))
-                acts.append(_act("prepare", fault="finalize"))
-            acts.append(_act("cancel"))
-            acts.append(_act("close_session", list="out", session=0, fault=None))
+                        acts.append(act("prepare", fault=f"prepare:{j}"))
+                acts.append(act("prepare", fault="finalize"))
+            acts.append(act("cancel"))
+            acts.append(act("close_session", list="out", session=0, fault=None))
         # debugfs FREEZE
-        acts.append(_act("freeze", fault=None))
+        acts.append(act("freeze", fault=None))
         acts.extend(self._freeze_faults(state, "freeze"))
         # the incoming data: FD_RESTORE and FINISH (UPDATED)
         free_slot = any(m is None for m in memfds)
         for i, s in enumerate(incs):
             for j, f in enumerate(s[4]):
                 if free_slot or f[0] != st.F_NEW:
-                    acts.append(_act("retrieve_fd", list="in", session=i, file=j,
+                    acts.append(act("retrieve_fd", list="in", session=i, file=j,
                                      fault=None))
                     if faults and f[0] == st.F_NEW:
-                        acts.append(_act("retrieve_fd", list="in", session=i, file=j,
+                        acts.append(act("retrieve_fd", list="in", session=i, file=j,
                                          fault="retrieve"))
-            acts.append(_act("retrieve_fd", list="in", session=i, file="unknown",
+            acts.append(act("retrieve_fd", list="in", session=i, file="unknown",
                              fault=None))
-            acts.append(_act("finish", list="in", session=i, fault=None))
+            acts.append(act("finish", list="in", session=i, fault=None))
         # reboot(KEXEC)
         if kexecs < b.kexecs:
-            acts.append(_act("reboot", fault=None))
+            acts.append(act("reboot", fault=None))
             acts.extend(self._freeze_faults(state, "reboot"))
         return acts
 
@@ -139,10 +130,10 @@ class LegacyModel(LuoModel):
         prepared = [j for j, f in enumerate(files) if f[0] == st.PRESERVED]
         acts: list[Action] = []
         if glob[2]:
-            acts.extend(_act(call, fault=f"freeze:{j}") for j in prepared)
+            acts.extend(act(call, fault=f"freeze:{j}") for j in prepared)
         if not prepared and not self.design.freeze_ret_initialized:
             # O5: the return value is whatever the stack held; 0 is the plain action
-            acts.append(_act(call, fault="uninit"))
+            acts.append(act(call, fault="uninit"))
         return acts
 
     # ------------------------------------------------------------------ transitions
@@ -207,7 +198,7 @@ class LegacyModel(LuoModel):
         return ok
 
 
-class _LegacyKernel(_Kernel):
+class LegacyKernel(Kernel):
     """The v3/v4 code paths on a mutable World (method names after the v3 functions)."""
 
     # --------------------------------------------------------------- global state
@@ -517,6 +508,6 @@ class _LegacyKernel(_Kernel):
         w.phase = st.L_UPDATED if w.inc else st.L_NORMAL
 
 
-LegacyModel.kernel_class = _LegacyKernel
+LegacyModel.kernel_class = LegacyKernel
 
-__all__ = ["LegacyModel", "base", "model_for"]
+__all__ = ["LegacyModel", "base"]

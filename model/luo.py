@@ -51,7 +51,7 @@ JUMP_ACTIONS = frozenset({"kernel_kexec", "reboot"})  # reboot: in atomic mode
 _ACTIONS: dict[tuple[str, tuple[tuple[str, int | str | None], ...]], Action] = {}
 
 
-def _act(call: str, **args: int | str | None) -> Action:
+def act(call: str, **args: int | str | None) -> Action:
     """One shared Action per distinct call (the explorer hashes them millions of times)."""
     key = (call, tuple(args.items()))
     act = _ACTIONS.get(key)
@@ -285,16 +285,16 @@ class LuoModel:
         if free_slot:
             free_scratch = any(p[0] == st.FREE and p[4] for p in pages)
             for size in range(b.folios + 1):
-                acts.append(_act("memfd_create", size=size, scratch=0))
+                acts.append(act("memfd_create", size=size, scratch=0))
                 if size and free_scratch:
-                    acts.append(_act("memfd_create", size=size, scratch=1))
+                    acts.append(act("memfd_create", size=size, scratch=1))
         for m, mf in enumerate(memfds):
             if mf is None:
                 continue
             if mf[0] and mf[1] and all(pages[p][3] == st.DATA_A for p in mf[1]):
-                acts.append(_act("memfd_write", memfd=m))
+                acts.append(act("memfd_write", memfd=m))
             if mf[0]:
-                acts.append(_act("close_memfd", memfd=m))
+                acts.append(act("close_memfd", memfd=m))
         referenced = _referenced_pages(state)
         seen: set[tuple[Any, ...]] = set()
         held_by_others = sum(1 for page in pages if page[0] == st.OTHER)
@@ -303,14 +303,14 @@ class LuoModel:
                 key = (page, p in referenced)
                 if not self.symmetry or key not in seen:
                     seen.add(key)
-                    acts.append(_act("alloc_pages", page=p))
+                    acts.append(act("alloc_pages", page=p))
         seen.clear()
         for p, page in enumerate(pages):
             if page[0] == st.OTHER:
                 key = (page, p in referenced)
                 if not self.symmetry or key not in seen:
                     seen.add(key)
-                    acts.append(_act("free_pages", page=p))
+                    acts.append(act("free_pages", page=p))
         return acts
 
     def actions(self, state: State) -> Iterable[Action]:
@@ -330,13 +330,13 @@ class LuoModel:
         # In 6.19 insert takes the outgoing rwsem that serialize holds: create blocks.
         if not in_reboot or d.block_mutations_in_reboot:
             if len(outs) < b.sessions:
-                acts.append(_act("create_session", name="new"))
+                acts.append(act("create_session", name="new"))
             if outs:
-                acts.append(_act("create_session", name="dup"))
+                acts.append(act("create_session", name="dup"))
         if incs:
             for i in range(len(incs)):
-                acts.append(_act("retrieve_session", session=i))
-        acts.append(_act("retrieve_session", session="unknown"))
+                acts.append(act("retrieve_session", session=i))
+        acts.append(act("retrieve_session", session="unknown"))
 
         # --- session fds ----------------------------------------------------------------
         for kind, lst in (("out", outs), ("in", incs)):
@@ -358,37 +358,37 @@ class LuoModel:
         nfiles = len(s[4])
         # LIVEUPDATE_SESSION_PRESERVE_FD
         if nfiles:
-            acts.append(_act("preserve_fd", list=kind, session=i, fd="any", token="dup"))
+            acts.append(act("preserve_fd", list=kind, session=i, fd="any", token="dup"))
         if nfiles < b.files:
             for m, mf in enumerate(memfds):
                 if mf is not None and mf[0]:
-                    acts.append(_act("preserve_fd", list=kind, session=i, fd=m, fault=None))
+                    acts.append(act("preserve_fd", list=kind, session=i, fd=m, fault=None))
                     if faults:
-                        acts.append(_act("preserve_fd", list=kind, session=i, fd=m,
+                        acts.append(act("preserve_fd", list=kind, session=i, fd=m,
                                          fault="preserve"))
-            acts.append(_act("preserve_fd", list=kind, session=i, fd="devnull"))
-            acts.append(_act("preserve_fd", list=kind, session=i, fd="closed"))
+            acts.append(act("preserve_fd", list=kind, session=i, fd="devnull"))
+            acts.append(act("preserve_fd", list=kind, session=i, fd="closed"))
         # LIVEUPDATE_SESSION_RETRIEVE_FD
         free_slot = any(m is None for m in memfds)
         rejected = self.design.checks_kind("retrieve") and kind == "out"
         for j, f in enumerate(s[4]):
             # the handler's retrieve creates a memfd: offered only if the bound has room
             if free_slot or rejected or f[0] in (st.F_OK, st.F_ERR):
-                acts.append(_act("retrieve_fd", list=kind, session=i, file=j, fault=None))
+                acts.append(act("retrieve_fd", list=kind, session=i, file=j, fault=None))
                 if faults:
-                    acts.append(_act("retrieve_fd", list=kind, session=i, file=j,
+                    acts.append(act("retrieve_fd", list=kind, session=i, file=j,
                                      fault="retrieve"))
-        acts.append(_act("retrieve_fd", list=kind, session=i, file="unknown", fault=None))
+        acts.append(act("retrieve_fd", list=kind, session=i, file="unknown", fault=None))
         # LIVEUPDATE_SESSION_FINISH
-        acts.append(_act("finish", list=kind, session=i, fault=None))
+        acts.append(act("finish", list=kind, session=i, fault=None))
         if faults and nfiles:
-            acts.append(_act("finish", list=kind, session=i, fault="veto"))
+            acts.append(act("finish", list=kind, session=i, fault="veto"))
         # close(session fd)
         in_reboot = state[0][1] != st.RUNNING
         if kind == "in" or not (in_reboot and self.design.block_mutations_in_reboot):
-            acts.append(_act("close_session", list=kind, session=i, fault=None))
+            acts.append(act("close_session", list=kind, session=i, fault=None))
             if kind == "in" and faults and nfiles:
-                acts.append(_act("close_session", list=kind, session=i, fault="veto"))
+                acts.append(act("close_session", list=kind, session=i, fault="veto"))
         return acts
 
     def _reboot_actions(self, state: State) -> list[Action]:
@@ -397,29 +397,29 @@ class LuoModel:
         acts: list[Action] = []
         if self.bounds.reboot == "atomic":
             if phase == st.RUNNING and kexecs < self.bounds.kexecs:
-                acts.append(_act("reboot", fault=None))
+                acts.append(act("reboot", fault=None))
                 if faults:
                     for i, s in enumerate(outs):
                         for j in range(len(s[4])):
-                            acts.append(_act("reboot", fault=f"freeze:{i}.{j}"))
+                            acts.append(act("reboot", fault=f"freeze:{i}.{j}"))
                     if self.design.kho_finalize:
-                        acts.append(_act("reboot", fault="finalize"))
+                        acts.append(act("reboot", fault="finalize"))
             return acts
         if phase == st.RUNNING:
             if kexecs < self.bounds.kexecs:
-                acts.append(_act("reboot"))
+                acts.append(act("reboot"))
         elif phase == st.SERIALIZING:
             i = _cursor(outs)
-            acts.append(_act("luo_session_serialize", session=i, fault=None))
+            acts.append(act("luo_session_serialize", session=i, fault=None))
             if faults:
                 for j in range(len(outs[i][4])):
-                    acts.append(_act("luo_session_serialize", session=i, fault=f"freeze:{j}"))
+                    acts.append(act("luo_session_serialize", session=i, fault=f"freeze:{j}"))
         elif phase == st.FINALIZE:
-            acts.append(_act("kho_finalize", fault=None))
+            acts.append(act("kho_finalize", fault=None))
             if faults:
-                acts.append(_act("kho_finalize", fault="finalize"))
+                acts.append(act("kho_finalize", fault="finalize"))
         elif phase == st.READY:
-            acts.append(_act("kernel_kexec"))
+            acts.append(act("kernel_kexec"))
         return acts
 
     # ------------------------------------------------------------------ transitions
@@ -430,7 +430,7 @@ class LuoModel:
         fast = None if self.design.steps else self._unchanged(state, action)
         if fast is not None:
             return Outcome(fast, state)
-        simple = None if self.design.steps else _SIMPLE.get(action.name)
+        simple = None if self.design.steps else FAST_CALLS.get(action.name)
         if simple is not None:
             arg = action.args[0][1]
             assert isinstance(arg, int)
@@ -438,7 +438,7 @@ class LuoModel:
         return self._run_kernel(state, action)
 
     #: the kernel code paths this model runs (the legacy machine subclasses it)
-    kernel_class: type[_Kernel]
+    kernel_class: type[Kernel]
 
     def _run_kernel(self, state: State, action: Action) -> Outcome[State]:
         """The full path: thaw, run the kernel's ``do_<call>``, freeze."""
@@ -508,7 +508,7 @@ class LuoModel:
 
 
 # --- user-space calls that touch one record, written directly on the frozen tuples --------
-# (the hot path of the explorer; tests/test_model.py checks them against the _Kernel paths)
+# (the hot path of the explorer; tests/test_model.py checks them against the Kernel paths)
 
 def _set_page(pages: tuple[Any, ...], p: int, page: tuple[int, ...]) -> tuple[Any, ...]:
     return pages[:p] + (page,) + pages[p + 1:]
@@ -546,7 +546,7 @@ def _fast_close_memfd(state: State, m: int) -> State:
     return state[:3] + (tuple(memfds), pages)
 
 
-_SIMPLE = {
+FAST_CALLS = {
     "alloc_pages": _fast_alloc_pages,
     "free_pages": _fast_free_pages,
     "memfd_write": _fast_memfd_write,
@@ -589,7 +589,7 @@ def _referenced_pages(state: State) -> set[int]:
     return ref
 
 
-class _Kernel:
+class Kernel:
     """The kernel code paths, run on a mutable :class:`World`.
 
     Method names after kernel functions. ``do_*`` methods are the actions; each returns
@@ -1208,4 +1208,4 @@ class _Kernel:
         w.phase = st.RUNNING
 
 
-LuoModel.kernel_class = _Kernel
+LuoModel.kernel_class = Kernel

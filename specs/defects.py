@@ -1,18 +1,31 @@
-"""Real defects of the reference, recognised in a counterexample by their buggy step.
+"""The defect catalogue: every real LUO / KHO defect the model can express, one record each.
+
+A record says what the defect is (title, source: kernel file and upstream fix), how it is
+injected (the :class:`~luoverify.model.design.Design` flag values that turn the fix off,
+on top of ``upstream``, or of ``legacy`` for the v3/v4 global state machine's O1-O6), the
+property it must break, the bounds it needs to be observable, and, where the buggy step
+itself can be recognised in a trace, its detector and the calls it fires on. Everything
+that speaks of a defect reads this one table: ``--design mutant:ID`` and ``luo-verify
+mutants`` (the injected designs), the defect names in reports (:func:`diagnose`, the
+explorer's :func:`classify`). Both the model and the reference implementation read the
+same flags, so a mutant exists in both.
 
 A counterexample *exhibits* a defect when one of its transitions is the defect's wrong
 behaviour itself (not merely a consequence): e.g. LUO-M3 is a PRESERVE_FD that succeeds
-for a memfd LUO already manages. Reports name each counterexample by these ids.
+for a memfd LUO already manages. Defects the model cannot express are in
+:data:`NOT_EXPRESSIBLE` with the reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from luoverify.model import errno as E
 from luoverify.model import state as st
 from luoverify.model.core import Action, Outcome
+from luoverify.model.design import PROFILES, Design
 from luoverify.model.luo import REBOOT_ACTIONS
 from luoverify.model.state import State
 
@@ -21,11 +34,38 @@ Detector = Callable[[State, Action, Outcome[State]], bool]
 
 @dataclass(frozen=True)
 class Defect:
+    """One real defect: what it is, how to inject it, what must catch it."""
+
     id: str
     title: str
-    fix: str
-    detect: Detector
+    #: where it comes from: the kernel file and the fix that removed it
+    source: str
+    #: the Design flag values that inject it into ``base``
+    changes: dict[str, bool]
+    #: the property a checker must find violated
+    expect: str
+    #: bound overrides it needs to be observable (e.g. pages in the scratch area)
+    bounds: dict[str, Any] = field(default_factory=dict)
+    #: the profile the defect is injected into: upstream, or legacy for O1-O6
+    base: str = "upstream"
+    #: recognises the buggy step in a transition (None: only its consequence is visible)
+    detect: Detector | None = None
+    #: the calls ``detect`` can fire on (exact: the explorer asks no other)
+    calls: frozenset[str] = frozenset()
+    #: the defect id reports name (LUO-M7a/b/c are three mutants of one defect, LUO-M7)
+    reports_as: str = ""
 
+    @property
+    def reported(self) -> str:
+        return self.reports_as or self.id
+
+    def design(self) -> Design:
+        """``base`` with this defect injected, named ``mutant:<id>``."""
+        changes: dict[str, Any] = dict(self.changes)
+        return replace(PROFILES[self.base], name=f"mutant:{self.id}", **changes)
+
+
+# --- detectors: each first tests the call name (the calls of its catalogue row) ---------
 
 def _m3(pre: State, a: Action, out: Outcome[State]) -> bool:
     if a.name != "preserve_fd" or out.ret != 0:
@@ -51,6 +91,8 @@ def _m5(pre: State, a: Action, out: Outcome[State]) -> bool:
 
 
 def _m7(pre: State, a: Action, out: Outcome[State]) -> bool:
+    """A handler op on the wrong side of kexec that is not refused with EINVAL: PRESERVE_FD
+    on an incoming session, RETRIEVE_FD or FINISH on an outgoing one."""
     try:
         lst = a.arg("list")
     except KeyError:
@@ -121,67 +163,175 @@ def _o6(pre: State, a: Action, out: Outcome[State]) -> bool:
 
 
 DEFECTS: tuple[Defect, ...] = (
-    Defect("LUO-M3", "the same memfd preserved twice (double management)",
-           "liveupdate: prevent double management of files (EBUSY)", _m3),
+    Defect("LUO-M3", "the same memfd preserved twice",
+           "L§6 M3; fix 'liveupdate: prevent double management of files'",
+           {"reject_double_preserve": False}, "single_owner",
+           detect=_m3, calls=frozenset({"preserve_fd"})),
     Defect("LUO-M4", "a failed retrieve() is forgotten",
-           "liveupdate: luo_file: remember retrieve() status", _m4),
+           "L§6 M4 (= KHO-M12); fix 'liveupdate: luo_file: remember retrieve() status'",
+           {"remember_retrieve_status": False}, "no_free_while_preserved",
+           detect=_m4, calls=frozenset({"retrieve_fd"})),
     Defect("LUO-M5", "unfreeze clears serialized_data",
-           "liveupdate: luo_file: do not clear serialized_data on unfreeze", _m5),
-    Defect("LUO-M7", "session kind not checked (handler op on the wrong side of kexec)",
-           "liveupdate: validate session type before performing operation (EINVAL)", _m7),
+           "L§6 M5 (= KHO-M13); fix 'liveupdate: luo_file: do not clear serialized_data "
+           "on unfreeze'", {"keep_handle_on_unfreeze": False}, "failed_reboot_restores",
+           detect=_m5, calls=REBOOT_ACTIONS),
+    Defect("LUO-M7a", "PRESERVE_FD accepted on an incoming session",
+           "L§6 M7; fix 'liveupdate: validate session type before performing operation'",
+           {"kind_check_preserve": False}, "ops_on_right_side",
+           detect=_m7, calls=frozenset({"preserve_fd"}), reports_as="LUO-M7"),
+    Defect("LUO-M7b", "RETRIEVE_FD accepted on an outgoing session",
+           "L§6 M7; same fix", {"kind_check_retrieve": False}, "ops_on_right_side",
+           detect=_m7, calls=frozenset({"retrieve_fd"}), reports_as="LUO-M7"),
+    Defect("LUO-M7c", "FINISH accepted on an outgoing session",
+           "L§6 M7; same fix", {"kind_check_finish": False}, "ops_on_right_side",
+           detect=_m7, calls=frozenset({"finish"}), reports_as="LUO-M7"),
     Defect("LUO-M10/G1", "kho_finalize() failure leaves files frozen",
-           "luo_session_abort_reboot / kho: remove finalize state", _m10),
-    Defect("LUO-M11", "session mutated while reboot() serializes",
-           "liveupdate: block session mutations during reboot (EBUSY)", _m11),
+           "L§6 M10 (6.19 with kho_finalize); fix luo_session_abort_reboot",
+           {"kho_finalize": True, "abort_reboot_unfreezes": False},
+           "failed_reboot_restores",
+           detect=_m10, calls=REBOOT_ACTIONS),
+    Defect("LUO-M11", "sessions mutated while reboot() serializes",
+           "L§6 M11 (= KHO-M15); fix 'liveupdate: block session mutations during reboot'",
+           {"block_mutations_in_reboot": False}, "no_free_while_preserved",
+           detect=_m11, calls=frozenset({"preserve_fd", "close_session"})),
     Defect("LUO-M13", "session stuck after a vetoed finish on close",
-           "release clears retrieved so the session can be retrieved again", _m13),
+           "L§6 M13 (6.19); S7 clears retrieved on a failed release",
+           {"retrievable_after_vetoed_close": False}, "recoverable",
+           detect=_m13, calls=frozenset({"close_session"})),
+    Defect("KHO-M2", "a failed finalize (abort) wipes every client's preservations",
+           "K§6 M2; fix 'kho: don't unpreserve memory during abort'",
+           {"kho_finalize": True, "abort_keeps_preservations": False}, "metadata_tracked"),
+    Defect("KHO-M4", "unpreserve uses other keys than preserve (a no-op), then frees",
+           "K§6 M4; fix 'kho: fix unpreservation of higher-order vmalloc preservations'",
+           {"unpreserve_untracks_ser": False}, "no_free_while_preserved"),
+    Defect("KHO-M7", "KHO / LUO metadata allocated inside the scratch area",
+           "K§6 M7; fix 'kho: allocate metadata directly from the buddy allocator'",
+           {"metadata_outside_scratch": False}, "no_preserved_in_scratch",
+           bounds={"scratch": 1, "pages": 6}),
+    Defect("KHO-M9", "a failed preserve reports success",
+           "K§6 M9; fix 'kho: kho_preserve_vmalloc(): don't return 0 when ENOMEM'",
+           {"preserve_error_reported": False}, "metadata_tracked"),
+    Defect("KHO-M17", "the next kernel reserves less than the handed-over block",
+           "K§6 M17; fix 'kho: fix size calculation in kho_preserved_memory_reserve()'",
+           {"reserve_covers_block": False}, "no_free_while_preserved"),
+    Defect("KHO-M18", "an owner frees preserved folios without unpreserving them",
+           "K§6 M18; fix 'kho: test: clean up residual memory upon test_kho module unload'",
+           {"unpreserve_untracks_folios": False}, "cancel_releases_all"),
+    Defect("KHO-M21", "the KHOP stamp is lost before restore",
+           "K§6 M21; fix 'kho: mm: don't allow deferred struct page with KHO'",
+           {"stamps_survive_boot": False}, "restore_once"),
     Defect("O1", "PREPARE keeps PREPARED when kho_finalize() fails",
-           "roll back to NORMAL (review series v4 -> v5)", _o1),
-    Defect("O2", "CANCEL gives up when kho_abort() fails",
-           "cancel without finalized KHO (review series)", _o2),
-    Defect("O3", "a FREEZE failure cancels only a prefix, KHO stays finalized",
-           "cancel everything on a freeze failure (as documented)", _o3),
+           "L§6 O1, L§3.3 (v4 luo_core.c: state set before kho_finalize)",
+           {"prepare_rolls_back_on_finalize_error": False}, "update_delivers_prepared",
+           base="legacy",
+           detect=_o1, calls=frozenset({"prepare"})),
+    Defect("O2", "CANCEL gives up when kho_abort() fails (reached through O1)",
+           "L§6 O2, L§3.3 (v4 luo_core.c); alone it is unobservable: only O1 leaves "
+           "PREPARED without finalized KHO", {"prepare_rolls_back_on_finalize_error": False,
+                                              "cancel_without_finalized_kho": False},
+           "cancel_returns_to_normal", base="legacy",
+           detect=_o2, calls=frozenset({"cancel"})),
+    Defect("O3", "a FREEZE failure cancels only the files before the failing one",
+           "L§6 O3, L§3.4, A5 (v3 luo_files.c freeze rollback)",
+           {"freeze_failure_cancels_all": False}, "no_free_while_preserved", base="legacy",
+           detect=_o3, calls=frozenset({"freeze", "reboot"})),
     Defect("O4", "FD_RESTORE marks the file reclaimed before retrieve() runs",
-           "mark reclaimed after a successful retrieve", _o4),
-    Defect("O5", "FREEZE returns an uninitialized value",
-           "initialize ret (review series v4)", _o5),
-    Defect("O6", "closing /dev/liveupdate in PREPARED leaves the state PREPARED",
-           "cancel on release (review series; later: sessions own the lifetime)", _o6),
+           "L§6 O4, L§3.3 (v3 luo_files.c restore)", {"reclaim_after_retrieve": False},
+           "finish_disposes", base="legacy",
+           detect=_o4, calls=frozenset({"retrieve_fd"})),
+    Defect("O5", "FREEZE with nothing prepared returns an uninitialized value",
+           "L§6 O5 (v4 luo_session.c freeze)", {"freeze_ret_initialized": False},
+           "freeze_fails_only_on_error", base="legacy",
+           detect=_o5, calls=frozenset({"freeze", "reboot"})),
+    Defect("O6", "closing /dev/liveupdate in PREPARED unregisters the files, stays PREPARED",
+           "L§6 O6, L§3.3 (v3 luo_release)", {"close_cancels_prepared": False},
+           "cancel_returns_to_normal", base="legacy",
+           detect=_o6, calls=frozenset({"close_session"})),
 )
+
+#: id -> why the model cannot express it (or why it is unobservable on top of upstream)
+NOT_EXPRESSIBLE: dict[str, str] = {
+    "LUO-M1": "deserialization never fails in the model: every handler is registered and "
+              "boot-time allocations succeed",
+    "LUO-M2": "same: no session-allocation failure at deserialization is modelled",
+    "LUO-M6": "session names are abstract in the model (only equality matters); the "
+              "reference implementation has it (validate_session_name) and the selftest "
+              "scenarios check it",
+    "LUO-M8": "GET_NAME and ioctl argument sizes are not modelled",
+    "LUO-M9": "ioctl reserved fields are not modelled",
+    "LUO-M12": "a use-after-free between two concurrent calls: each call is atomic in the "
+               "model",
+    "LUO-M14": "File-Lifecycle-Bound objects (7.0+) are not modelled",
+    "LUO-M15": "FLB lazy init, handler registration and module unload are not modelled",
+    "LUO-M16": "string printing is out of scope for a state model",
+    "LUO-M17": "cosmetic (a redundant bound check)",
+    "KHO-M1": "non-termination of unpreserve: the model has no liveness of a single call",
+    "KHO-M3": "needs a preserve after finalize, which upstream blocks (LUO-M11 fix): "
+              "unobservable on top of upstream",
+    "KHO-M5": "chunk layout of vmalloc preservations is not modelled (one page per block)",
+    "KHO-M6": "unobservable on top of upstream: no upstream path restores an unstamped page "
+              "(the stamp check is defence in depth; v6.19 keeps it)",
+    "KHO-M8": "struct-page compound/order shape is not modelled",
+    "KHO-M10": "one page allocator in the model",
+    "KHO-M11": "= MF3: the leak of folios on a failed retrieve needs a no-orphan-page "
+               "property the catalogue does not have yet",
+    "KHO-M12": "= LUO-M4",
+    "KHO-M13": "= LUO-M5",
+    "KHO-M14": "= LUO-M3",
+    "KHO-M15": "= LUO-M11",
+    "KHO-M16": "= MF1/MF2",
+    "KHO-M19": "= LUO-M1",
+    "KHO-M20": "NUMA nodes are not modelled",
+    "MF1": "folio uptodate flags are not modelled (content tags only)",
+    "MF2": "folio dirty flags and reclaim are not modelled",
+    "MF3": "= KHO-M11",
+    "MF4": "integer sizes are abstract (at most 2 folios per memfd)",
+    "MF5": "page-cache accounting failures are not modelled",
+    "MF6": "inode size updates are not modelled",
+}
+
+BY_ID: dict[str, Defect] = {d.id: d for d in DEFECTS}
+
+#: the reported defect ids that a detector recognises, in catalogue order (bit i of
+#: :func:`classify` is ``REPORTED[i]``)
+REPORTED: tuple[str, ...] = tuple(dict.fromkeys(d.reported for d in DEFECTS if d.detect))
+
+
+def _detects(d: Defect) -> Detector:
+    assert d.detect is not None
+    return d.detect
+
+
+#: reported id -> the detectors of its rows
+_DETECTORS: dict[str, tuple[Detector, ...]] = {
+    rid: tuple(dict.fromkeys(_detects(d) for d in DEFECTS if d.detect and d.reported == rid))
+    for rid in REPORTED}
 
 
 def diagnose(steps: Sequence[tuple[State, Action, Outcome[State]]]) -> list[str]:
     """Ids of the defects whose buggy step occurs in a trace, in order of appearance."""
     found: list[str] = []
     for pre, action, out in steps:
-        for d in DEFECTS:
-            if d.id not in found and d.detect(pre, action, out):
-                found.append(d.id)
+        for rid in REPORTED:
+            if rid not in found and any(f(pre, action, out) for f in _DETECTORS[rid]):
+                found.append(rid)
     return found
 
 
-#: which detectors can fire for a call (each detector's first test is on the call name);
-#: the explorer classifies every transition, so the others are not even asked
+#: which detectors can fire for a call (from each row's ``calls``); the explorer
+#: classifies every new transition, so the others are not even asked
 _BY_CALL: dict[str, tuple[tuple[int, Detector], ...]] = {}
-for _name in ("preserve_fd", "retrieve_fd", "finish", "close_session", "prepare", "cancel",
-              "freeze", *REBOOT_ACTIONS):
-    _BY_CALL[_name] = tuple(
-        (1 << i, d.detect) for i, d in enumerate(DEFECTS)
-        if (d.id, _name) in {("LUO-M3", "preserve_fd"), ("LUO-M4", "retrieve_fd"),
-                             ("LUO-M7", "preserve_fd"), ("LUO-M7", "retrieve_fd"),
-                             ("LUO-M7", "finish"), ("LUO-M11", "preserve_fd"),
-                             ("LUO-M11", "close_session"), ("LUO-M13", "close_session"),
-                             ("O1", "prepare"), ("O2", "cancel"), ("O3", "freeze"),
-                             ("O3", "reboot"), ("O4", "retrieve_fd"), ("O5", "freeze"),
-                             ("O5", "reboot"), ("O6", "close_session")}
-        or (d.id in ("LUO-M5", "LUO-M10/G1") and _name in REBOOT_ACTIONS))
+for _d in DEFECTS:
+    for _call in sorted(_d.calls):
+        _entry = (1 << REPORTED.index(_d.reported), _detects(_d))
+        if _entry not in _BY_CALL.get(_call, ()):
+            _BY_CALL[_call] = (*_BY_CALL.get(_call, ()), _entry)
 
 
 def classify(pre: State, action: Action, out: Outcome[State]) -> int:
-    """Bitmask of the defects (bit i = ``DEFECTS[i]``) this transition exhibits."""
+    """Bitmask of the defects (bit i = ``REPORTED[i]``) this transition exhibits."""
     mask = 0
     for bit, detect in _BY_CALL.get(action.name, ()):
         if detect(pre, action, out):
             mask |= bit
     return mask
-

@@ -67,7 +67,7 @@ def preserved_file_intact(sym: SymbolicLuo, s: SState) -> T:
     """A preserved outgoing file has its handle, its allocated ser page and a live memfd
     whose folios are exactly the pages it names besides the ser."""
     g, U = sym.g, sym.U
-    return U.all("F", lambda f: Implies(zf._out_file(sym, s, f), And(
+    return U.all("F", lambda f: Implies(zf.out_file(sym, s, f), And(
         g(s, "fh", f), g(s, "fhs", f), g(s, "fhm", f), g(s, "mlive", g(s, "fm", f)),
         Eq(g(s, "owner", g(s, "fser", f)), st.ALLOC),
         Not(sym.get2(s, "ffol", f, g(s, "fser", f))),
@@ -97,7 +97,7 @@ def _side_names(sym: SymbolicLuo, s: SState, p: T, side: str) -> T:
     files (preserved outgoing, or unretrieved incoming)."""
     g, U = sym.g, sym.U
     kind = sym.outgoing if side == "out" else sym.incoming
-    live = zf._out_file if side == "out" else zf._new_file
+    live = zf.out_file if side == "out" else zf.new_file
     return Or(U.any("S", lambda x: And(kind(s, x), g(s, "shb", x), Eq(g(s, "sfb", x), p))),
               U.any("F", lambda f: And(live(sym, s, f), zf.names(sym, s, f, p))))
 
@@ -116,7 +116,7 @@ def outgoing_block_allocated(sym: SymbolicLuo, s: SState) -> T:
     return And(
         U.all("S", lambda x: Implies(And(sym.outgoing(s, x), g(s, "shb", x)),
                                      Eq(g(s, "owner", g(s, "sfb", x)), st.ALLOC))),
-        U.all("F", lambda f: Implies(zf._out_file(sym, s, f), g(s, "shb", g(s, "fs", f)))),
+        U.all("F", lambda f: Implies(zf.out_file(sym, s, f), g(s, "shb", g(s, "fs", f)))),
         U.all("S", lambda x: Implies(And(sym.outgoing(s, x), g(s, "shb", x)),
                                      sym.nfiles_pos(s, x))))
 
@@ -127,7 +127,7 @@ def handed_over_reserved(sym: SymbolicLuo, s: SState) -> T:
     are about exactly its folios. An incoming files block is reserved and stamped, and
     its session still lists files (finish restores the block with the last of them)."""
     g, U = sym.g, sym.U
-    files = U.all("F", lambda f: Implies(zf._new_file(sym, s, f), And(
+    files = U.all("F", lambda f: Implies(zf.new_file(sym, s, f), And(
         Not(g(s, "ftr", f)),
         U.all("P", lambda p: And(
             Implies(zf.names(sym, s, f, p),

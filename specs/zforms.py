@@ -69,31 +69,31 @@ def _holders(sym: SymbolicLuo, s: SState) -> list[Occurrence]:
         (None, lambda _o, p: Eq(g(s, "owner", p), st.OTHER)),
         ("M", lambda m, p: And(g(s, "mlive", m), sym.get2(s, "mfol", m, p))),
         ("S", lambda x, p: And(sym.outgoing(s, x), g(s, "shb", x), Eq(g(s, "sfb", x), p))),
-        ("F", lambda f, p: And(_out_file(sym, s, f), g(s, "fhs", f), Eq(g(s, "fser", f), p))),
+        ("F", lambda f, p: And(out_file(sym, s, f), g(s, "fhs", f), Eq(g(s, "fser", f), p))),
         ("S", lambda x, p: And(sym.incoming(s, x), g(s, "shb", x), Eq(g(s, "sfb", x), p))),
-        ("F", lambda f, p: And(_new_file(sym, s, f), g(s, "fhs", f), Eq(g(s, "fser", f), p))),
-        ("F", lambda f, p: And(_new_file(sym, s, f), sym.get2(s, "ffol", f, p))),
+        ("F", lambda f, p: And(new_file(sym, s, f), g(s, "fhs", f), Eq(g(s, "fser", f), p))),
+        ("F", lambda f, p: And(new_file(sym, s, f), sym.get2(s, "ffol", f, p))),
     ]
 
 
 def _namers(sym: SymbolicLuo, s: SState) -> list[Occurrence]:
     g = sym.g
     return [
-        ("F", lambda f, p: And(_out_file(sym, s, f), g(s, "fhs", f), Eq(g(s, "fser", f), p))),
-        ("F", lambda f, p: And(_out_file(sym, s, f), sym.get2(s, "ffol", f, p))),
-        ("F", lambda f, p: And(_new_file(sym, s, f), g(s, "fhs", f), Eq(g(s, "fser", f), p))),
-        ("F", lambda f, p: And(_new_file(sym, s, f), sym.get2(s, "ffol", f, p))),
+        ("F", lambda f, p: And(out_file(sym, s, f), g(s, "fhs", f), Eq(g(s, "fser", f), p))),
+        ("F", lambda f, p: And(out_file(sym, s, f), sym.get2(s, "ffol", f, p))),
+        ("F", lambda f, p: And(new_file(sym, s, f), g(s, "fhs", f), Eq(g(s, "fser", f), p))),
+        ("F", lambda f, p: And(new_file(sym, s, f), sym.get2(s, "ffol", f, p))),
     ]
 
 
-def _out_file(sym: SymbolicLuo, s: SState, f: T) -> T:
+def out_file(sym: SymbolicLuo, s: SState, f: T) -> T:
     """A listed file of an outgoing session, preserved or frozen."""
     g = sym.g
     return And(g(s, "fl", f), sym.outgoing(s, g(s, "fs", f)),
                In(g(s, "fst", f), OUTGOING_FILE))
 
 
-def _new_file(sym: SymbolicLuo, s: SState, f: T) -> T:
+def new_file(sym: SymbolicLuo, s: SState, f: T) -> T:
     """A listed file of an incoming session, never (successfully) retrieved."""
     g = sym.g
     return And(g(s, "fl", f), sym.incoming(s, g(s, "fs", f)), Eq(g(s, "fst", f), st.F_NEW))
@@ -106,7 +106,7 @@ def names(sym: SymbolicLuo, s: SState, f: T, p: T) -> T:
 
 def live_named(sym: SymbolicLuo, s: SState, p: T) -> T:
     """Some preserved outgoing file or unretrieved incoming file names ``p``."""
-    return sym.U.any("F", lambda f: And(Or(_out_file(sym, s, f), _new_file(sym, s, f)),
+    return sym.U.any("F", lambda f: And(Or(out_file(sym, s, f), new_file(sym, s, f)),
                                         names(sym, s, f, p)))
 
 
@@ -142,7 +142,7 @@ def no_free_while_preserved(sym: SymbolicLuo, s: SState) -> T:
 
 def metadata_tracked(sym: SymbolicLuo, s: SState) -> T:
     g, U = sym.g, sym.U
-    files = U.all("F", lambda f: Implies(_out_file(sym, s, f), U.all(
+    files = U.all("F", lambda f: Implies(out_file(sym, s, f), U.all(
         "P", lambda p: Implies(names(sym, s, f, p), g(s, "trk", p)))))
     blocks = U.all("S", lambda x: Implies(And(sym.outgoing(s, x), g(s, "shb", x)),
                                           g(s, "trk", g(s, "sfb", x))))
@@ -152,7 +152,7 @@ def metadata_tracked(sym: SymbolicLuo, s: SState) -> T:
 def no_alloc_of_reserved(sym: SymbolicLuo, s: SState) -> T:
     g, U = sym.g, sym.U
     stamps = U.all("P", lambda p: Implies(g(s, "stp", p), Eq(g(s, "owner", p), st.RESV)))
-    handed = U.all("F", lambda f: Implies(And(_new_file(sym, s, f), Not(g(s, "ftr", f))),
+    handed = U.all("F", lambda f: Implies(And(new_file(sym, s, f), Not(g(s, "ftr", f))),
                                           U.all("P", lambda p: Implies(
                                               names(sym, s, f, p),
                                               Eq(g(s, "owner", p), st.RESV)))))

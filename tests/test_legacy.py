@@ -19,10 +19,10 @@ from luoverify.model import state as st
 from luoverify.model.bounds import NAMED_BOUNDS, Bounds
 from luoverify.model.core import Action
 from luoverify.model.design import PROFILES, Design
-from luoverify.model.legacy import model_for
-from luoverify.model.mutants import BY_ID
-from luoverify.model.reference import reference_for
+from luoverify.model.factory import model_for
 from luoverify.model.state import State
+from luoverify.reference import reference_for
+from luoverify.specs.defects import BY_ID
 
 LEGACY = PROFILES["legacy"]
 B = Bounds(sessions=1, files=2, memfds=2, pages=5, folios=1, kexecs=1, faults=1)

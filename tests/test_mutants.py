@@ -14,7 +14,7 @@ from luoverify.checks.diff import diff_designs
 from luoverify.checks.mutants import MutantRow, bmc_agrees, run_mutants
 from luoverify.model.bounds import NAMED_BOUNDS
 from luoverify.model.design import PROFILES
-from luoverify.model.mutants import MUTANTS, NOT_EXPRESSIBLE
+from luoverify.specs.defects import DEFECTS, NOT_EXPRESSIBLE
 
 PINNED = json.loads(Path(__file__).with_name("mutants.json").read_text())
 
@@ -37,10 +37,10 @@ def test_mutation_table_pinned() -> None:
     assert pinned_table(rows) == PINNED["mutants"]
     assert all(r.caught and r.reproduced for r in rows)
     for r in rows:
-        mutant = next(m for m in MUTANTS if m.id == r.id)
+        mutant = next(m for m in DEFECTS if m.id == r.id)
         assert mutant.expect in r.violated, (r.id, r.violated)
         assert bmc_agrees(r, PINNED["bmc_depth"]), (r.id, r.bmc, r.bmc_length, r.length)
-    legacy = {m.id for m in MUTANTS if m.base == "legacy"}
+    legacy = {m.id for m in DEFECTS if m.base == "legacy"}
     assert legacy == {f"O{i}" for i in range(1, 7)}
     assert {r.id for r in rows if r.bmc == "n/a"} == {"LUO-M13", "KHO-M7"} | legacy
 
@@ -56,7 +56,7 @@ def test_catalogue_covers_the_reference_ids() -> None:
     mutant or listed as not expressible with a reason."""
     named = {f"LUO-M{i}" for i in (1, 2, 3, 4, 5, 11, 13, 14)} | {"LUO-M10/G1"} | {
         f"KHO-M{i}" for i in (2, 3, 4, 6, 7, 9, 11, 12, 15, 16, 17, 18)} | {"MF1", "MF2"}
-    have = {m.id for m in MUTANTS} | set(NOT_EXPRESSIBLE)
+    have = {m.id for m in DEFECTS} | set(NOT_EXPRESSIBLE)
     have |= {"LUO-M7"} if {"LUO-M7a", "LUO-M7b", "LUO-M7c"} <= have else set()
     assert named <= have, named - have
     assert all(why.startswith("= ") or len(why) > 20 for why in NOT_EXPRESSIBLE.values())

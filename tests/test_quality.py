@@ -28,13 +28,14 @@ def test_ruff_clean() -> None:
     ruff = shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff is not installed")
-    res = subprocess.run([ruff, "check", "model", "specs", "checks", "tests", "bench"],
+    res = subprocess.run([ruff, "check", "model", "reference", "specs", "checks", "tests", "bench"],
                          cwd=ROOT, capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stdout + res.stderr
 
 
 def test_mypy_strict_clean(tmp_path: Path) -> None:
-    """mypy --strict over the installed namespace (luoverify.model/specs/checks).
+    """mypy --strict over the installed namespace (luoverify.model/reference/specs/checks)
+    and the vectorised toy engine (bench/vector.py).
 
     The editable install maps top-level folders with an import hook mypy cannot follow,
     so the check runs on a symlinked ``luoverify/`` tree.
@@ -42,12 +43,15 @@ def test_mypy_strict_clean(tmp_path: Path) -> None:
     pytest.importorskip("mypy")
     pkg = tmp_path / "luoverify"
     pkg.mkdir()
-    for name in ("model", "specs", "checks"):
+    for name in ("model", "reference", "specs", "checks"):
         (pkg / name).symlink_to(ROOT / name)
+    (tmp_path / "bench").mkdir()
+    for name in ("__init__.py", "vector.py"):
+        (tmp_path / "bench" / name).symlink_to(ROOT / "bench" / name)
     env = dict(os.environ, MYPYPATH=str(tmp_path))
     res = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--config-file",
-         str(ROOT / "pyproject.toml"), "-p", "luoverify.model", "-p", "luoverify.specs",
-         "-p", "luoverify.checks"],
+         str(ROOT / "pyproject.toml"), "-p", "luoverify.model", "-p", "luoverify.reference",
+         "-p", "luoverify.specs", "-p", "luoverify.checks", "-m", "bench.vector"],
         cwd=tmp_path, capture_output=True, text=True, env=env, check=False)
     assert res.returncode == 0, res.stdout + res.stderr

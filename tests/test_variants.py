@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from luoverify.checks.cli import main
-from luoverify.model.design import DesignError, load_design
+from luoverify.checks.designs import load_design
+from luoverify.model.design import DesignError
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -53,7 +54,7 @@ def test_breaking_variant_shows_its_counterexample(capsys: pytest.CaptureFixture
 
 @pytest.mark.parametrize(("steps", "message"), [
     ("STEPS = 3", "STEPS must be a dict"),
-    ("STEPS = {'model.nope': print}", "_Kernel has no method 'nope'"),
+    ("STEPS = {'model.nope': print}", "Kernel has no method 'nope'"),
     ("STEPS = {'kernel.x': print}", "expected model.*, reference.kernel.*"),
     ("STEPS = {'model.do_finish': 3}", "must map a step name to a function"),
 ])

@@ -1,4 +1,4 @@
-"""The vectorised engine (checks/vector.py) on the toy model pages-N (bench/toy.py):
+"""The vectorised engine (bench/vector.py) on the toy model pages-N (bench/toy.py):
 exact counts in closed form, agreement with the generic explorer, shortest
 counterexamples for the seeded bugs, and agreement with SPIN when it is installed."""
 
@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as S
 
 from bench.toy import PagesModel, PagesVector, expected_states
+from bench.vector import explore_vector
 from luoverify.checks.explore import explore
-from luoverify.checks.vector import explore_vector
-from luoverify.specs.properties import Property
+from luoverify.model.property import Property
 
 SAFE = Property("safe", "always", "toy invariant", "toy", PagesModel.safe)
 

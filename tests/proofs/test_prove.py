@@ -11,8 +11,8 @@ import pytest
 
 from luoverify.checks import prove
 from luoverify.checks.cli import main
+from luoverify.checks.designs import load_design
 from luoverify.model.bounds import NAMED_BOUNDS
-from luoverify.model.design import load_design
 from luoverify.specs import invariants as inv
 
 PINNED = json.loads((Path(__file__).parents[1] / "pinned.json").read_text())

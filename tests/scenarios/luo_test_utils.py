@@ -1,13 +1,13 @@
 """Helpers of ``tools/testing/selftests/liveupdate/luo_test_utils.c``, on the reference
-implementation (model/reference): the same names and the same behaviour, returning the
+implementation (reference): the same names and the same behaviour, returning the
 kernel's ``-errno`` where the C helpers fail the test."""
 
 from __future__ import annotations
 
 from luoverify.model import errno as E
 from luoverify.model.design import PROFILES
-from luoverify.model.reference import Kernel, Machine
-from luoverify.model.reference.page_alloc import RESERVED
+from luoverify.reference import Kernel, Machine
+from luoverify.reference.page_alloc import RESERVED
 
 #: Both profiles: the 6.19 selftests run under the kernel they shipped with and under
 #: upstream; later tests run under upstream and show where 6.19 answers differently.

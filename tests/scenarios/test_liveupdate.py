@@ -10,7 +10,7 @@ import pytest
 
 from luoverify.model import errno as E
 from luoverify.model.design import PROFILES
-from luoverify.model.reference import Machine
+from luoverify.reference import Machine
 from tests.scenarios.luo_test_utils import (
     DESIGNS,
     boot,

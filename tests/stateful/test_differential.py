@@ -20,15 +20,15 @@ from hypothesis import note
 from hypothesis import strategies as S
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from luoverify.checks.designs import load_design
 from luoverify.checks.itf import changes
 from luoverify.checks.replay import broken_properties
 from luoverify.model import errno as E
 from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action, Outcome
-from luoverify.model.design import load_design
-from luoverify.model.legacy import model_for
-from luoverify.model.reference import reference_for
+from luoverify.model.factory import model_for
 from luoverify.model.state import State, view
+from luoverify.reference import reference_for
 
 WIDE = Bounds(sessions=4, files=3, memfds=4, pages=12, folios=2, kexecs=4, faults=3,
               scratch=2, others=2)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from luoverify.model.mutants import MUTANTS
+from luoverify.specs.defects import DEFECTS
 from tests.stateful.test_differential import WIDE, Differential
 
 #: measured: what 30 sequences of 60 calls catch in every checkout tried; LUO-M5, KHO-M21
@@ -25,7 +25,7 @@ CAUGHT = {"LUO-M3", "LUO-M7a", "LUO-M7b", "LUO-M7c", "LUO-M11", "KHO-M4", "KHO-M
 
 
 def caught_by_hypothesis(mutant_id: str) -> bool:
-    mutant = next(m for m in MUTANTS if m.id == mutant_id)
+    mutant = next(m for m in DEFECTS if m.id == mutant_id)
     bounds = WIDE.with_overrides(**mutant.bounds) if mutant.bounds else WIDE
 
     class Machine(Differential):
@@ -44,7 +44,7 @@ def caught_by_hypothesis(mutant_id: str) -> bool:
     return False
 
 
-@pytest.mark.parametrize("mutant_id", [m.id for m in MUTANTS])
+@pytest.mark.parametrize("mutant_id", [m.id for m in DEFECTS])
 def test_hypothesis_column(mutant_id: str) -> None:
     """Verifies the differential hypothesis test catches the pinned mutants, and that the
     model and the reference agree under every mutant until a property breaks (a

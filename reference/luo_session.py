@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from luoverify.model import errno as E
-from luoverify.model.reference import luo_file as lf_
-from luoverify.model.reference.luo_file import FileSet
+from luoverify.reference import luo_file as lf_
+from luoverify.reference.luo_file import FileSet
 
 if TYPE_CHECKING:
-    from luoverify.model.reference.luo_core import Kernel
+    from luoverify.reference.luo_core import Kernel
 
 LIVEUPDATE_SESSION_NAME_LENGTH = 64
 #: (16 pages - 8-byte header) / sizeof(luo_session_ser) with 4 KiB pages (L§1.3)

@@ -26,12 +26,12 @@ from typing import Any
 
 from luoverify.model import errno as E
 from luoverify.model.design import Design
-from luoverify.model.reference import luo_session as ls
-from luoverify.model.reference.fault_inject import FaultInjector
-from luoverify.model.reference.kexec_handover import Event, Kho, KhoError
-from luoverify.model.reference.luo_file import luo_file_deserialize
-from luoverify.model.reference.luo_session import LuoSession, SessionSer, WouldBlock
-from luoverify.model.reference.memfd_luo import (
+from luoverify.reference import luo_session as ls
+from luoverify.reference.fault_inject import FaultInjector
+from luoverify.reference.kexec_handover import Event, Kho, KhoError
+from luoverify.reference.luo_file import luo_file_deserialize
+from luoverify.reference.luo_session import LuoSession, SessionSer, WouldBlock
+from luoverify.reference.memfd_luo import (
     DevNull,
     File,
     MemfdHandler,
@@ -39,7 +39,7 @@ from luoverify.model.reference.memfd_luo import (
     ShmemFile,
     pfn_of,
 )
-from luoverify.model.reference.page_alloc import (
+from luoverify.reference.page_alloc import (
     EARLY_BOOT_SCRIBBLE,
     FREE,
     RESERVED,
@@ -434,8 +434,11 @@ class Machine:
     """Physical memory plus the running kernel; ``jump`` boots the next one."""
 
     def __init__(self, design: Design, pages: int, *, scratch: int = 0, faults: int = 0,
-                 max_kexecs: int = 1 << 30) -> None:
+                 max_kexecs: int = 1 << 30, kernel_class: type[Kernel] | None = None) -> None:
+        """``kernel_class``: the kernel every boot runs (default :class:`Kernel`; the
+        legacy driver passes ``luo_legacy.LegacyKernel``)."""
         self.design = design
+        self.kernel_class = Kernel if kernel_class is None else kernel_class
         self.mem = PhysicalMemory.of(pages, scratch)
         self.faults = FaultInjector(budget=faults)
         self.kexecs = 0
@@ -443,11 +446,7 @@ class Machine:
         self.kernel = self._boot(None)
 
     def _boot(self, handover: Any) -> Kernel:
-        if self.design.legacy:  # the v3/v4 global state machine (luo_legacy.py)
-            from luoverify.model.reference.luo_legacy import LegacyKernel
-
-            return LegacyKernel(self, handover)
-        return Kernel(self, handover)
+        return self.kernel_class(self, handover)
 
     def jump(self, handover: Handover) -> None:
         self.kexecs += 1

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from luoverify.model import errno as E
-from luoverify.model.reference.page_alloc import PAGE_SIZE, RAM_BASE
+from luoverify.reference.page_alloc import PAGE_SIZE, RAM_BASE
 
 if TYPE_CHECKING:
-    from luoverify.model.reference.luo_core import Kernel
+    from luoverify.reference.luo_core import Kernel
 
 MEMFD_LUO_FH_COMPATIBLE = "memfd-v1"
 

@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from luoverify.model import state as st
-from luoverify.model.reference import abstraction
-from luoverify.model.reference.driver import (
+from luoverify.model.state import State
+from luoverify.reference import abstraction
+from luoverify.reference.driver import (
     UNKNOWN_TOKEN,
     NotCallable,
     ReferenceDriver,
 )
-from luoverify.model.reference.luo_legacy import (
+from luoverify.reference.luo_legacy import (
     FROZEN,
     NORMAL,
     PREPARED,
@@ -28,8 +29,7 @@ from luoverify.model.reference.luo_legacy import (
     LegacyFile,
     LegacyKernel,
 )
-from luoverify.model.reference.memfd_luo import ShmemFile, pfn_of
-from luoverify.model.state import State
+from luoverify.reference.memfd_luo import ShmemFile, pfn_of
 
 L_CODES = {NORMAL: st.L_NORMAL, PREPARED: st.L_PREPARED, FROZEN: st.L_FROZEN,
            UPDATED: st.L_UPDATED}
@@ -39,7 +39,7 @@ def _ser_folios(k: LegacyKernel, data: int) -> tuple[int, ...]:
     return tuple(p for p, _i in k.memfd.read_ser(data).folios) if data else ()
 
 
-def _out_file(lf: LegacyFile, slot_of: dict[int, int]) -> tuple[Any, ...]:
+def out_file(lf: LegacyFile, slot_of: dict[int, int]) -> tuple[Any, ...]:
     memfd = slot_of.get(id(lf.file), st.NONE)
     if lf.state == NORMAL:
         return (st.REGISTERED, memfd, st.NONE, (), 1, 0, ())
@@ -72,7 +72,7 @@ def abstract_legacy(k: LegacyKernel, kexecs: int, faults_left: int,
         snap = None if fdt is None else (fdt, tuple(
             (pfn_of(r.data), _ser_folios(k, r.data), 1) for r in k.fdt_records(fdt)))
         outs = ((st.OUT_OPEN, st.NONE if fdt is None else fdt, 0, 0,
-                 tuple(_out_file(lf, slot_of) for lf in k.ordered()), snap),)
+                 tuple(out_file(lf, slot_of) for lf in k.ordered()), snap),)
     incs: tuple[Any, ...] = ()
     if k.incoming_fdt is not None:
         incs = ((st.IN_RETRIEVED, k.incoming_fdt, 0, 0,
@@ -82,6 +82,8 @@ def abstract_legacy(k: LegacyKernel, kexecs: int, faults_left: int,
 
 class LegacyDriver(ReferenceDriver):
     """The reference driver for the ``legacy`` design."""
+
+    kernel_class = LegacyKernel
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from luoverify.model.design import Design
-from luoverify.model.reference.page_alloc import FREE, PageAllocator
+from luoverify.reference.page_alloc import FREE, PageAllocator
 
 Event = tuple[str, int]
 

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action
 from luoverify.model.design import Design
-from luoverify.model.reference import abstraction
-from luoverify.model.reference.kexec_handover import Event
-from luoverify.model.reference.luo_core import Kernel, Machine, SessionFile
-from luoverify.model.reference.luo_session import LuoSession
-from luoverify.model.reference.memfd_luo import ShmemFile
 from luoverify.model.state import State
+from luoverify.reference import abstraction
+from luoverify.reference.kexec_handover import Event
+from luoverify.reference.luo_core import Kernel, Machine, SessionFile
+from luoverify.reference.luo_session import LuoSession
+from luoverify.reference.memfd_luo import ShmemFile
 
 UNKNOWN_TOKEN = 0xDEAD_BEEF
 NEVER_OPENED_FD = 1_000_000
@@ -33,11 +33,17 @@ class NotCallable(Exception):
 
 
 class ReferenceDriver:
+    """Runs the model's actions on the session-based reference kernel."""
+
+    #: the kernel every boot of the driven machine runs
+    kernel_class: type[Kernel] = Kernel
+
     def __init__(self, design: Design, bounds: Bounds) -> None:
         self.design = design
         self.bounds = bounds
         self.machine = Machine(design, bounds.pages, scratch=bounds.scratch,
-                               faults=bounds.faults, max_kexecs=bounds.kexecs)
+                               faults=bounds.faults, max_kexecs=bounds.kexecs,
+                               kernel_class=self.kernel_class)
         self.slots: list[ShmemFile | None] = [None] * bounds.memfds
         self.counter = 0
         self.devfd = self.kernel.open_liveupdate()

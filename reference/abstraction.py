@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from luoverify.model import state as st
-from luoverify.model.reference.luo_core import FOREIGN_DATA, Kernel
-from luoverify.model.reference.luo_file import LuoFile
-from luoverify.model.reference.luo_session import LuoSession
-from luoverify.model.reference.memfd_luo import MemfdLuoSer, MemfdPrivate, ShmemFile, pfn_of
-from luoverify.model.reference.page_alloc import EARLY_BOOT_SCRIBBLE, FREE, RESERVED
+from luoverify.reference.luo_core import FOREIGN_DATA, Kernel
+from luoverify.reference.luo_file import LuoFile
+from luoverify.reference.luo_session import LuoSession
+from luoverify.reference.memfd_luo import MemfdLuoSer, MemfdPrivate, ShmemFile, pfn_of
+from luoverify.reference.page_alloc import EARLY_BOOT_SCRIBBLE, FREE, RESERVED
 
 #: What the trace driver writes into memfds (the model's content tags A and B).
 DATA_A = b"memfd data A"

@@ -8,17 +8,8 @@ back to a model state (the refinement mapping) and lists who holds a frame. The 
 design (the v3/v4 global state machine) is ``luo_legacy`` with ``legacy_driver``.
 """
 
-from luoverify.model.design import Design
-from luoverify.model.reference.driver import NotCallable, ReferenceDriver
-from luoverify.model.reference.luo_core import Kernel, Machine
-
-
-def reference_for(design: Design, bounds: object) -> ReferenceDriver:
-    """The reference driver of ``design``: the v3/v4 one for ``legacy``, else sessions."""
-    from luoverify.model.reference.legacy_driver import LegacyDriver
-
-    cls = LegacyDriver if design.legacy else ReferenceDriver
-    return cls(design, bounds)  # type: ignore[arg-type]
-
+from luoverify.reference.driver import NotCallable, ReferenceDriver
+from luoverify.reference.factory import reference_for
+from luoverify.reference.luo_core import Kernel, Machine
 
 __all__ = ["Kernel", "Machine", "NotCallable", "ReferenceDriver", "reference_for"]

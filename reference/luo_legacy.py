@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from luoverify.model import errno as E
-from luoverify.model.reference.kexec_handover import Kho
-from luoverify.model.reference.luo_core import DeviceFile, Kernel
-from luoverify.model.reference.memfd_luo import (
+from luoverify.reference.kexec_handover import Kho
+from luoverify.reference.luo_core import DeviceFile, Kernel
+from luoverify.reference.memfd_luo import (
     File,
     MemfdHandler,
     OpArgs,
@@ -29,7 +29,7 @@ from luoverify.model.reference.memfd_luo import (
 )
 
 if TYPE_CHECKING:
-    from luoverify.model.reference.luo_core import Machine
+    from luoverify.reference.luo_core import Machine
 
 NORMAL, PREPARED, FROZEN, UPDATED = "NORMAL", "PREPARED", "FROZEN", "UPDATED"
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from luoverify.model import errno as E
-from luoverify.model.reference.memfd_luo import (
+from luoverify.reference.memfd_luo import (
     File,
     MemfdHandler,
     OpArgs,
@@ -26,7 +26,7 @@ from luoverify.model.reference.memfd_luo import (
 )
 
 if TYPE_CHECKING:
-    from luoverify.model.reference.luo_core import Kernel
+    from luoverify.reference.luo_core import Kernel
 
 LUO_FILE_MAX = 128  # 2 pages / sizeof(luo_file_ser) (6.19)
 
