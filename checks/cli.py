@@ -12,14 +12,34 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import fields
 from pathlib import Path
+from typing import Literal, TypeAlias, get_args, get_origin, get_type_hints
 
 from luoverify.checks.designs import load_design
 from luoverify.checks.run import EXIT_USAGE, dump_json, run_check
-from luoverify.model.bounds import DEFAULT_BOUNDS, NAMED_BOUNDS
+from luoverify.model.bounds import DEFAULT_BOUNDS, NAMED_BOUNDS, Bounds
 from luoverify.model.design import DEFAULT_DESIGN, PROFILES, DesignError
 from luoverify.specs.properties import BY_NAME, select
+
+#: help text of each bound override option ``--<field>``, by field of :class:`Bounds`
+BOUND_HELP: dict[str, str] = {
+    "sessions": "outgoing sessions at once",
+    "files": "files per session",
+    "memfds": "memfds at once",
+    "pages": "physical pages",
+    "folios": "folios per memfd",
+    "kexecs": "live-update reboots",
+    "faults": "injected faults",
+    "scratch": "pages inside the KHO scratch region",
+    "others": "pages other kernel users may hold at once",
+    "reboot": "reboot() as one step or session by session",
+}
+
+#: what runs one subcommand: parsed arguments -> exit code
+_Command: TypeAlias = Callable[[argparse.Namespace], int]
+_Subparsers: TypeAlias = "argparse._SubParsersAction[_Parser]"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,25 +56,47 @@ def _parser() -> argparse.ArgumentParser:
                     "preserve, close, freeze, kexec and finish.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in (_check_parser, _prove_parser, _replay_parser, _traces_parser,
+                _mutants_parser, _diff_parser):
+        add(sub)
+    return parser
+
+
+def _add_bounds(parser: argparse.ArgumentParser, helptext: str | None = None) -> None:
+    parser.add_argument("--bounds", default=DEFAULT_BOUNDS, choices=sorted(NAMED_BOUNDS),
+                        help=helptext)
+
+
+def _add_bound_overrides(parser: argparse.ArgumentParser) -> None:
+    """One ``--<field>`` option per field of :class:`Bounds`, in field order.
+
+    An ``int`` field takes ``N``; a ``Literal`` field takes one of its values. The default
+    is ``None`` (keep the named bound). Raises ``KeyError`` when a field has no entry in
+    :data:`BOUND_HELP` and ``TypeError`` when its type is neither ``int`` nor a ``Literal``.
+    """
+    hints = get_type_hints(Bounds)
+    for f in fields(Bounds):
+        helptext = f"override: {BOUND_HELP[f.name]}"
+        hint = hints[f.name]
+        if hint is int:
+            parser.add_argument(f"--{f.name}", type=int, metavar="N", help=helptext)
+        elif get_origin(hint) is Literal:
+            parser.add_argument(f"--{f.name}", choices=get_args(hint), help=helptext)
+        else:
+            raise TypeError(f"no command-line option for bound {f.name}: {hint!r}")
+
+
+def _check_parser(sub: _Subparsers) -> None:
     check = sub.add_parser(
         "check", help="explore every reachable state of a design at a bound",
         description="Exhaustive breadth-first search: every counterexample is a shortest "
                     "one. Exit 0 all hold, 1 violated, 2 bad input, 3 inconclusive.")
+    check.set_defaults(func=_check)
     check.add_argument("--design", default=DEFAULT_DESIGN, metavar="NAME|FILE",
                        help=f"profile ({', '.join(PROFILES)}) or a .py file defining DESIGN "
                             f"(default {DEFAULT_DESIGN})")
-    check.add_argument("--bounds", default=DEFAULT_BOUNDS, choices=sorted(NAMED_BOUNDS),
-                       help=f"named bounds (default {DEFAULT_BOUNDS})")
-    for name, helptext in (("sessions", "outgoing sessions at once"),
-                           ("files", "files per session"), ("memfds", "memfds at once"),
-                           ("pages", "physical pages"), ("folios", "folios per memfd"),
-                           ("kexecs", "live-update reboots"), ("faults", "injected faults"),
-                           ("scratch", "pages inside the KHO scratch region"),
-                           ("others", "pages other kernel users may hold at once")):
-        check.add_argument(f"--{name}", type=int, metavar="N",
-                           help=f"override: {helptext}")
-    check.add_argument("--reboot", choices=("atomic", "interleaved"),
-                       help="override: reboot() as one step or session by session")
+    _add_bounds(check, f"named bounds (default {DEFAULT_BOUNDS})")
+    _add_bound_overrides(check)
     check.add_argument("--property", action="append", metavar="NAME", dest="props",
                        help="check only this property (repeatable); known: "
                             + ", ".join(BY_NAME))
@@ -80,6 +122,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="replay every counterexample on the reference implementation "
                             "before reporting it (exit 4 if one does not reproduce)")
 
+
+def _prove_parser(sub: _Subparsers) -> None:
     pv = sub.add_parser(
         "prove", help="Z3: unbounded inductive proofs and bounded model checking",
         description="Prove every state property of the catalogue (with the auxiliary "
@@ -90,11 +134,11 @@ def _parser() -> argparse.ArgumentParser:
                     "--bmc K adds bounded model checking to depth K at --bounds. Exit 0 "
                     "all proved, 1 a property violated, 2 bad input, 3 inconclusive (Z3 "
                     "unknown or a timeout, or a CTI that is not reachable).")
+    pv.set_defaults(func=_prove)
     pv.add_argument("--design", default=DEFAULT_DESIGN, metavar="NAME|FILE",
                     help=f"profile, mutant:ID or design file (default {DEFAULT_DESIGN})")
-    pv.add_argument("--bounds", default=DEFAULT_BOUNDS, choices=sorted(NAMED_BOUNDS),
-                    help="bounds for BMC and for searching CTIs and their upgrades "
-                         f"(default {DEFAULT_BOUNDS})")
+    _add_bounds(pv, "bounds for BMC and for searching CTIs and their upgrades "
+                    f"(default {DEFAULT_BOUNDS})")
     pv.add_argument("--bmc", type=int, default=0, metavar="K",
                     help="also run bounded model checking to depth K (default 0: off; "
                          "7 reaches every v6.19 counterexample at ci)")
@@ -111,6 +155,8 @@ def _parser() -> argparse.ArgumentParser:
                          "action)")
     pv.add_argument("--json", action="store_true", help="print one JSON object")
 
+
+def _replay_parser(sub: _Subparsers) -> None:
     rep = sub.add_parser(
         "replay", help="drive the reference implementation through a trace",
         description="Replay an ITF trace (from check --trace-dir, or hand-written: actions, "
@@ -118,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
                     "implementation, comparing with the model at every step. Exit 0 "
                     "faithful, 1 faithful and a property is violated on the concrete "
                     "pages, 2 bad input, 4 diverged.")
+    rep.set_defaults(func=_replay)
     rep.add_argument("trace", type=Path, metavar="TRACE", help="an ITF JSON trace file")
     rep.add_argument("--design", metavar="NAME|FILE",
                      help="profile or design file (default: the trace's #meta.design, else "
@@ -125,6 +172,8 @@ def _parser() -> argparse.ArgumentParser:
                           "trace compares return codes only, not recorded states")
     rep.add_argument("--json", action="store_true", help="print one JSON object")
 
+
+def _traces_parser(sub: _Subparsers) -> None:
     tr = sub.add_parser(
         "traces", help="write a regression suite of shortest traces covering the model",
         description="Explore a design at a bound and write a small set of shortest ITF "
@@ -132,12 +181,15 @@ def _parser() -> argparse.ArgumentParser:
                     "session side, return value, stage) of the bounded state graph, with "
                     "a manifest; every trace is replayed on the reference. Exit 0 when "
                     "coverage is 100 %% and every trace replays, 1 otherwise.")
+    tr.set_defaults(func=_traces)
     tr.add_argument("--out", type=Path, required=True, metavar="DIR",
                     help="directory for the traces and manifest.json")
     tr.add_argument("--design", default=DEFAULT_DESIGN, metavar="NAME|FILE")
-    tr.add_argument("--bounds", default=DEFAULT_BOUNDS, choices=sorted(NAMED_BOUNDS))
+    _add_bounds(tr)
     tr.add_argument("--json", action="store_true", help="print the manifest as JSON")
 
+
+def _mutants_parser(sub: _Subparsers) -> None:
     mu = sub.add_parser(
         "mutants", help="run every mutant of the catalogue against every checker",
         description="Each real LUO/KHO defect the model can express, injected alone on top "
@@ -145,7 +197,8 @@ def _parser() -> argparse.ArgumentParser:
                     "counterexample on the reference), Z3 bounded model checking and "
                     "differential random walks. Exit 0 when every mutant is caught by the "
                     "exhaustive search, 1 when one survives.")
-    mu.add_argument("--bounds", default=DEFAULT_BOUNDS, choices=sorted(NAMED_BOUNDS))
+    mu.set_defaults(func=_mutants)
+    _add_bounds(mu)
     mu.add_argument("--only", action="append", metavar="ID",
                     help="run only this mutant (repeatable), e.g. LUO-M3")
     mu.add_argument("--walks", type=int, default=100, metavar="N",
@@ -159,33 +212,29 @@ def _parser() -> argparse.ArgumentParser:
                     help="mutants run in N worker processes (default: min(2, CPUs))")
     mu.add_argument("--json", action="store_true", help="print one JSON object")
 
+
+def _diff_parser(sub: _Subparsers) -> None:
     df = sub.add_parser(
         "diff", help="what changes in behaviour between two designs",
         description="Explore two designs at the same bounds; list the calls they answer "
                     "differently (each with its shortest trace) and the properties whose "
                     "verdict changes. Exit 0.")
+    df.set_defaults(func=_diff)
     df.add_argument("--design", action="append", required=True, metavar="NAME|FILE",
                     help="give exactly two, e.g. --design upstream --design v6.19")
-    df.add_argument("--bounds", default=DEFAULT_BOUNDS, choices=sorted(NAMED_BOUNDS))
+    _add_bounds(df)
     df.add_argument("--json", action="store_true", help="print one JSON object")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``luo-verify`` on ``argv`` (default ``sys.argv[1:]``); return its exit code.
+
+    The exit codes are those of the module docstring. A usage error found by the parser
+    prints the usage and exits with status 2 (``SystemExit``), as ``--help`` exits with 0.
+    """
     args = _parser().parse_args(argv)
-    if args.command == "check":
-        return _check(args)
-    if args.command == "prove":
-        return _prove(args)
-    if args.command == "replay":
-        return _replay(args)
-    if args.command == "traces":
-        return _traces(args)
-    if args.command == "mutants":
-        return _mutants(args)
-    if args.command == "diff":
-        return _diff(args)
-    return EXIT_USAGE  # pragma: no cover - argparse enforces the subcommand
+    run: _Command = args.func
+    return run(args)
 
 
 def _fail(message: str) -> int:
@@ -210,9 +259,7 @@ def _check(args: argparse.Namespace) -> int:
     except DesignError as exc:
         return _fail(str(exc))
     base = NAMED_BOUNDS[args.bounds]
-    overrides = {k: getattr(args, k) for k in
-                 ("sessions", "files", "memfds", "pages", "folios", "kexecs", "faults",
-                  "scratch", "others", "reboot")}
+    overrides = {f.name: getattr(args, f.name) for f in fields(Bounds)}
     try:
         bounds = base.with_overrides(**overrides)
         props = select(args.props)

@@ -149,3 +149,23 @@ def test_time_limit_is_inconclusive(capsys: pytest.CaptureFixture[str]) -> None:
     assert "time limit 0.3 s reached" in out and "INCONCLUSIVE" in out
     code, _, err = run(capsys, "check", "--max-seconds", "0")
     assert code == 2 and "--max-seconds must be positive" in err
+
+
+def test_bound_options_follow_the_bounds_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    """Verifies check has one override option per Bounds field, in field order, and that
+    an override reaches the explored bounds."""
+    from dataclasses import fields
+
+    from luoverify.model.bounds import Bounds
+
+    with pytest.raises(SystemExit) as exc:
+        main(["check", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    where = [out.index(f"--{f.name} ") for f in fields(Bounds)]
+    assert where == sorted(where)
+    code, out, _ = run(capsys, "check", "--bounds", "tiny", "--pages", "4", "--reboot",
+                       "atomic", "--json", "--no-progress")
+    bounds = json.loads(out)["bounds"]
+    assert code == 0 and bounds["name"] == "tiny+overrides"
+    assert bounds["pages"] == 4 and bounds["reboot"] == "atomic"
