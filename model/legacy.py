@@ -232,13 +232,6 @@ class LegacyKernel(Kernel):
         """Un-finalize; the preservations stay (the KHO-M2 fix)."""
         self.w.phase &= ~FIN
 
-    def luo_refs(self, m: int) -> int:
-        """A registered file holds LUO's reference too (fget at FD_PRESERVE)."""
-        n = super().luo_refs(m)
-        for s in self.w.out:
-            n += sum(1 for f in s.files if f.memfd == m and f.st == st.REGISTERED)
-        return n
-
     # --------------------------------------------------------------- /dev/liveupdate
     def do_create_session(self, name: str) -> int:
         """open("/dev/liveupdate"): exclusive, EBUSY while open (v3)."""

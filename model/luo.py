@@ -60,6 +60,67 @@ def act(call: str, **args: int | str | None) -> Action:
     return act
 
 
+# --- each call's early checks, written once ---------------------------------------------
+# A check reads the state before the call and returns the errno with which the call fails
+# before it changes anything, in the kernel's order of checks, or None: the call proceeds.
+# The explorer's fast path (LuoModel.unchanged) and the kernel path (Kernel.do_*) both ask
+# these, so the two can never disagree on an early failure.
+
+def create_session_check(pre: State, d: Design, name: str) -> int | None:
+    """LIVEUPDATE_IOCTL_CREATE_SESSION (kernel/liveupdate/luo_session.c:
+    luo_session_create): EBUSY during reboot (the LUO-M11 fix), EEXIST for a name an
+    outgoing session has (``name="dup"``)."""
+    if pre[0][1] != st.RUNNING and d.block_mutations_in_reboot:
+        return -E.EBUSY
+    return -E.EEXIST if name == "dup" else None
+
+
+def retrieve_session_check(pre: State, session: int | str) -> int | None:
+    """LIVEUPDATE_IOCTL_RETRIEVE_SESSION (luo_session.c: luo_session_retrieve): ENOENT
+    for an unknown name, EINVAL for a session already retrieved."""
+    if session == "unknown":
+        return -E.ENOENT
+    assert isinstance(session, int)
+    return -E.EINVAL if pre[2][session][0] != st.IN_NEW else None
+
+
+def preserve_fd_check(pre: State, d: Design, lst: str, fd: int | str,
+                      token: str) -> int | None:
+    """LIVEUPDATE_SESSION_PRESERVE_FD (luo_session.c: luo_session_preserve_fd, then
+    luo_file.c: luo_preserve_file), in the kernel's order: session kind (the LUO-M7 fix,
+    EINVAL on an incoming session), reboot in progress (the LUO-M11 fix, EBUSY), token
+    already used in this session (EEXIST), fget (EBADF), a memfd LUO already manages (the
+    LUO-M3 fix, EBUSY)."""
+    if d.checks_kind("preserve") and lst == "in":
+        return -E.EINVAL
+    if pre[0][1] != st.RUNNING and d.block_mutations_in_reboot:
+        return -E.EBUSY
+    if token == "dup":
+        return -E.EEXIST
+    if fd == "closed":
+        return -E.EBADF
+    if isinstance(fd, int) and d.reject_double_preserve and st.managed(pre, fd):
+        return -E.EBUSY
+    return None
+
+
+def retrieve_fd_check(d: Design, lst: str, file: int | str) -> int | None:
+    """LIVEUPDATE_SESSION_RETRIEVE_FD (luo_session.c: luo_session_retrieve_fd, then
+    luo_file.c: luo_retrieve_file): EINVAL on an outgoing session (the LUO-M7 fix),
+    ENOENT for an unknown token."""
+    if d.checks_kind("retrieve") and lst == "out":
+        return -E.EINVAL
+    return -E.ENOENT if file == "unknown" else None
+
+
+def finish_check(d: Design, lst: str) -> int | None:
+    """LIVEUPDATE_SESSION_FINISH (luo_session.c: luo_session_finish): EINVAL on an
+    outgoing session (the LUO-M7 fix)."""
+    if d.checks_kind("finish") and lst == "out":
+        return -E.EINVAL
+    return None
+
+
 class LuoModel:
     """LUO sessions + memfd handler + KHO page ownership, for a design and bounds."""
 
@@ -427,7 +488,7 @@ class LuoModel:
         """Run ``action`` on a copy of ``state``; the result is *not* canonicalized."""
         # the fast paths mirror the built-in steps: a variant that replaces steps runs
         # every call through the (possibly replaced) kernel methods
-        fast = None if self.design.steps else self._unchanged(state, action)
+        fast = None if self.design.steps else self.unchanged(state, action)
         if fast is not None:
             return Outcome(fast, state)
         simple = None if self.design.steps else FAST_CALLS.get(action.name)
@@ -443,7 +504,7 @@ class LuoModel:
     def _run_kernel(self, state: State, action: Action) -> Outcome[State]:
         """The full path: thaw, run the kernel's ``do_<call>``, freeze."""
         w = World.thaw(state)
-        k = self.kernel_class(w, self.design, self.bounds)
+        k = self.kernel_class(w, self.design, self.bounds, state)
         handler = getattr(k, "do_" + action.name, None)
         if handler is None:
             raise ValueError(f"unknown action {action.name!r}")
@@ -451,56 +512,34 @@ class LuoModel:
         return Outcome(ret, w.freeze(), tuple(k.events))
 
 
-    def _unchanged(self, state: State, action: Action) -> int | None:
+    def unchanged(self, state: State, action: Action) -> int | None:
         """Fast path: the return value of a call that fails without changing anything.
 
-        Mirrors the first checks of the ``do_*`` methods below (same order, same errno);
-        ``None`` means "run the full kernel path". tests/test_model.py checks both paths
-        agree on every transition of the tiny bound.
+        Asks the same checks as the ``do_*`` methods (``*_check`` above); ``None`` means
+        "run the full kernel path". A FINISH with nothing to finish is answered here too
+        (tests/test_model.py checks both paths agree on every transition of tiny).
         """
         name = action.name
-        d = self.design
-        rebooting = state[0][1] != st.RUNNING
         if name == "create_session":
-            if rebooting and d.block_mutations_in_reboot:
-                return -E.EBUSY
-            return -E.EEXIST if action.args[0][1] == "dup" else None
+            return create_session_check(state, self.design, action.args[0][1])  # type: ignore[arg-type]
         if name == "retrieve_session":
-            i = action.args[0][1]
-            if i == "unknown":
-                return -E.ENOENT
-            assert isinstance(i, int)
-            return -E.EINVAL if state[2][i][0] != st.IN_NEW else None
-        if name not in ("preserve_fd", "retrieve_fd", "finish"):
+            return retrieve_session_check(state, action.args[0][1])  # type: ignore[arg-type]
+        if name == "preserve_fd":
+            args = dict(action.args)
+            return preserve_fd_check(state, self.design, args["list"], args["fd"],  # type: ignore[arg-type]
+                                     args.get("token", "new"))  # type: ignore[arg-type]
+        if name == "retrieve_fd":
+            args = dict(action.args)
+            return retrieve_fd_check(self.design, args["list"], args["file"])  # type: ignore[arg-type]
+        if name != "finish":
             return None
         args = dict(action.args)
-        lst = args["list"]
-        i = args["session"]
-        assert isinstance(i, int)
+        lst, i = args["list"], args["session"]
+        assert isinstance(i, int) and isinstance(lst, str)
+        ret = finish_check(self.design, lst)
+        if ret is not None:
+            return ret
         incoming = lst == "in"
-        if name == "preserve_fd":
-            if d.checks_kind("preserve") and incoming:
-                return -E.EINVAL
-            if rebooting and d.block_mutations_in_reboot:
-                return -E.EBUSY
-            if args.get("token") == "dup":
-                return -E.EEXIST
-            fd = args["fd"]
-            if fd == "closed":
-                return -E.EBADF
-            if isinstance(fd, int) and d.reject_double_preserve and st.managed(state, fd):
-                return -E.EBUSY
-            return None
-        if name == "retrieve_fd":
-            if d.checks_kind("retrieve") and not incoming:
-                return -E.EINVAL
-            j = args["file"]
-            if j == "unknown":
-                return -E.ENOENT
-            return None
-        # finish
-        if d.checks_kind("finish") and not incoming:
-            return -E.EINVAL
         s = (state[2] if incoming else state[1])[i]
         if not s[4] and (not incoming or s[0] == st.IN_FINISHED):
             return 0
@@ -596,8 +635,10 @@ class Kernel:
     the value user space sees.
     """
 
-    def __init__(self, w: World, design: Design, bounds: Bounds) -> None:
+    def __init__(self, w: World, design: Design, bounds: Bounds, pre: State) -> None:
         self.w = w
+        #: the state before the call (``w`` thawed from it): the early checks read it
+        self.pre = pre
         self.d = design
         self.b = bounds
         self.events: list[Event] = []
@@ -685,20 +726,10 @@ class Kernel:
             self.free_page(p)
 
     # ================================================================ memfds
-    def luo_refs(self, m: int) -> int:
-        """References LUO holds on memfd ``m`` (fget at preserve, extra ref at retrieve)."""
-        n = 0
-        for lst in (self.w.out, self.w.inc):
-            for s in lst:
-                for f in s.files:
-                    if f.memfd == m and f.st in (st.PRESERVED, st.FROZEN, st.F_OK):
-                        n += 1
-        return n
-
     def fput_memfd(self, m: int) -> None:
         """Drop a reference: the memfd dies (its folios are freed) with its last one."""
         mf = self.w.memfds[m]
-        if mf is None or mf.user or self.luo_refs(m):
+        if mf is None or mf.user or self.managed(m):
             return
         for p in mf.folios:
             self.free_page(p)
@@ -710,8 +741,8 @@ class Kernel:
         return slot
 
     def managed(self, m: int) -> bool:
-        """LUO already manages this memfd (the global get_id table of the M3 fix)."""
-        return self.luo_refs(m) > 0
+        """LUO holds a reference on memfd ``m`` now (:func:`state.managed` of the world)."""
+        return st.managed(self.w.freeze(), m)
 
     # ================================================================ user space
     def do_memfd_create(self, size: int, scratch: int) -> int:
@@ -771,22 +802,19 @@ class Kernel:
         during reboot fails with EBUSY (in 6.19 it blocks on the outgoing rwsem, so the
         action is not offered then).
         """
-        if self.w.phase != st.RUNNING and self.d.block_mutations_in_reboot:
-            return -E.EBUSY
-        if name == "dup":
-            return -E.EEXIST
+        ret = create_session_check(self.pre, self.d, name)
+        if ret is not None:
+            return ret
         self.w.out.append(WSession(status=st.OUT_OPEN))
         return 0
 
     def do_retrieve_session(self, session: int | str) -> int:
         """LIVEUPDATE_IOCTL_RETRIEVE_SESSION (L§2.2): ENOENT unknown, EINVAL if retrieved."""
-        if session == "unknown":
-            return -E.ENOENT
+        ret = retrieve_session_check(self.pre, session)
+        if ret is not None:
+            return ret
         assert isinstance(session, int)
-        s = self.w.inc[session]
-        if s.status != st.IN_NEW:
-            return -E.EINVAL
-        s.status = st.IN_RETRIEVED
+        self.w.inc[session].status = st.IN_RETRIEVED
         return 0
 
     # ================================================================ session ioctls
@@ -805,17 +833,10 @@ class Kernel:
         handler's preserve. Any failure after the files block was allocated frees it
         again if the session has no files.
         """
+        early = preserve_fd_check(self.pre, self.d, list, fd, token)
+        if early is not None:
+            return early
         s = self._session(list, session)
-        if self.d.checks_kind("preserve") and s.incoming:
-            return -E.EINVAL
-        if self.w.phase != st.RUNNING and self.d.block_mutations_in_reboot:
-            return -E.EBUSY
-        if token == "dup":
-            return -E.EEXIST
-        if fd == "closed":
-            return -E.EBADF
-        if isinstance(fd, int) and self.d.reject_double_preserve and self.managed(fd):
-            return -E.EBUSY
         allocated_block = False
         if s.fblk == NONE:
             p = self.alloc_kernel_page()
@@ -907,11 +928,10 @@ class Kernel:
         failure"; the model uses that cleanup in every design), so the preserved data is
         consumed; 6.19 LUO records nothing (M4).
         """
+        early = retrieve_fd_check(self.d, list, file)
+        if early is not None:
+            return early
         s = self._session(list, session)
-        if self.d.checks_kind("retrieve") and not s.incoming:
-            return -E.EINVAL
-        if file == "unknown":
-            return -E.ENOENT
         assert isinstance(file, int)
         f = s.files[file]
         if f.st == st.F_OK:
@@ -1002,9 +1022,10 @@ class Kernel:
 
     def do_finish(self, list: str, session: int, fault: str | None) -> int:
         """LIVEUPDATE_SESSION_FINISH (L§2.8); EINVAL on an outgoing session (M7 fix)."""
+        early = finish_check(self.d, list)
+        if early is not None:
+            return early
         s = self._session(list, session)
-        if self.d.checks_kind("finish") and not s.incoming:
-            return -E.EINVAL
         ret = self.luo_file_finish(s, fault)
         if ret == 0 and s.incoming:
             s.status = st.IN_FINISHED

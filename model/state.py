@@ -331,13 +331,23 @@ def canonical_map(state: State) -> tuple[State, Perm]:
     return relabel(state, perm), perm
 
 
+#: file states in which LUO holds a reference on the file's memfd: fget at preserve (or at
+#: the legacy FD_PRESERVE), the extra reference a successful retrieve keeps
+HOLDS_REFERENCE: Final = (PRESERVED, FROZEN, F_OK, REGISTERED)
+
+
 def managed(state: State, m: int) -> bool:
-    """Some live file holds memfd ``m``: LUO's reference (fget at preserve, the extra one
-    at retrieve) and, with the LUO-M3 fix, the global "already managed" table."""
+    """LUO manages memfd ``m``: some live file holds LUO's reference on it.
+
+    The one "managed" predicate of the explicit model: the LUO-M3 fix's global table
+    (kernel/liveupdate/luo_file.c: luo_preserve_file refuses a managed file with EBUSY),
+    and the reference that keeps a memfd alive after user space closed it
+    (Kernel.fput_memfd). ``state`` is a frozen state, or one a kernel path froze.
+    """
     for lst in (state[1], state[2]):
         for s in lst:
             for f in s[4]:
-                if f[1] == m and f[0] in (PRESERVED, FROZEN, F_OK):
+                if f[1] == m and f[0] in HOLDS_REFERENCE:
                     return True
     return False
 

@@ -769,7 +769,6 @@ class SymbolicLuo:
         early_ret: T = -E.EBUSY
         if not isinstance(fd, str) and d.reject_double_preserve:
             dbl = self.managed(s, fd)
-            early_ret = If(busy, -E.EBUSY, -E.EBUSY)
             early = Or(busy, dbl)
         # the files block, allocated on the session's first preservation
         need_blk = Not(g(s, "shb", x))

@@ -196,11 +196,11 @@ class LegacyKernel(Kernel):
             out.add(self.incoming_fdt)
         return out
 
-    def managed_files(self) -> list[File]:
-        """Files LUO holds a reference on: registered ones, and restored incoming ones
-        (the LUO-M3 fix's "already managed" test)."""
+    def luo_is_managed(self, file: File) -> bool:
+        """The LUO-M3 fix's "already managed" test on this machine: LUO holds a reference
+        on ``file`` (registered, or restored and not finished)."""
         held = [*self.files.values(), *(lf for lf in self.incoming_files if lf.reclaimed)]
-        return [lf.file for lf in held if lf.file is not None]
+        return any(lf.file is file for lf in held)
 
     def fdt_records(self, pfn: int) -> list[LegacyRecord]:
         content = self.mem.frames[pfn].content
@@ -267,8 +267,7 @@ class LegacyKernel(Kernel):
             return -E.EBADF
         if not self.memfd.can_preserve(file):
             return -E.ENOENT
-        if self.design.reject_double_preserve and any(
-                f is file for f in self.managed_files()):
+        if self.design.reject_double_preserve and self.luo_is_managed(file):
             return -E.EBUSY
         file.refs += 1  # fget
         self.files[token] = LegacyFile(token=token, file=file)

@@ -226,9 +226,9 @@ def test_fast_error_path_agrees_with_kernel_path() -> None:
         while frontier and len(seen) < 3000:
             state = frontier.pop()
             for action in model.actions(state):
-                fast = model._unchanged(state, action)
+                fast = model.unchanged(state, action)
                 w = World.thaw(state)
-                kernel = Kernel(w, design, model.bounds)
+                kernel = Kernel(w, design, model.bounds, state)
                 slow = getattr(kernel, "do_" + action.name)(**dict(action.args))
                 if action.name in FAST_CALLS:
                     assert model.next_state(state, action).state == w.freeze(), f"{action}"
