@@ -1,9 +1,10 @@
 """Designs: the policy choices where kernel versions differ, read by the model.
 
-A :class:`Design` is a value. Each flag names one fix from ``shared/reference`` and is
-``True`` when the kernel has that fix. Profiles:
+A :class:`Design` is a value. Each flag names one fix of a defect catalogued in
+``specs/defects.py`` (ids such as LUO-M7, KHO-M6, O1) and is ``True`` when the kernel has
+that fix. Profiles:
 
-* ``upstream`` -- every fix in the reference; all safety properties must hold.
+* ``upstream`` -- every fix in the catalogue; all safety properties must hold.
 * ``v6.19``   -- the kernel as released (2025-11-27 LUO v8 + KHO 6.19).
 * ``legacy``  -- the v3/v4 review series' global state machine (NORMAL / PREPARED /
   FROZEN / UPDATED), its defects O1-O6 fixed (``model/legacy.py``).
@@ -61,8 +62,9 @@ class Design:
     #: LUO-M11 / KHO-M15 fix "block session mutations during reboot": create and
     #: PRESERVE_FD get EBUSY, and closing an outgoing session waits for the outcome.
     block_mutations_in_reboot: bool = True
-    #: LUO-M13 (S7 behaviour): closing a retrieved session whose finish is vetoed clears
-    #: ``retrieved`` so the session can be retrieved again; 6.19 leaves it stuck (EINVAL).
+    #: LUO-M13 (later ``luo_session_release``, linux-mm ``kernel/liveupdate/luo_session.c``):
+    #: closing a retrieved session whose finish is vetoed clears ``retrieved`` so the
+    #: session can be retrieved again; 6.19 leaves it stuck (EINVAL).
     retrievable_after_vetoed_close: bool = True
     #: KHO-M6 fix: kho_restore_*() checks and erases the KHOP stamp (6.18+), so a page can
     #: be restored at most once and only if it was handed over.
@@ -100,10 +102,12 @@ class Design:
     stamps_survive_boot: bool = True
 
     #: The v3/v4 review-series global state machine (NORMAL / PREPARED / FROZEN /
-    #: UPDATED, L§3) instead of sessions: ``model/legacy.py`` and
-    #: ``reference/luo_legacy.py``. The flags below are its fixes (O1-O6, L§6) and
-    #: are read only when ``legacy`` is set; the flags above keep their meaning where the
-    #: legacy machine shares the code (memfd handler, KHO, page allocator).
+    #: UPDATED; v3/v4 ``kernel/liveupdate/luo_core.c``: ``luo_prepare`` / ``luo_freeze`` /
+    #: ``luo_cancel`` / ``luo_finish``) instead of sessions: ``model/legacy.py`` and
+    #: ``reference/luo_legacy.py``. The flags below are its fixes (O1-O6 in
+    #: ``specs/defects.py``) and are read only when ``legacy`` is set; the flags above
+    #: keep their meaning where the legacy machine shares the code (memfd handler, KHO,
+    #: page allocator).
     legacy: bool = False
     #: O1 fix: a PREPARE whose kho_finalize() fails rolls back to NORMAL (v3 returns the
     #: error and stays PREPARED with KHO not finalized).
@@ -183,8 +187,8 @@ V6_19 = Design(
     linked_blocks=False,
 )
 
-#: The v3/v4 review series' global state machine with its defects O1-O6 fixed (L§3, L§6);
-#: KHO of that era finalizes at PREPARE and refuses (un)preserve while finalized.
+#: The v3/v4 review series' global state machine with its defects O1-O6 (specs/defects.py)
+#: fixed; KHO of that era finalizes at PREPARE and refuses (un)preserve while finalized.
 LEGACY = Design(name="legacy", legacy=True)
 
 PROFILES: dict[str, Design] = {d.name: d for d in (UPSTREAM, V6_19, LEGACY)}

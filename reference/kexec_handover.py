@@ -1,13 +1,15 @@
 """Kexec HandOver (``kernel/liveupdate/kexec_handover.c``), page-granular.
 
-Outgoing kernel: a tracker with set semantics (K§1.2): ``kho_preserve_folio`` sets the
+Outgoing kernel: a tracker with set semantics (``__kho_preserve_order`` sets a bit,
+``__kho_unpreserve_order`` clears it; no count, no owner): ``kho_preserve_folio`` sets the
 frame's bit, ``kho_unpreserve_folio`` clears it (an unknown frame is a silent no-op), and
 nothing else in the kernel consults it -- freeing a tracked frame is not prevented, which
 is exactly what the ownership properties watch. In designs with ``kho_finalize`` (6.19 to
 7.0) the tracker is turned into the handed-over map at reboot; stateless KHO hands the
 tracker over as it is.
 
-Incoming kernel (K§2.3, K§4): every handed-over frame is memblock-reserved and stamped
+Incoming kernel (``kho_memory_init`` -> ``kho_mem_deserialize`` -> ``deserialize_bitmap``,
+and ``kho_restore_page``): every handed-over frame is memblock-reserved and stamped
 with KHO_PAGE_MAGIC in its ``struct page``; ``kho_restore_folio`` checks and erases the
 stamp and hands the frame to the caller (refused with a WARN and NULL when there is no
 stamp, unless the design lacks that check: KHO-M6).

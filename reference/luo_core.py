@@ -1,5 +1,7 @@
 """The machine, one kernel per boot, user space, ``/dev/liveupdate`` and reboot
-(``kernel/liveupdate/luo_core.c``, ``kernel/kexec_core.c``; L§1.2, L§2.0, L§2.5, L§2.6).
+(``kernel/liveupdate/luo_core.c``: ``luo_open``, ``luo_release``, ``luo_ioctl``,
+``liveupdate_reboot``, ``liveupdate_early_init``, ``luo_late_startup``;
+``kernel/kexec_core.c``: ``kernel_kexec``).
 
 :class:`Machine` owns what survives kexec (physical memory, the fault budget, the count of
 live updates) and the running :class:`Kernel`. A kernel owns its page allocator, KHO
@@ -391,8 +393,10 @@ class Kernel:
         self.machine.jump(handover)
 
     def _boot_from(self, h: Handover) -> None:
-        """Early boot (K§4.1): reserve and stamp every handed-over frame; early boot
-        scribbles over scratch; then LUO deserializes the incoming sessions (L§2.6)."""
+        """Early boot (``kernel/liveupdate/kexec_handover.c``: ``kho_populate``,
+        ``kho_memory_init``): reserve and stamp every handed-over frame; early boot
+        scribbles over scratch; then LUO deserializes the incoming sessions
+        (``kernel/liveupdate/luo_session.c``: ``luo_session_deserialize``)."""
         # KHO-M17 mutant: the reservation misses the files blocks
         short = set() if self.design.reserve_covers_block else {
             e.block_pfn for e in h.sessions if e.count and e.block_pfn is not None}
@@ -406,7 +410,8 @@ class Kernel:
 
 
     def kho_reserve_handed_over(self, tracked: frozenset[int], short: set[int]) -> None:
-        """Early boot (K§4.1): memblock-reserve and stamp every handed-over frame (but
+        """Early boot (``kernel/liveupdate/kexec_handover.c``: ``kho_memory_init`` ->
+        ``deserialize_bitmap``): memblock-reserve and stamp every handed-over frame (but
         ``short``, the KHO-M17 mutant's miss); everything else is free memory, and early
         boot scribbles over scratch."""
         for frame in self.mem.frames:

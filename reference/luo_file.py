@@ -1,4 +1,4 @@
-"""Preserved files of one session (``kernel/liveupdate/luo_file.c``, L§1.4, L§2.3-2.8).
+"""Preserved files of one session (``kernel/liveupdate/luo_file.c``, ``struct luo_file``).
 
 A :class:`FileSet` is a session's ordered file list (preservation order) and its lazily
 allocated, KHO-preserved files block, which freeze fills with ``luo_file_ser`` records.
@@ -66,7 +66,8 @@ class FileSet:
 
 
 def luo_preserve_file(k: Kernel, fs: FileSet, token: int, fd: int) -> int:
-    """LIVEUPDATE_SESSION_PRESERVE_FD's core, in the kernel's order of checks (L§2.3)."""
+    """LIVEUPDATE_SESSION_PRESERVE_FD's core, in the kernel's order of checks
+    (``kernel/liveupdate/luo_file.c``: ``luo_preserve_file``)."""
     if any(f.token == token for f in fs.files):
         return -E.EEXIST
     if not k.design.linked_blocks and len(fs.files) >= LUO_FILE_MAX:
@@ -114,7 +115,8 @@ def luo_file_unpreserve_files(k: Kernel, fs: FileSet) -> None:
 
 def luo_file_freeze(k: Kernel, fs: FileSet) -> tuple[int, list[LuoFileSer]]:
     """Freeze every file FIFO and write the files block; on failure unfreeze the frozen
-    prefix (FIFO), zero the block, and return the error (L§2.5 steps 1-2)."""
+    prefix (FIFO), zero the block, and return the error (``kernel/liveupdate/luo_file.c``:
+    ``luo_file_freeze``, ``__luo_file_unfreeze``)."""
     records: list[LuoFileSer] = []
     for j, lf in enumerate(fs.files):
         args = lf.args()
@@ -150,7 +152,8 @@ def luo_file_unfreeze(k: Kernel, fs: FileSet) -> None:
 
 
 def luo_retrieve_file(k: Kernel, fs: FileSet, token: int) -> tuple[int, File | None]:
-    """LIVEUPDATE_SESSION_RETRIEVE_FD's core (L§2.7): the file to install, or -errno."""
+    """LIVEUPDATE_SESSION_RETRIEVE_FD's core (``kernel/liveupdate/luo_file.c``:
+    ``luo_retrieve_file``): the file to install, or -errno."""
     lf = next((f for f in fs.files if f.token == token), None)
     if lf is None:
         return -E.ENOENT, None
@@ -167,7 +170,7 @@ def luo_retrieve_file(k: Kernel, fs: FileSet, token: int) -> tuple[int, File | N
         old = lf.file
         lf.file = args.file
         lf.file.refs += 1  # LUO's extra reference, dropped at finish
-        if old is None:  # an incoming file; on an outgoing one (6.19, M7) only the
+        if old is None:  # an incoming file; on an outgoing one (6.19, LUO-M7) only the
             lf.retrieve_status = 1  # pointer is overwritten, as the model does
         return 0, lf.file
     if k.design.remember_retrieve_status and lf.file is None:
@@ -177,7 +180,7 @@ def luo_retrieve_file(k: Kernel, fs: FileSet, token: int) -> tuple[int, File | N
 
 def luo_file_finish(k: Kernel, fs: FileSet) -> int:
     """can_finish on every file (a veto: -EBUSY, nothing changes), then finish LIFO and
-    restore-free the files block (L§2.8)."""
+    restore-free the files block (``kernel/liveupdate/luo_file.c``: ``luo_file_finish``)."""
     if not fs.files:
         return 0
     for lf in fs.files:
@@ -195,7 +198,8 @@ def luo_file_finish(k: Kernel, fs: FileSet) -> int:
 
 
 def luo_file_deserialize(k: Kernel, block_pfn: int, count: int) -> FileSet:
-    """Rebuild an incoming file set from the handed-over files block (L§2.6 step 3)."""
+    """Rebuild an incoming file set from the handed-over files block
+    (``kernel/liveupdate/luo_file.c``: ``luo_file_deserialize``)."""
     content = k.mem.frames[block_pfn].content
     records = content if isinstance(content, list) else []
     fs = FileSet(block_pfn=block_pfn)

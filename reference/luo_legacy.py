@@ -1,7 +1,9 @@
-"""The v3/v4 review series' LUO (L§3): one global state machine, files registered by
-token on /dev/liveupdate, handler callbacks prepare / freeze / cancel / finish / retrieve,
-and KHO of that era (finalized at PREPARE; preserve and unpreserve refused with EBUSY
-while finalized).
+"""The v3/v4 review series' LUO (LKML "Live Update Orchestrator" v3/v4, never merged;
+its ``kernel/liveupdate/luo_core.c``: ``luo_prepare``, ``luo_freeze``, ``luo_cancel``,
+``luo_finish``, as kept in googleprodkernel/linux-liveupdate): one global state machine,
+files registered by token on /dev/liveupdate, handler callbacks prepare / freeze / cancel /
+finish / retrieve, and KHO of that era (finalized at PREPARE; preserve and unpreserve
+refused with EBUSY while finalized).
 
 The same machine, allocator, shmem files, user space and memfd handler as the session
 reference (``luo_core``); what differs is written here in the v3 shape:
@@ -67,7 +69,9 @@ class LegacyFile:
 
     token: int
     file: File | None
-    state: str = NORMAL  # NORMAL / PREPARED / FROZEN / UPDATED (per-file, L§3.4)
+    # NORMAL / PREPARED / FROZEN / UPDATED, per file (v3 luo_files.c: luo_files_prepare_one,
+    # luo_files_freeze_one, luo_files_cancel_one, luo_files_finish_one)
+    state: str = NORMAL
     serialized_data: int = 0
     private_data: Any = None
     reclaimed: bool = False

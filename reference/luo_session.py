@@ -1,4 +1,4 @@
-"""Sessions (``kernel/liveupdate/luo_session.c``, L§1.3, L§2.1-2.2, L§2.4-2.5, L§2.8).
+"""Sessions (``kernel/liveupdate/luo_session.c``, ``struct luo_session``).
 
 Two lists: outgoing sessions (created here, serialized at reboot in creation order) and
 incoming sessions (deserialized from the previous kernel). 6.19 keeps no kind flag and uses
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from luoverify.reference.luo_core import Kernel
 
 LIVEUPDATE_SESSION_NAME_LENGTH = 64
-#: (16 pages - 8-byte header) / sizeof(luo_session_ser) with 4 KiB pages (L§1.3)
+#: (16 pages - 8-byte header) / sizeof(luo_session_ser) with 4 KiB pages
+#: (``kernel/liveupdate/luo_session.c``: ``LUO_SESSION_MAX``, checked in luo_session_insert)
 LUO_SESSION_MAX = 819
 
 
@@ -57,7 +58,8 @@ class LuoSession:
 
 
 def luo_session_create(k: Kernel, name: str) -> int:
-    """CREATE_SESSION (L§2.1): 0, or -EEXIST / -EBUSY (reboot, fix) / -EINVAL (name)."""
+    """CREATE_SESSION (``kernel/liveupdate/luo_session.c``: ``luo_session_create``): 0, or
+    -EEXIST / -EBUSY (reboot, fix) / -EINVAL (name)."""
     if k.in_reboot:
         if k.design.block_mutations_in_reboot:
             return -E.EBUSY
@@ -75,7 +77,8 @@ def luo_session_create(k: Kernel, name: str) -> int:
 
 
 def luo_session_retrieve(k: Kernel, name: str) -> tuple[int, LuoSession | None]:
-    """RETRIEVE_SESSION (L§2.2): ENOENT unknown, EINVAL already retrieved."""
+    """RETRIEVE_SESSION (``kernel/liveupdate/luo_session.c``: ``luo_session_retrieve``):
+    ENOENT unknown, EINVAL already retrieved."""
     s = next((s for s in k.incoming if s.name == name), None)
     if s is None:
         return -E.ENOENT, None
@@ -101,7 +104,8 @@ def luo_session_retrieve_fd(k: Kernel, s: LuoSession, token: int) -> tuple[int, 
 
 
 def luo_session_finish(k: Kernel, s: LuoSession) -> int:
-    """SESSION_FINISH (L§2.8); -EINVAL on an outgoing session with the LUO-M7 fix."""
+    """SESSION_FINISH (``kernel/liveupdate/luo_session.c``: ``luo_session_finish``);
+    -EINVAL on an outgoing session with the LUO-M7 fix."""
     if k.design.checks_kind("finish") and not s.incoming:
         return -E.EINVAL
     had_files = bool(s.file_set.files)
@@ -114,7 +118,8 @@ def luo_session_finish(k: Kernel, s: LuoSession) -> int:
 
 
 def luo_session_release(k: Kernel, s: LuoSession) -> int:
-    """The last close of a session fd (L§2.4 outgoing, L§2.8 incoming)."""
+    """The last close of a session fd (``kernel/liveupdate/luo_session.c``:
+    ``luo_session_release``: unpreserve all if outgoing, finish if retrieved)."""
     s.fd_open = False
     if not s.retrieved:  # 6.19's proxy for "outgoing"
         if k.in_reboot and k.design.block_mutations_in_reboot:
@@ -133,7 +138,7 @@ def luo_session_release(k: Kernel, s: LuoSession) -> int:
     if had_files:
         s.ghost_vetoed = True
     if k.design.retrievable_after_vetoed_close:
-        s.retrieved = False  # S7: can be retrieved again
+        s.retrieved = False  # later luo_session_release (linux-mm): retrievable again
     return ret  # the VFS ignores release()'s error
 
 

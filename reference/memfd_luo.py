@@ -4,13 +4,16 @@ Merged abstraction (the model makes the same one, see model/luo.py): one page pe
 and the ``memfd_luo_ser`` together with its folio array is one metadata page, allocated,
 preserved, restored and freed together in every path of memfd_luo.c.
 
-Ops (L§1.5, L§4 "memfd specifics"):
+Ops (``struct liveupdate_file_ops`` in ``include/linux/liveupdate.h``; ``mm/memfd_luo.c``:
+``memfd_luo_can_preserve``, ``memfd_luo_preserve``, ``memfd_luo_unpreserve``,
+``memfd_luo_freeze``, ``memfd_luo_retrieve``, ``memfd_luo_finish``):
 
 * ``can_preserve``: a shmem (memfd) file.
 * ``preserve``: allocate the ser page, pin every folio (a folio in the scratch CMA area is
-  migrated out first, as memfd_pin_folios() does; K§1.6), KHO-preserve every folio and the
-  ser, write the folio descriptors into the ser. ``serialized_data`` is the ser's physical
-  address; ``private_data`` remembers the ser frame and folios.
+  migrated out first, as memfd_pin_folios() in mm/gup.c does for
+  ``memfd_luo_preserve_folios``), KHO-preserve every folio and the ser, write the folio
+  descriptors into the ser. ``serialized_data`` is the ser's physical address;
+  ``private_data`` remembers the ser frame and folios.
 * ``unpreserve``: WARN and return when ``serialized_data`` is 0 (what makes LUO-M5
   observable); otherwise unpreserve the folios and unpreserve-free the ser.
 * ``freeze``: rewrite ``pos`` in the ser; -EINVAL when ``serialized_data`` is 0.

@@ -33,7 +33,8 @@ from typing import Any
 
 #: What a zeroed frame holds.
 ZEROED: bytes = b""
-#: What early boot of the next kernel writes over the scratch region (K§1.6).
+#: What early boot of the next kernel writes over the scratch region (its only memory
+#: until mm init: ``kernel/liveupdate/kexec_handover.c``: ``kho_populate``).
 EARLY_BOOT_SCRIBBLE: bytes = b"\x5a<early-boot scratch use>"
 
 
@@ -67,7 +68,8 @@ class PageMeta:
 
     owner: str = FREE  # FREE, RESERVED, or who allocated it ("other:...", "shmem", ...)
     refcount: int = 0
-    #: KHO_PAGE_MAGIC written into struct page by the next kernel's boot (K§2.3).
+    #: KHO_PAGE_MAGIC written into struct page by the next kernel's boot
+    #: (``kexec_handover.c``: ``deserialize_bitmap``; checked by ``kho_restore_page``).
     kho_stamp: bool = False
 
 
@@ -103,9 +105,11 @@ class PageAllocator:
                    exclude: Iterable[int] = (), zero: bool = True) -> int | None:
         """alloc_page(): a zeroed frame for ``owner``, or None (-ENOMEM for the caller).
 
-        Unmovable allocations never come from scratch (K§1.6). A movable allocation may
-        be served from the scratch CMA area; ``movable_in_scratch`` is the allocator's
-        nondeterministic choice, made by the caller (the model's ``scratch`` argument).
+        Unmovable allocations never come from scratch, whose pageblocks are CMA
+        (``kernel/liveupdate/kexec_handover.c``: ``kho_init``, ``kho_release_scratch``).
+        A movable allocation may be served from the scratch CMA area;
+        ``movable_in_scratch`` is the allocator's nondeterministic choice, made by the
+        caller (the model's ``scratch`` argument).
         """
         pfn = self.pick(movable_in_scratch, exclude)
         if pfn is None:
