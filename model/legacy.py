@@ -10,7 +10,7 @@ fixed; each is a mutant (``specs/defects.py``).
 
 Mapping onto the shared state (``model/state.py``):
 
-* ``glob[1]`` holds the global state (``L_NORMAL`` .. ``L_UPDATED``) plus the bit
+* ``glob[PHASE]`` holds the global state (``L_NORMAL`` .. ``L_UPDATED``) plus the bit
   ``KHO_FINALIZED``. NORMAL is 0, so a cold boot is the same state in every design.
 * The one outgoing "session" is the open /dev/liveupdate: v3 opens it exclusively and
   registers files on it by token (L§3.1, v1 calls each open a session).
@@ -53,7 +53,20 @@ from luoverify.model import errno as E
 from luoverify.model import state as st
 from luoverify.model.core import Action, Outcome
 from luoverify.model.luo import Kernel, LuoModel, act
-from luoverify.model.state import NONE, State, WFile, WSession
+from luoverify.model.state import (
+    FAULTS,
+    FL_ST,
+    GLOB,
+    M_USER,
+    NONE,
+    OUTGOING,
+    P_TRACKED,
+    PHASE,
+    S_FILES,
+    State,
+    WFile,
+    WSession,
+)
 
 FIN = st.KHO_FINALIZED
 
@@ -76,14 +89,14 @@ class LegacyModel(LuoModel):
         acts.append(act("create_session", name="dup" if outs else "new"))
         if outs:
             s = outs[0]
-            files = s[4]
+            files = s[S_FILES]
             # FD_PRESERVE (registration) and FD_UNPRESERVE
             if files:
                 acts.append(act("preserve_fd", list="out", session=0, fd="any",
                                  token="dup"))
             if len(files) < b.files:
                 for m, mf in enumerate(memfds):
-                    if mf is not None and mf[0]:
+                    if mf is not None and mf[M_USER]:
                         acts.append(act("preserve_fd", list="out", session=0, fd=m,
                                          fault=None))
                 acts.append(act("preserve_fd", list="out", session=0, fd="devnull"))
@@ -94,7 +107,7 @@ class LegacyModel(LuoModel):
             acts.append(act("prepare", fault=None))
             if faults and L == st.L_NORMAL:
                 for j, f in enumerate(files):
-                    if f[0] == st.REGISTERED:
+                    if f[FL_ST] == st.REGISTERED:
                         acts.append(act("prepare", fault=f"prepare:{j}"))
                 acts.append(act("prepare", fault="finalize"))
             acts.append(act("cancel"))
@@ -105,11 +118,11 @@ class LegacyModel(LuoModel):
         # the incoming data: FD_RESTORE and FINISH (UPDATED)
         free_slot = any(m is None for m in memfds)
         for i, s in enumerate(incs):
-            for j, f in enumerate(s[4]):
-                if free_slot or f[0] != st.F_NEW:
+            for j, f in enumerate(s[S_FILES]):
+                if free_slot or f[FL_ST] != st.F_NEW:
                     acts.append(act("retrieve_fd", list="in", session=i, file=j,
                                      fault=None))
-                    if faults and f[0] == st.F_NEW:
+                    if faults and f[FL_ST] == st.F_NEW:
                         acts.append(act("retrieve_fd", list="in", session=i, file=j,
                                          fault="retrieve"))
             acts.append(act("retrieve_fd", list="in", session=i, file="unknown",
@@ -123,13 +136,13 @@ class LegacyModel(LuoModel):
 
     def _freeze_faults(self, state: State, call: str) -> list[Action]:
         """Failing variants of FREEZE (or of the freeze inside reboot) in PREPARED."""
-        glob, outs = state[0], state[1]
-        if base(glob[1]) != st.L_PREPARED:
+        glob, outs = state[GLOB], state[OUTGOING]
+        if base(glob[PHASE]) != st.L_PREPARED:
             return []
-        files = outs[0][4] if outs else ()
-        prepared = [j for j, f in enumerate(files) if f[0] == st.PRESERVED]
+        files = outs[0][S_FILES] if outs else ()
+        prepared = [j for j, f in enumerate(files) if f[FL_ST] == st.PRESERVED]
         acts: list[Action] = []
-        if glob[2]:
+        if glob[FAULTS]:
             acts.extend(act(call, fault=f"freeze:{j}") for j in prepared)
         if not prepared and not self.design.freeze_ret_initialized:
             # O5: the return value is whatever the stack held; 0 is the plain action
@@ -489,7 +502,7 @@ class LegacyKernel(Kernel):
         fin = self.finalized
         if not fin:
             for pg in w.pages:
-                pg[1] = 0
+                pg[P_TRACKED] = 0
         keep = [s for s in w.out if fin and s.snap is not None]
         for s in w.out:
             if s not in keep:

@@ -38,7 +38,38 @@ from luoverify.model import state as st
 from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action, Outcome
 from luoverify.model.design import Design
-from luoverify.model.state import NONE, State, WFile, WMemfd, World, WSession
+from luoverify.model.state import (
+    FL_FOLIOS,
+    FL_SER,
+    FL_ST,
+    GLOB,
+    INCOMING,
+    KEXECS,
+    M_FOLIOS,
+    M_USER,
+    MEMFDS,
+    NONE,
+    OUTGOING,
+    P_CONTENT,
+    P_OWNER,
+    P_SCRATCH,
+    P_STAMPED,
+    P_TRACKED,
+    PAGES,
+    PHASE,
+    S_FBLK,
+    S_FILES,
+    S_FROZEN,
+    S_SNAP,
+    S_STATUS,
+    SNAP_FBLK,
+    SNAP_FILES,
+    State,
+    WFile,
+    WMemfd,
+    World,
+    WSession,
+)
 
 Event = tuple[str, int]
 
@@ -70,7 +101,7 @@ def create_session_check(pre: State, d: Design, name: str) -> int | None:
     """LIVEUPDATE_IOCTL_CREATE_SESSION (kernel/liveupdate/luo_session.c:
     luo_session_create): EBUSY during reboot (the LUO-M11 fix), EEXIST for a name an
     outgoing session has (``name="dup"``)."""
-    if pre[0][1] != st.RUNNING and d.block_mutations_in_reboot:
+    if pre[GLOB][PHASE] != st.RUNNING and d.block_mutations_in_reboot:
         return -E.EBUSY
     return -E.EEXIST if name == "dup" else None
 
@@ -81,7 +112,7 @@ def retrieve_session_check(pre: State, session: int | str) -> int | None:
     if session == "unknown":
         return -E.ENOENT
     assert isinstance(session, int)
-    return -E.EINVAL if pre[2][session][0] != st.IN_NEW else None
+    return -E.EINVAL if pre[INCOMING][session][S_STATUS] != st.IN_NEW else None
 
 
 def preserve_fd_check(pre: State, d: Design, lst: str, fd: int | str,
@@ -93,7 +124,7 @@ def preserve_fd_check(pre: State, d: Design, lst: str, fd: int | str,
     LUO-M3 fix, EBUSY)."""
     if d.checks_kind("preserve") and lst == "in":
         return -E.EINVAL
-    if pre[0][1] != st.RUNNING and d.block_mutations_in_reboot:
+    if pre[GLOB][PHASE] != st.RUNNING and d.block_mutations_in_reboot:
         return -E.EBUSY
     if token == "dup":
         return -E.EEXIST
@@ -186,19 +217,21 @@ class LuoModel:
     def carry(self, frame: st.Perm, rep: State, action: Action, raw: State) -> st.Perm:
         """The frame for ``raw = next_state(rep, action)``: the same memfd slots and page
         frames; incoming sessions and files follow what the call did to the list."""
-        if raw[0][0] > rep[0][0]:  # the jump: a fresh incoming list in outgoing order
+        # the jump: a fresh incoming list in outgoing order
+        if raw[GLOB][KEXECS] > rep[GLOB][KEXECS]:
             ident = st.identity_perm(raw)
             return st.Perm(frame.memfds, frame.pages, ident.sessions, ident.files)
         sessions, files = list(frame.sessions), [list(f) for f in frame.files]
-        if len(raw[2]) == len(rep[2]) - 1:  # close_session removed one incoming session
+        # close_session removed one incoming session
+        if len(raw[INCOMING]) == len(rep[INCOMING]) - 1:
             gone = action.arg("session")
             cgone = sessions[gone]
             del sessions[gone], files[gone]
             sessions = [c - 1 if c > cgone else c for c in sessions]
-        elif len(raw[2]) != len(rep[2]):
+        elif len(raw[INCOMING]) != len(rep[INCOMING]):
             raise AssertionError(f"{action} changed the incoming list unexpectedly")
-        for k, sess in enumerate(raw[2]):
-            n = len(sess[4])
+        for k, sess in enumerate(raw[INCOMING]):
+            n = len(sess[S_FILES])
             if n == 0:
                 files[k] = []
             elif n == len(files[k]) + 1:  # a file appended (6.19 PRESERVE_FD, M7)
@@ -338,13 +371,13 @@ class LuoModel:
     # ------------------------------------------------------------------ enabled calls
     def _user_actions(self, state: State) -> list[Action]:
         """User space (memfds) and other kernel users: the same calls in every design."""
-        memfds, pages = state[3], state[4]
+        memfds, pages = state[MEMFDS], state[PAGES]
         b = self.bounds
         acts: list[Action] = []
         free_slot = any(m is None for m in memfds)
         # --- user space: memfds and other kernel users ----------------------------------
         if free_slot:
-            free_scratch = any(p[0] == st.FREE and p[4] for p in pages)
+            free_scratch = any(p[P_OWNER] == st.FREE and p[P_SCRATCH] for p in pages)
             for size in range(b.folios + 1):
                 acts.append(act("memfd_create", size=size, scratch=0))
                 if size and free_scratch:
@@ -352,22 +385,23 @@ class LuoModel:
         for m, mf in enumerate(memfds):
             if mf is None:
                 continue
-            if mf[0] and mf[1] and all(pages[p][3] == st.DATA_A for p in mf[1]):
+            if mf[M_USER] and mf[M_FOLIOS] and all(
+                    pages[p][P_CONTENT] == st.DATA_A for p in mf[M_FOLIOS]):
                 acts.append(act("memfd_write", memfd=m))
-            if mf[0]:
+            if mf[M_USER]:
                 acts.append(act("close_memfd", memfd=m))
         referenced = _referenced_pages(state)
         seen: set[tuple[Any, ...]] = set()
-        held_by_others = sum(1 for page in pages if page[0] == st.OTHER)
+        held_by_others = sum(1 for page in pages if page[P_OWNER] == st.OTHER)
         for p, page in enumerate(pages):
-            if page[0] == st.FREE and held_by_others < b.others:
+            if page[P_OWNER] == st.FREE and held_by_others < b.others:
                 key = (page, p in referenced)
                 if not self.symmetry or key not in seen:
                     seen.add(key)
                     acts.append(act("alloc_pages", page=p))
         seen.clear()
         for p, page in enumerate(pages):
-            if page[0] == st.OTHER:
+            if page[P_OWNER] == st.OTHER:
                 key = (page, p in referenced)
                 if not self.symmetry or key not in seen:
                     seen.add(key)
@@ -402,7 +436,7 @@ class LuoModel:
         # --- session fds ----------------------------------------------------------------
         for kind, lst in (("out", outs), ("in", incs)):
             for i, s in enumerate(lst):
-                status = s[0]
+                status = s[S_STATUS]
                 if status in (st.OUT_CLOSING, st.IN_NEW, st.IN_STUCK):
                     continue  # no fd: nothing can be called on it
                 acts.extend(self._session_actions(state, kind, i, s, faults))
@@ -413,16 +447,16 @@ class LuoModel:
     def _session_actions(
         self, state: State, kind: str, i: int, s: tuple[Any, ...], faults: int
     ) -> list[Action]:
-        memfds = state[3]
+        memfds = state[MEMFDS]
         b = self.bounds
         acts: list[Action] = []
-        nfiles = len(s[4])
+        nfiles = len(s[S_FILES])
         # LIVEUPDATE_SESSION_PRESERVE_FD
         if nfiles:
             acts.append(act("preserve_fd", list=kind, session=i, fd="any", token="dup"))
         if nfiles < b.files:
             for m, mf in enumerate(memfds):
-                if mf is not None and mf[0]:
+                if mf is not None and mf[M_USER]:
                     acts.append(act("preserve_fd", list=kind, session=i, fd=m, fault=None))
                     if faults:
                         acts.append(act("preserve_fd", list=kind, session=i, fd=m,
@@ -432,9 +466,9 @@ class LuoModel:
         # LIVEUPDATE_SESSION_RETRIEVE_FD
         free_slot = any(m is None for m in memfds)
         rejected = self.design.checks_kind("retrieve") and kind == "out"
-        for j, f in enumerate(s[4]):
+        for j, f in enumerate(s[S_FILES]):
             # the handler's retrieve creates a memfd: offered only if the bound has room
-            if free_slot or rejected or f[0] in (st.F_OK, st.F_ERR):
+            if free_slot or rejected or f[FL_ST] in (st.F_OK, st.F_ERR):
                 acts.append(act("retrieve_fd", list=kind, session=i, file=j, fault=None))
                 if faults:
                     acts.append(act("retrieve_fd", list=kind, session=i, file=j,
@@ -445,7 +479,7 @@ class LuoModel:
         if faults and nfiles:
             acts.append(act("finish", list=kind, session=i, fault="veto"))
         # close(session fd)
-        in_reboot = state[0][1] != st.RUNNING
+        in_reboot = state[GLOB][PHASE] != st.RUNNING
         if kind == "in" or not (in_reboot and self.design.block_mutations_in_reboot):
             acts.append(act("close_session", list=kind, session=i, fault=None))
             if kind == "in" and faults and nfiles:
@@ -453,7 +487,7 @@ class LuoModel:
         return acts
 
     def _reboot_actions(self, state: State) -> list[Action]:
-        glob, outs = state[0], state[1]
+        glob, outs = state[GLOB], state[OUTGOING]
         kexecs, phase, faults = glob
         acts: list[Action] = []
         if self.bounds.reboot == "atomic":
@@ -461,7 +495,7 @@ class LuoModel:
                 acts.append(act("reboot", fault=None))
                 if faults:
                     for i, s in enumerate(outs):
-                        for j in range(len(s[4])):
+                        for j in range(len(s[S_FILES])):
                             acts.append(act("reboot", fault=f"freeze:{i}.{j}"))
                     if self.design.kho_finalize:
                         acts.append(act("reboot", fault="finalize"))
@@ -473,7 +507,7 @@ class LuoModel:
             i = _cursor(outs)
             acts.append(act("luo_session_serialize", session=i, fault=None))
             if faults:
-                for j in range(len(outs[i][4])):
+                for j in range(len(outs[i][S_FILES])):
                     acts.append(act("luo_session_serialize", session=i, fault=f"freeze:{j}"))
         elif phase == st.FINALIZE:
             acts.append(act("kho_finalize", fault=None))
@@ -540,8 +574,8 @@ class LuoModel:
         if ret is not None:
             return ret
         incoming = lst == "in"
-        s = (state[2] if incoming else state[1])[i]
-        if not s[4] and (not incoming or s[0] == st.IN_FINISHED):
+        s = (state[INCOMING] if incoming else state[OUTGOING])[i]
+        if not s[S_FILES] and (not incoming or s[S_STATUS] == st.IN_FINISHED):
             return 0
         return None
 
@@ -554,34 +588,37 @@ def _set_page(pages: tuple[Any, ...], p: int, page: tuple[int, ...]) -> tuple[An
 
 
 def _fast_alloc_pages(state: State, p: int) -> State:
-    pg = state[4][p]
-    return state[:4] + (_set_page(state[4], p, (st.OTHER, pg[1], pg[2], st.FOREIGN, pg[4])),)
+    pg = state[PAGES][p]
+    page = (st.OTHER, pg[P_TRACKED], pg[P_STAMPED], st.FOREIGN, pg[P_SCRATCH])
+    return state[:4] + (_set_page(state[PAGES], p, page),)
 
 
 def _fast_free_pages(state: State, p: int) -> State:
-    pg = state[4][p]
-    return state[:4] + (_set_page(state[4], p, (st.FREE, pg[1], pg[2], st.ZERO, pg[4])),)
+    pg = state[PAGES][p]
+    page = (st.FREE, pg[P_TRACKED], pg[P_STAMPED], st.ZERO, pg[P_SCRATCH])
+    return state[:4] + (_set_page(state[PAGES], p, page),)
 
 
 def _fast_memfd_write(state: State, m: int) -> State:
-    pages = state[4]
-    for p in state[3][m][1]:
+    pages = state[PAGES]
+    for p in state[MEMFDS][m][M_FOLIOS]:
         pg = pages[p]
-        pages = _set_page(pages, p, (pg[0], pg[1], pg[2], st.DATA_B, pg[4]))
+        pages = _set_page(pages, p,
+                          (pg[P_OWNER], pg[P_TRACKED], pg[P_STAMPED], st.DATA_B, pg[P_SCRATCH]))
     return state[:4] + (pages,)
 
 
 def _fast_close_memfd(state: State, m: int) -> State:
-    memfds = list(state[3])
-    folios = memfds[m][1]
+    memfds = list(state[MEMFDS])
+    folios = memfds[m][M_FOLIOS]
     if st.managed(state, m):
         memfds[m] = (0, folios)
-        return state[:3] + (tuple(memfds), state[4])
+        return state[:3] + (tuple(memfds), state[PAGES])
     memfds[m] = None
-    pages = state[4]
+    pages = state[PAGES]
     for p in folios:
         pg = pages[p]
-        pages = _set_page(pages, p, (st.FREE, pg[1], pg[2], st.ZERO, pg[4]))
+        pages = _set_page(pages, p, (st.FREE, pg[P_TRACKED], pg[P_STAMPED], st.ZERO, pg[P_SCRATCH]))
     return state[:3] + (tuple(memfds), pages)
 
 
@@ -598,7 +635,7 @@ FAST_CALLS = {
 def _cursor(outs: tuple[Any, ...]) -> int:
     """The next outgoing session luo_session_serialize() visits (creation order)."""
     for i, s in enumerate(outs):
-        if not s[2]:
+        if not s[S_FROZEN]:
             return i
     return len(outs)
 
@@ -609,19 +646,19 @@ def _referenced_pages(state: State) -> set[int]:
     ref: set[int] = set()
     for mf in memfds:
         if mf is not None:
-            ref.update(mf[1])
+            ref.update(mf[M_FOLIOS])
     for lst in (outs, incs):
         for s in lst:
-            if s[1] >= 0:
-                ref.add(s[1])
-            for f in s[4]:
-                if f[2] >= 0:
-                    ref.add(f[2])
-                ref.update(f[3])
-            if s[5] is not None:
-                if s[5][0] >= 0:
-                    ref.add(s[5][0])
-                for ser, folios, _h in s[5][1]:
+            if s[S_FBLK] >= 0:
+                ref.add(s[S_FBLK])
+            for f in s[S_FILES]:
+                if f[FL_SER] >= 0:
+                    ref.add(f[FL_SER])
+                ref.update(f[FL_FOLIOS])
+            if s[S_SNAP] is not None:
+                if s[S_SNAP][SNAP_FBLK] >= 0:
+                    ref.add(s[S_SNAP][SNAP_FBLK])
+                for ser, folios, _h in s[S_SNAP][SNAP_FILES]:
                     if ser >= 0:
                         ref.add(ser)
                     ref.update(folios)
@@ -662,7 +699,7 @@ class Kernel:
         skip = set(exclude)
         best: tuple[bool, tuple[int, ...], int] | None = None
         for p, pg in enumerate(self.w.pages):
-            if pg[0] != st.FREE or bool(pg[4]) != scratch or p in skip:
+            if pg[P_OWNER] != st.FREE or bool(pg[P_SCRATCH]) != scratch or p in skip:
                 continue
             key = (p in ref, tuple(pg), p)
             if best is None or key < best:
@@ -681,24 +718,24 @@ class Kernel:
             p = self.pick_free(scratch=False)
         if p == NONE:
             return NONE
-        self.w.pages[p][0] = st.ALLOC
-        self.w.pages[p][3] = st.ZERO
+        self.w.pages[p][P_OWNER] = st.ALLOC
+        self.w.pages[p][P_CONTENT] = st.ZERO
         return p
 
     def free_page(self, p: int) -> None:
         """__free_pages(): back to the buddy allocator. KHO is not told (K§1.2)."""
         page = self.w.pages[p]
-        page[0] = st.FREE
-        page[3] = st.ZERO
+        page[P_OWNER] = st.FREE
+        page[P_CONTENT] = st.ZERO
 
     # ================================================================ KHO (K§2)
     def kho_preserve(self, p: int) -> None:
         """kho_preserve_folio(): set the tracker bit (set semantics, K§1.2)."""
-        self.w.pages[p][1] = 1
+        self.w.pages[p][P_TRACKED] = 1
 
     def kho_unpreserve(self, p: int) -> None:
         """kho_unpreserve_folio(): clear the bit; unknown keys are a silent no-op."""
-        self.w.pages[p][1] = 0
+        self.w.pages[p][P_TRACKED] = 0
 
     def kho_restore(self, p: int) -> bool:
         """kho_restore_folio(): check and erase the KHOP stamp (K§2.3, K§4.2).
@@ -707,9 +744,9 @@ class Kernel:
         handed over, or already restored) is refused with a WARN and NULL.
         """
         page = self.w.pages[p]
-        if page[2]:
-            page[2] = 0
-            page[0] = st.ALLOC
+        if page[P_STAMPED]:
+            page[P_STAMPED] = 0
+            page[P_OWNER] = st.ALLOC
             self.events.append(("restore", p))
             return True
         if self.d.restore_checks_stamp:
@@ -717,7 +754,7 @@ class Kernel:
             return False
         # KHO-M6: no provenance check; any page is "restored" and given to the caller.
         self.events.append(("restore_unstamped", p))
-        page[0] = st.ALLOC
+        page[P_OWNER] = st.ALLOC
         return True
 
     def kho_restore_free(self, p: int) -> None:
@@ -758,10 +795,10 @@ class Kernel:
                 for q in folios:
                     self.free_page(q)
                 return -E.ENOMEM
-            self.w.pages[p][0] = st.ALLOC
+            self.w.pages[p][P_OWNER] = st.ALLOC
             folios.append(p)
         for p in folios:
-            self.w.pages[p][3] = st.DATA_A
+            self.w.pages[p][P_CONTENT] = st.DATA_A
         self.new_memfd(tuple(folios))
         return 0
 
@@ -770,7 +807,7 @@ class Kernel:
         mf = self.w.memfds[memfd]
         assert mf is not None
         for p in mf.folios:
-            self.w.pages[p][3] = st.DATA_B
+            self.w.pages[p][P_CONTENT] = st.DATA_B
         return 0
 
     def do_close_memfd(self, memfd: int) -> int:
@@ -784,8 +821,8 @@ class Kernel:
     def do_alloc_pages(self, page: int) -> int:
         """Another kernel user allocates a free page and writes its own data to it."""
         pg = self.w.pages[page]
-        pg[0] = st.OTHER
-        pg[3] = st.FOREIGN
+        pg[P_OWNER] = st.OTHER
+        pg[P_CONTENT] = st.FOREIGN
         return 0
 
     def do_free_pages(self, page: int) -> int:
@@ -894,12 +931,12 @@ class Kernel:
             return None
         folios = list(mf.folios)
         for k, p in enumerate(folios):
-            if self.w.pages[p][4]:
+            if self.w.pages[p][P_SCRATCH]:
                 target = self.alloc_kernel_page(metadata=False)
                 if target == NONE:
                     self.free_page(ser)
                     return None
-                self.w.pages[target][3] = self.w.pages[p][3]
+                self.w.pages[target][P_CONTENT] = self.w.pages[p][P_CONTENT]
                 self.free_page(p)
                 folios[k] = target
         mf.folios = tuple(folios)
@@ -1133,7 +1170,7 @@ class Kernel:
         self.w.faults -= 1
         if not self.d.abort_keeps_preservations:
             for pg in self.w.pages:  # KHO-M2 mutant: abort destroys the whole tracker
-                pg[1] = 0
+                pg[P_TRACKED] = 0
         if self.d.abort_reboot_unfreezes:
             self.luo_session_unfreeze_all(len(self.w.out))
         # 6.19 (M10/G1): returns -EAGAIN with every file still frozen.
@@ -1197,27 +1234,27 @@ class Kernel:
         start afresh, so every memfd and OTHER page is gone.
         """
         w = self.w
-        expects: dict[int, int] = {p: pg[3] for p, pg in enumerate(w.pages)}
+        expects: dict[int, int] = {p: pg[P_CONTENT] for p, pg in enumerate(w.pages)}
         # KHO-M17 mutant: the reservation misses the files blocks
         short = set() if self.d.reserve_covers_block else {
-            s.snap[0] for s in w.out if s.snap is not None}
+            s.snap[SNAP_FBLK] for s in w.out if s.snap is not None}
         stamp = 1 if self.d.stamps_survive_boot else 0  # KHO-M21 mutant: stamp lost
         for p, pg in enumerate(w.pages):
-            if pg[1] and p in short:
-                pg[0], pg[1], pg[2], pg[3] = st.FREE, 0, 0, st.ZERO
-            elif pg[1]:
-                pg[0], pg[1], pg[2] = st.RESV, 0, stamp
-                if pg[4]:
-                    pg[3] = st.JUNK
+            if pg[P_TRACKED] and p in short:
+                pg[P_OWNER], pg[P_TRACKED], pg[P_STAMPED], pg[P_CONTENT] = st.FREE, 0, 0, st.ZERO
+            elif pg[P_TRACKED]:
+                pg[P_OWNER], pg[P_TRACKED], pg[P_STAMPED] = st.RESV, 0, stamp
+                if pg[P_SCRATCH]:
+                    pg[P_CONTENT] = st.JUNK
             else:
-                pg[0], pg[1], pg[2], pg[3] = st.FREE, 0, 0, st.ZERO
+                pg[P_OWNER], pg[P_TRACKED], pg[P_STAMPED], pg[P_CONTENT] = st.FREE, 0, 0, st.ZERO
         incoming: list[WSession] = []
         for s in w.out:
             files: list[WFile] = []
             fblk = NONE
             if s.snap is not None:
-                fblk = s.snap[0]
-                for ser, folios, handle in s.snap[1]:
+                fblk = s.snap[SNAP_FBLK]
+                for ser, folios, handle in s.snap[SNAP_FILES]:
                     files.append(WFile(st=st.F_NEW, memfd=NONE, ser=ser, folios=folios,
                                        handle=handle, tried=0,
                                        expect=tuple(expects[p] for p in folios)))

@@ -30,7 +30,47 @@ import marshal
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
-# --- phase of the outgoing kernel (glob[1]) -------------------------------------------
+# --- field positions: states stay plain nested tuples (they marshal, and the explorer
+# hashes millions of them; a NamedTuple cannot be marshalled), read through these names
+# State
+GLOB: Final = 0
+OUTGOING: Final = 1
+INCOMING: Final = 2
+MEMFDS: Final = 3
+PAGES: Final = 4
+# glob
+KEXECS: Final = 0
+PHASE: Final = 1
+FAULTS: Final = 2
+# Session
+S_STATUS: Final = 0
+S_FBLK: Final = 1  # the files block's page, or NONE
+S_FROZEN: Final = 2  # serialized in the current reboot
+S_VETOED: Final = 3  # ghost: a finish was vetoed
+S_FILES: Final = 4
+S_SNAP: Final = 5  # what serialization wrote (Snap), or None
+# Snap
+SNAP_FBLK: Final = 0
+SNAP_FILES: Final = 1  # ((ser, folios, handle), ...)
+# File
+FL_ST: Final = 0
+FL_MEMFD: Final = 1
+FL_SER: Final = 2
+FL_FOLIOS: Final = 3
+FL_HANDLE: Final = 4
+FL_TRIED: Final = 5  # ghost: the handler's retrieve ran
+FL_EXPECT: Final = 6  # ghost: the folios' content at the jump
+# Memfd
+M_USER: Final = 0  # user space holds an fd
+M_FOLIOS: Final = 1
+# Page
+P_OWNER: Final = 0
+P_TRACKED: Final = 1  # KHO tracker bit
+P_STAMPED: Final = 2  # KHOP stamp (next kernel)
+P_CONTENT: Final = 3
+P_SCRATCH: Final = 4
+
+# --- phase of the outgoing kernel (glob[PHASE]) -------------------------------------------
 RUNNING: Final = 0  # normal operation
 SERIALIZING: Final = 1  # inside reboot(): luo_session_serialize() walking sessions
 FINALIZE: Final = 2  # sessions serialized; kho_finalize() next (6.19 only)
@@ -38,7 +78,7 @@ READY: Final = 3  # liveupdate_reboot() succeeded; machine_kexec() next
 PHASE_NAMES: Final = ("RUNNING", "SERIALIZING", "FINALIZE", "READY")
 
 # --- the legacy (v3/v4 review series) global state machine, model/legacy.py -----------
-# glob[1] holds the global LUO state, plus KHO_FINALIZED when KHO's handover map is built.
+# glob[PHASE] holds the global LUO state, plus KHO_FINALIZED when KHO's handover map is built.
 # NORMAL is 0 (= RUNNING), so a cold boot is the same state in every design.
 L_NORMAL: Final = 0
 L_PREPARED: Final = 4
@@ -157,12 +197,12 @@ class World:
     def thaw(state: State) -> World:
         glob, outs, incs, memfds, pages = state
         return World(
-            kexecs=glob[0],
-            phase=glob[1],
-            faults=glob[2],
+            kexecs=glob[KEXECS],
+            phase=glob[PHASE],
+            faults=glob[FAULTS],
             out=[_thaw_session(s) for s in outs],
             inc=[_thaw_session(s) for s in incs],
-            memfds=[None if m is None else WMemfd(m[0], m[1]) for m in memfds],
+            memfds=[None if m is None else WMemfd(m[M_USER], m[M_FOLIOS]) for m in memfds],
             pages=[list(p) for p in pages],
         )
 
@@ -178,8 +218,8 @@ class World:
 
 def _thaw_session(s: tuple[Any, ...]) -> WSession:
     return WSession(
-        status=s[0], fblk=s[1], frozen=s[2], vetoed=s[3],
-        files=[WFile(*f) for f in s[4]], snap=s[5],
+        status=s[S_STATUS], fblk=s[S_FBLK], frozen=s[S_FROZEN], vetoed=s[S_VETOED],
+        files=[WFile(*f) for f in s[S_FILES]], snap=s[S_SNAP],
     )
 
 
@@ -220,8 +260,9 @@ class Perm(NamedTuple):
 
 
 def identity_perm(state: State) -> Perm:
-    return Perm(list(range(len(state[3]))), list(range(len(state[4]))),
-                list(range(len(state[2]))), [list(range(len(s[4]))) for s in state[2]])
+    return Perm(list(range(len(state[MEMFDS]))), list(range(len(state[PAGES]))),
+                list(range(len(state[INCOMING]))),
+                [list(range(len(s[S_FILES]))) for s in state[INCOMING]])
 
 
 def inverse(perm: list[int]) -> list[int]:
@@ -261,24 +302,26 @@ def canonical_map(state: State) -> tuple[State, Perm]:
         if m < 0 or memfds[m] is None:
             return (-1,)
         mf = memfds[m]
-        return (mf[0], tuple(pages[p] for p in mf[1]))
+        return (mf[M_USER], tuple(pages[p] for p in mf[M_FOLIOS]))
 
     def fkey(f: tuple[Any, ...]) -> tuple[Any, ...]:
-        return (f[0], f[4], f[5], f[6], pkey(f[2]), tuple(pages[p] for p in f[3]),
-                mkey(f[1]))
+        return (f[FL_ST], f[FL_HANDLE], f[FL_TRIED], f[FL_EXPECT], pkey(f[FL_SER]),
+                tuple(pages[p] for p in f[FL_FOLIOS]),
+                mkey(f[FL_MEMFD]))
 
     def skey(s: tuple[Any, ...]) -> tuple[Any, ...]:
-        return (s[0], s[2], s[3], pkey(s[1]), tuple(fkey(f) for f in s[4]), s[5] is None)
+        return (s[S_STATUS], s[S_FROZEN], s[S_VETOED], pkey(s[S_FBLK]),
+                tuple(fkey(f) for f in s[S_FILES]), s[S_SNAP] is None)
 
     # 1. incoming files and sessions: sorted (order carries no meaning there).
     fperms: list[list[int]] = []
     sorted_incs = []
     for sess in incs:
-        fkeys = [fkey(f) for f in sess[4]]
+        fkeys = [fkey(f) for f in sess[S_FILES]]
         order = sorted(range(len(fkeys)), key=fkeys.__getitem__)
         fperms.append(inverse(order))
-        sorted_incs.append((sess[0], sess[1], sess[2], sess[3],
-                            tuple(sess[4][j] for j in order), sess[5]))
+        sorted_incs.append((sess[S_STATUS], sess[S_FBLK], sess[S_FROZEN], sess[S_VETOED],
+                            tuple(sess[S_FILES][j] for j in order), sess[S_SNAP]))
     sorder = sorted(range(len(sorted_incs)), key=lambda i: skey(sorted_incs[i]))
     sperm = inverse(sorder)
     incs = tuple(sorted_incs[i] for i in sorder)
@@ -287,20 +330,20 @@ def canonical_map(state: State) -> tuple[State, Perm]:
     refs: dict[int, list[tuple[int, int, int]]] = {}
     for li, lst in enumerate((outs, incs)):
         for si, s in enumerate(lst):
-            if s[1] >= 0:
-                roles[s[1]].append((1, li, si))
-            for fi, f in enumerate(s[4]):
-                if f[1] >= 0:
-                    refs.setdefault(f[1], []).append((li, si, fi))
-                if f[2] >= 0:
-                    roles[f[2]].append((2, li, si, fi))
-                for k, p in enumerate(f[3]):
+            if s[S_FBLK] >= 0:
+                roles[s[S_FBLK]].append((1, li, si))
+            for fi, f in enumerate(s[S_FILES]):
+                if f[FL_MEMFD] >= 0:
+                    refs.setdefault(f[FL_MEMFD], []).append((li, si, fi))
+                if f[FL_SER] >= 0:
+                    roles[f[FL_SER]].append((2, li, si, fi))
+                for k, p in enumerate(f[FL_FOLIOS]):
                     roles[p].append((3, li, si, fi, k))
-            snap = s[5]
+            snap = s[S_SNAP]
             if snap is not None:
-                if snap[0] >= 0:
-                    roles[snap[0]].append((4, li, si))
-                for j, (ser, folios, _h) in enumerate(snap[1]):
+                if snap[SNAP_FBLK] >= 0:
+                    roles[snap[SNAP_FBLK]].append((4, li, si))
+                for j, (ser, folios, _h) in enumerate(snap[SNAP_FILES]):
                     if ser >= 0:
                         roles[ser].append((5, li, si, j))
                     for k, p in enumerate(folios):
@@ -311,14 +354,14 @@ def canonical_map(state: State) -> tuple[State, Perm]:
     def memfd_key(m: int) -> tuple[Any, ...]:
         mf = memfds[m]
         assert mf is not None
-        return (mkey(m), sorted(refs.get(m, ())), [sorted(roles[p]) for p in mf[1]])
+        return (mkey(m), sorted(refs.get(m, ())), [sorted(roles[p]) for p in mf[M_FOLIOS]])
 
     live.sort(key=memfd_key)
     # 4. pages: by attributes, then by every role in which something names them.
     for new, old in enumerate(live):
         mf = memfds[old]
         assert mf is not None
-        for k, p in enumerate(mf[1]):
+        for k, p in enumerate(mf[M_FOLIOS]):
             roles[p].append((0, new, k))
     order = sorted(range(len(pages)), key=lambda p: (pages[p], sorted(roles[p])))
     mperm = [0] * len(memfds)
@@ -344,10 +387,10 @@ def managed(state: State, m: int) -> bool:
     and the reference that keeps a memfd alive after user space closed it
     (Kernel.fput_memfd). ``state`` is a frozen state, or one a kernel path froze.
     """
-    for lst in (state[1], state[2]):
+    for lst in (state[OUTGOING], state[INCOMING]):
         for s in lst:
-            for f in s[4]:
-                if f[1] == m and f[0] in HOLDS_REFERENCE:
+            for f in s[S_FILES]:
+                if f[FL_MEMFD] == m and f[FL_ST] in HOLDS_REFERENCE:
                     return True
     return False
 
@@ -361,31 +404,32 @@ def _page_ref(p: int) -> int:
 
 def _file_view(f: tuple[Any, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "state": FILE_ST_NAMES[f[0]],
-        "memfd": _page_ref(f[1]),
-        "ser": _page_ref(f[2]),
-        "folios": list(f[3]),
-        "handle_valid": bool(f[4]),
+        "state": FILE_ST_NAMES[f[FL_ST]],
+        "memfd": _page_ref(f[FL_MEMFD]),
+        "ser": _page_ref(f[FL_SER]),
+        "folios": list(f[FL_FOLIOS]),
+        "handle_valid": bool(f[FL_HANDLE]),
     }
-    if f[0] in (F_NEW, F_OK, F_ERR):
-        out["retrieve_called"] = bool(f[5])
-        out["expect"] = [CONTENT_NAMES[c] for c in f[6]]
+    if f[FL_ST] in (F_NEW, F_OK, F_ERR):
+        out["retrieve_called"] = bool(f[FL_TRIED])
+        out["expect"] = [CONTENT_NAMES[c] for c in f[FL_EXPECT]]
     return out
 
 
 def _session_view(s: tuple[Any, ...]) -> dict[str, Any]:
-    snap = s[5]
+    snap = s[S_SNAP]
     return {
-        "status": STATUS_NAMES[s[0]],
-        "files_block": _page_ref(s[1]),
-        "serialized": bool(s[2]),
-        "vetoed": bool(s[3]),
-        "files": [_file_view(f) for f in s[4]],
+        "status": STATUS_NAMES[s[S_STATUS]],
+        "files_block": _page_ref(s[S_FBLK]),
+        "serialized": bool(s[S_FROZEN]),
+        "vetoed": bool(s[S_VETOED]),
+        "files": [_file_view(f) for f in s[S_FILES]],
         "snapshot": {
             "written": snap is not None,
-            "files_block": -1 if snap is None else snap[0],
+            "files_block": -1 if snap is None else snap[SNAP_FBLK],
             "files": [] if snap is None else [
-                {"ser": a, "folios": list(b), "handle_valid": bool(h)} for a, b, h in snap[1]],
+                {"ser": a, "folios": list(b), "handle_valid": bool(h)}
+                for a, b, h in snap[SNAP_FILES]],
         },
     }
 
@@ -394,18 +438,18 @@ def view(state: State) -> dict[str, Any]:
     """The state as named JSON values: the ITF ``vars`` of a trace."""
     glob, outs, incs, memfds, pages = state
     return {
-        "kexecs": glob[0],
-        "phase": PHASE_NAMES[glob[1]] if glob[1] < len(PHASE_NAMES) else
-        legacy_phase_name(glob[1]),
-        "faults_left": glob[2],
+        "kexecs": glob[KEXECS],
+        "phase": PHASE_NAMES[glob[PHASE]] if glob[PHASE] < len(PHASE_NAMES) else
+        legacy_phase_name(glob[PHASE]),
+        "faults_left": glob[FAULTS],
         "outgoing": [_session_view(s) for s in outs],
         "incoming": [_session_view(s) for s in incs],
         "memfds": [{"alive": False, "user_fd": False, "folios": []} if m is None else
-                   {"alive": True, "user_fd": bool(m[0]), "folios": list(m[1])}
+                   {"alive": True, "user_fd": bool(m[M_USER]), "folios": list(m[M_FOLIOS])}
                    for m in memfds],
-        "pages": [{"owner": OWNER_NAMES[p[0]], "kho_tracked": bool(p[1]),
-                   "stamped": bool(p[2]), "content": CONTENT_NAMES[p[3]],
-                   "scratch": bool(p[4])} for p in pages],
+        "pages": [{"owner": OWNER_NAMES[p[P_OWNER]], "kho_tracked": bool(p[P_TRACKED]),
+                   "stamped": bool(p[P_STAMPED]), "content": CONTENT_NAMES[p[P_CONTENT]],
+                   "scratch": bool(p[P_SCRATCH])} for p in pages],
     }
 
 
@@ -423,30 +467,33 @@ def relabel(state: State, perm: Perm) -> State:
         return page_map[p] if p >= 0 else p
 
     def rf(f: tuple[Any, ...]) -> tuple[Any, ...]:
-        m = f[1]
-        return (f[0], memfd_map[m] if m >= 0 else m, rp(f[2]), tuple(rp(p) for p in f[3]),
-                f[4], f[5], f[6])
+        m = f[FL_MEMFD]
+        return (f[FL_ST], memfd_map[m] if m >= 0 else m, rp(f[FL_SER]),
+                tuple(rp(p) for p in f[FL_FOLIOS]),
+                f[FL_HANDLE], f[FL_TRIED], f[FL_EXPECT])
 
     def rs(s: tuple[Any, ...]) -> tuple[Any, ...]:
-        snap = s[5]
+        snap = s[S_SNAP]
         if snap is not None:
-            snap = (rp(snap[0]), tuple((rp(a), tuple(rp(p) for p in b), h)
-                                       for a, b, h in snap[1]))
-        return (s[0], rp(s[1]), s[2], s[3], tuple(rf(f) for f in s[4]), snap)
+            snap = (rp(snap[SNAP_FBLK]), tuple((rp(a), tuple(rp(p) for p in b), h)
+                                       for a, b, h in snap[SNAP_FILES]))
+        return (s[S_STATUS], rp(s[S_FBLK]), s[S_FROZEN], s[S_VETOED],
+                tuple(rf(f) for f in s[S_FILES]), snap)
 
     new_memfds: list[Any] = [None] * len(memfds)
     for old, mf in enumerate(memfds):
         new_memfds[memfd_map[old]] = None if mf is None else (
-            mf[0], tuple(rp(p) for p in mf[1]))
+            mf[M_USER], tuple(rp(p) for p in mf[M_FOLIOS]))
     new_pages: list[Any] = [None] * len(pages)
     for old, pg in enumerate(pages):
         new_pages[page_map[old]] = pg
     new_incs: list[Any] = [None] * len(incs)
     for old, sess in enumerate(incs):
-        files: list[Any] = [None] * len(sess[4])
-        for j, f in enumerate(sess[4]):
+        files: list[Any] = [None] * len(sess[S_FILES])
+        for j, f in enumerate(sess[S_FILES]):
             files[perm.files[old][j]] = f
-        new_incs[perm.sessions[old]] = rs((sess[0], sess[1], sess[2], sess[3], tuple(files),
-                                          sess[5]))
+        new_incs[perm.sessions[old]] = rs((sess[S_STATUS], sess[S_FBLK], sess[S_FROZEN],
+                                           sess[S_VETOED], tuple(files),
+                                          sess[S_SNAP]))
     return (glob, tuple(rs(s) for s in outs), tuple(new_incs),
             tuple(new_memfds), tuple(new_pages))

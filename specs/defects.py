@@ -27,7 +27,19 @@ from luoverify.model import state as st
 from luoverify.model.core import Action, Outcome
 from luoverify.model.design import PROFILES, Design
 from luoverify.model.luo import REBOOT_ACTIONS
-from luoverify.model.state import State
+from luoverify.model.state import (
+    FL_FOLIOS,
+    FL_HANDLE,
+    FL_SER,
+    FL_ST,
+    GLOB,
+    INCOMING,
+    OUTGOING,
+    PHASE,
+    S_FILES,
+    S_STATUS,
+    State,
+)
 
 Detector = Callable[[State, Action, Outcome[State]], bool]
 
@@ -79,15 +91,15 @@ def _m4(pre: State, a: Action, out: Outcome[State]) -> bool:
         return False
     if not any(ev == "handler_retrieve" for ev, _ in out.events):
         return False
-    f = out.state[2][a.arg("session")][4][a.arg("file")]
-    return bool(f[0] == st.F_NEW)
+    f = out.state[INCOMING][a.arg("session")][S_FILES][a.arg("file")]
+    return bool(f[FL_ST] == st.F_NEW)
 
 
 def _m5(pre: State, a: Action, out: Outcome[State]) -> bool:
     if a.name not in REBOOT_ACTIONS or out.ret >= 0:
         return False
-    return any(not f[4] for s in out.state[1] for f in s[4]) and not any(
-        not f[4] for s in pre[1] for f in s[4])
+    return any(not f[FL_HANDLE] for s in out.state[OUTGOING] for f in s[S_FILES]) and not any(
+        not f[FL_HANDLE] for s in pre[OUTGOING] for f in s[S_FILES])
 
 
 def _m7(pre: State, a: Action, out: Outcome[State]) -> bool:
@@ -104,11 +116,11 @@ def _m7(pre: State, a: Action, out: Outcome[State]) -> bool:
 
 def _m10(pre: State, a: Action, out: Outcome[State]) -> bool:
     return out.ret == -E.EAGAIN and any(
-        f[0] == st.FROZEN for s in out.state[1] for f in s[4])
+        f[FL_ST] == st.FROZEN for s in out.state[OUTGOING] for f in s[S_FILES])
 
 
 def _m11(pre: State, a: Action, out: Outcome[State]) -> bool:
-    if not st.SERIALIZING <= pre[0][1] <= st.READY or out.ret != 0:
+    if not st.SERIALIZING <= pre[GLOB][PHASE] <= st.READY or out.ret != 0:
         return False
     if a.name == "preserve_fd" and a.arg("list") == "out":
         return True
@@ -118,20 +130,20 @@ def _m11(pre: State, a: Action, out: Outcome[State]) -> bool:
 def _m13(pre: State, a: Action, out: Outcome[State]) -> bool:
     if a.name != "close_session" or a.arg("list") != "in":
         return False
-    return any(s[0] == st.IN_STUCK for s in out.state[2]) and not any(
-        s[0] == st.IN_STUCK for s in pre[2])
+    return any(s[S_STATUS] == st.IN_STUCK for s in out.state[INCOMING]) and not any(
+        s[S_STATUS] == st.IN_STUCK for s in pre[INCOMING])
 
 
 # --- the legacy global state machine (v3/v4, L§3): pre-state PREPARED/FROZEN ----------
 
 def _legacy(pre: State) -> int:
-    phase: int = pre[0][1]
+    phase: int = pre[GLOB][PHASE]
     return phase & ~st.KHO_FINALIZED
 
 
 def _o1(pre: State, a: Action, out: Outcome[State]) -> bool:
     return (a.name == "prepare" and out.ret < 0
-            and out.state[0][1] == st.L_PREPARED)  # PREPARED, KHO not finalized
+            and out.state[GLOB][PHASE] == st.L_PREPARED)  # PREPARED, KHO not finalized
 
 
 def _o2(pre: State, a: Action, out: Outcome[State]) -> bool:
@@ -142,15 +154,15 @@ def _o2(pre: State, a: Action, out: Outcome[State]) -> bool:
 def _o3(pre: State, a: Action, out: Outcome[State]) -> bool:
     if _legacy(pre) != st.L_PREPARED or out.ret >= 0:
         return False
-    return bool(out.state[0][1] & st.KHO_FINALIZED) or any(
-        f[0] == st.PRESERVED for s in out.state[1] for f in s[4])
+    return bool(out.state[GLOB][PHASE] & st.KHO_FINALIZED) or any(
+        f[FL_ST] == st.PRESERVED for s in out.state[OUTGOING] for f in s[S_FILES])
 
 
 def _o4(pre: State, a: Action, out: Outcome[State]) -> bool:
     if a.name != "retrieve_fd" or out.ret >= 0 or _legacy(pre) != st.L_UPDATED:
         return False
-    f = out.state[2][a.arg("session")][4][a.arg("file")]
-    return bool(f[0] == st.F_ERR and (f[2] >= 0 or f[3]))
+    f = out.state[INCOMING][a.arg("session")][S_FILES][a.arg("file")]
+    return bool(f[FL_ST] == st.F_ERR and (f[FL_SER] >= 0 or f[FL_FOLIOS]))
 
 
 def _o5(pre: State, a: Action, out: Outcome[State]) -> bool:

@@ -27,7 +27,39 @@ from luoverify.model.core import Action, Outcome
 from luoverify.model.legacy import base as legacy_base
 from luoverify.model.luo import JUMP_ACTIONS, REBOOT_ACTIONS
 from luoverify.model.property import Property
-from luoverify.model.state import State
+from luoverify.model.state import (
+    FAULTS,
+    FL_EXPECT,
+    FL_FOLIOS,
+    FL_HANDLE,
+    FL_MEMFD,
+    FL_SER,
+    FL_ST,
+    FL_TRIED,
+    GLOB,
+    INCOMING,
+    KEXECS,
+    M_FOLIOS,
+    M_USER,
+    MEMFDS,
+    OUTGOING,
+    P_CONTENT,
+    P_OWNER,
+    P_SCRATCH,
+    P_STAMPED,
+    P_TRACKED,
+    PAGES,
+    PHASE,
+    S_FBLK,
+    S_FILES,
+    S_FROZEN,
+    S_SNAP,
+    S_STATUS,
+    S_VETOED,
+    SNAP_FBLK,
+    SNAP_FILES,
+    State,
+)
 
 StateCheck = Callable[[State], "str | None"]
 StepCheck = Callable[[State, Action, Outcome[State]], "str | None"]
@@ -36,22 +68,22 @@ StepCheck = Callable[[State, Action, Outcome[State]], "str | None"]
 # ===================================================================== state analysis
 
 def _outgoing_files(state: State) -> Iterator[tuple[int, int, tuple[Any, ...]]]:
-    for si, s in enumerate(state[1]):
-        for fi, f in enumerate(s[4]):
-            if f[0] in (st.PRESERVED, st.FROZEN):
+    for si, s in enumerate(state[OUTGOING]):
+        for fi, f in enumerate(s[S_FILES]):
+            if f[FL_ST] in (st.PRESERVED, st.FROZEN):
                 yield si, fi, f
 
 
 def _live_incoming_files(state: State) -> Iterator[tuple[int, int, tuple[Any, ...]]]:
     """Incoming files whose serialized metadata LUO still relies on (never retrieved)."""
-    for si, s in enumerate(state[2]):
-        for fi, f in enumerate(s[4]):
-            if f[0] == st.F_NEW:
+    for si, s in enumerate(state[INCOMING]):
+        for fi, f in enumerate(s[S_FILES]):
+            if f[FL_ST] == st.F_NEW:
                 yield si, fi, f
 
 
 def _named(f: tuple[Any, ...]) -> tuple[int, ...]:
-    return ((f[2],) if f[2] >= 0 else ()) + tuple(f[3])
+    return ((f[FL_SER],) if f[FL_SER] >= 0 else ()) + tuple(f[FL_FOLIOS])
 
 
 def holders(state: State) -> dict[int, list[str]]:
@@ -63,23 +95,23 @@ def holders(state: State) -> dict[int, list[str]]:
         out.setdefault(p, []).append(who)
 
     for p, pg in enumerate(pages):
-        if pg[0] == st.OTHER:
+        if pg[P_OWNER] == st.OTHER:
             add(p, "another kernel user")
     for m, mf in enumerate(memfds):
         if mf is not None:
-            for p in mf[1]:
+            for p in mf[M_FOLIOS]:
                 add(p, f"memfd {m} (folio)")
     for si, s in enumerate(outs):
-        if s[1] >= 0:
-            add(s[1], f"outgoing session {si} (files block)")
-        for fi, f in enumerate(s[4]):
-            if f[0] in (st.PRESERVED, st.FROZEN) and f[2] >= 0:
-                add(f[2], f"outgoing session {si} file {fi} (memfd_luo_ser)")
+        if s[S_FBLK] >= 0:
+            add(s[S_FBLK], f"outgoing session {si} (files block)")
+        for fi, f in enumerate(s[S_FILES]):
+            if f[FL_ST] in (st.PRESERVED, st.FROZEN) and f[FL_SER] >= 0:
+                add(f[FL_SER], f"outgoing session {si} file {fi} (memfd_luo_ser)")
     for si, s in enumerate(incs):
-        if s[1] >= 0:
-            add(s[1], f"incoming session {si} (files block)")
-        for fi, f in enumerate(s[4]):
-            if f[0] == st.F_NEW:
+        if s[S_FBLK] >= 0:
+            add(s[S_FBLK], f"incoming session {si} (files block)")
+        for fi, f in enumerate(s[S_FILES]):
+            if f[FL_ST] == st.F_NEW:
                 for p in _named(f):
                     add(p, f"incoming session {si} file {fi} (handed over)")
     return out
@@ -100,31 +132,32 @@ def namers(state: State) -> dict[int, list[str]]:
 def snapshot_named(state: State) -> dict[int, str]:
     """Pages named by serialized session metadata written during the current reboot."""
     out: dict[int, str] = {}
-    if state[0][1] == st.RUNNING:
+    if state[GLOB][PHASE] == st.RUNNING:
         return out
-    for si, s in enumerate(state[1]):
-        snap = s[5]
-        if snap is None or not s[2]:
+    for si, s in enumerate(state[OUTGOING]):
+        snap = s[S_SNAP]
+        if snap is None or not s[S_FROZEN]:
             continue
-        if snap[0] >= 0:
-            out[snap[0]] = f"serialized files block of outgoing session {si}"
-        for j, (ser, folios, _h) in enumerate(snap[1]):
+        if snap[SNAP_FBLK] >= 0:
+            out[snap[SNAP_FBLK]] = f"serialized files block of outgoing session {si}"
+        for j, (ser, folios, _h) in enumerate(snap[SNAP_FILES]):
             for p in ((ser,) if ser >= 0 else ()) + tuple(folios):
                 out[p] = f"serialized file {j} of outgoing session {si}"
     return out
 
 
 def _page(state: State, p: int) -> str:
-    pg = state[4][p]
+    pg = state[PAGES][p]
     flags = []
-    if pg[1]:
+    if pg[P_TRACKED]:
         flags.append("KHO-tracked")
-    if pg[2]:
+    if pg[P_STAMPED]:
         flags.append("stamped")
-    if pg[4]:
+    if pg[P_SCRATCH]:
         flags.append("scratch")
     extra = f", {', '.join(flags)}" if flags else ""
-    return f"page {p} [{st.OWNER_NAMES[pg[0]]}{extra}, content {st.CONTENT_NAMES[pg[3]]}]"
+    content = st.CONTENT_NAMES[pg[P_CONTENT]]
+    return f"page {p} [{st.OWNER_NAMES[pg[P_OWNER]]}{extra}, content {content}]"
 
 
 # ===================================================================== always
@@ -140,56 +173,56 @@ def single_owner(state: State) -> str | None:
 
 
 def no_free_while_preserved(state: State) -> str | None:
-    pages = state[4]
+    pages = state[PAGES]
     named = namers(state)
     snap = snapshot_named(state)
     for p, pg in enumerate(pages):
-        if pg[0] not in (st.FREE, st.OTHER):
+        if pg[P_OWNER] not in (st.FREE, st.OTHER):
             continue
-        if pg[1]:
+        if pg[P_TRACKED]:
             return f"{_page(state, p)} is tracked by KHO but was freed"
         if p in named:
             return f"{_page(state, p)} is named by {named[p][0]} but was freed"
         if p in snap:
             return f"{_page(state, p)} is named by the {snap[p]} but was freed"
-    for si, s in enumerate(state[2]):
-        if s[1] >= 0 and pages[s[1]][0] in (st.FREE, st.OTHER):
-            return f"{_page(state, s[1])} is the files block of incoming session {si} but free"
+    for si, s in enumerate(state[INCOMING]):
+        if s[S_FBLK] >= 0 and pages[s[S_FBLK]][0] in (st.FREE, st.OTHER):
+            return f"{_page(state, s[S_FBLK])} is the files block of incoming session {si} but free"
     return None
 
 
 def metadata_tracked(state: State) -> str | None:
-    pages = state[4]
+    pages = state[PAGES]
     for si, fi, f in _outgoing_files(state):
         for p in _named(f):
-            if not pages[p][1]:
+            if not pages[p][P_TRACKED]:
                 return (f"{_page(state, p)} is named by outgoing session {si} file {fi} "
                         "but KHO does not track it: it will not be handed over")
-    for si, s in enumerate(state[1]):
-        if s[1] >= 0 and not pages[s[1]][1]:
-            return f"files block {_page(state, s[1])} of outgoing session {si} is not tracked"
+    for si, s in enumerate(state[OUTGOING]):
+        if s[S_FBLK] >= 0 and not pages[s[S_FBLK]][1]:
+            return f"files block {_page(state, s[S_FBLK])} of outgoing session {si} is not tracked"
     return None
 
 
 def no_alloc_of_reserved(state: State) -> str | None:
-    pages = state[4]
+    pages = state[PAGES]
     for p, pg in enumerate(pages):
-        if pg[2] and pg[0] != st.RESV:
+        if pg[P_STAMPED] and pg[P_OWNER] != st.RESV:
             return f"{_page(state, p)} still carries a KHO stamp but was handed out"
     hold = holders(state)
     for si, fi, f in _live_incoming_files(state):
-        if f[5]:
+        if f[FL_TRIED]:
             continue  # retrieve was called: the handler consumed the data (see LUO-M4)
         for p in _named(f):
-            if pages[p][0] != st.RESV:
+            if pages[p][P_OWNER] != st.RESV:
                 return (f"{_page(state, p)} is handed over to incoming session {si} file {fi} "
                         f"but the new kernel gave it away (held by {hold.get(p, ['nobody'])})")
     return None
 
 
 def no_preserved_in_scratch(state: State) -> str | None:
-    for p, pg in enumerate(state[4]):
-        if pg[4] and (pg[1] or pg[0] == st.RESV):
+    for p, pg in enumerate(state[PAGES]):
+        if pg[P_SCRATCH] and (pg[P_TRACKED] or pg[P_OWNER] == st.RESV):
             return f"{_page(state, p)} is preserved inside a scratch region"
     return None
 
@@ -197,7 +230,7 @@ def no_preserved_in_scratch(state: State) -> str | None:
 # ===================================================================== step
 
 def _jumped(pre: State, post: State) -> bool:
-    return bool(post[0][0] > pre[0][0])
+    return bool(post[GLOB][KEXECS] > pre[GLOB][KEXECS])
 
 
 def data_intact(pre: State, action: Action, out: Outcome[State]) -> str | None:
@@ -206,13 +239,13 @@ def data_intact(pre: State, action: Action, out: Outcome[State]) -> str | None:
     if not any(ev == "handler_retrieve" for ev, _ in out.events):
         return None
     post = out.state
-    f = post[2][action.arg("session")][4][action.arg("file")]
-    mf = post[3][f[1]]
-    got = tuple(post[4][p][3] for p in mf[1])
-    if got != f[6]:
+    f = post[INCOMING][action.arg("session")][S_FILES][action.arg("file")]
+    mf = post[MEMFDS][f[FL_MEMFD]]
+    got = tuple(post[PAGES][p][P_CONTENT] for p in mf[M_FOLIOS])
+    if got != f[FL_EXPECT]:
         names = [st.CONTENT_NAMES[c] for c in got]
-        want = [st.CONTENT_NAMES[c] for c in f[6]]
-        return (f"retrieved memfd {f[1]} of incoming session {action.arg('session')} reads "
+        want = [st.CONTENT_NAMES[c] for c in f[FL_EXPECT]]
+        return (f"retrieved memfd {f[FL_MEMFD]} of incoming session {action.arg('session')} reads "
                 f"{names}, but {want} was in its pages at the jump")
     return None
 
@@ -249,21 +282,21 @@ def retrieve_at_most_once(pre: State, action: Action, out: Outcome[State]) -> st
 def cancel_releases_all(pre: State, action: Action, out: Outcome[State]) -> str | None:
     if action.name != "close_session" or action.arg("list") != "out":
         return None
-    s = pre[1][action.arg("session")]
+    s = pre[OUTGOING][action.arg("session")]
     post = out.state
-    pages = ([s[1]] if s[1] >= 0 else []) + [p for f in s[4] for p in _named(f)]
+    pages = ([s[S_FBLK]] if s[S_FBLK] >= 0 else []) + [p for f in s[S_FILES] for p in _named(f)]
     for p in pages:
-        if post[4][p][1]:
+        if post[PAGES][p][P_TRACKED]:
             return (f"after closing outgoing session {action.arg('session')}, "
                     f"{_page(post, p)} is still tracked by KHO")
-    for m, mf in enumerate(pre[3]):
-        if mf is None or not mf[0]:
+    for m, mf in enumerate(pre[MEMFDS]):
+        if mf is None or not mf[M_USER]:
             continue
-        after = post[3][m]
-        before_data = [pre[4][p][3] for p in mf[1]]
+        after = post[MEMFDS][m]
+        before_data = [pre[PAGES][p][P_CONTENT] for p in mf[M_FOLIOS]]
         if after is None:
             return f"closing the session destroyed memfd {m} that user space still holds"
-        if [post[4][p][3] for p in after[1]] != before_data:
+        if [post[PAGES][p][P_CONTENT] for p in after[M_FOLIOS]] != before_data:
             return f"closing the session changed the data of memfd {m}"
     return None
 
@@ -271,13 +304,13 @@ def cancel_releases_all(pre: State, action: Action, out: Outcome[State]) -> str 
 def failed_reboot_restores(pre: State, action: Action, out: Outcome[State]) -> str | None:
     if action.name not in REBOOT_ACTIONS or out.ret >= 0:
         return None
-    for si, s in enumerate(out.state[1]):
-        for fi, f in enumerate(s[4]):
+    for si, s in enumerate(out.state[OUTGOING]):
+        for fi, f in enumerate(s[S_FILES]):
             # legacy: a failed freeze cancels every file, as v3 documents (REGISTERED)
-            if f[0] not in (st.PRESERVED, st.REGISTERED):
+            if f[FL_ST] not in (st.PRESERVED, st.REGISTERED):
                 return (f"reboot() failed with {E.ret_name(out.ret)} but outgoing session "
-                        f"{si} file {fi} is left {st.FILE_ST_NAMES[f[0]]}")
-            if not f[4]:
+                        f"{si} file {fi} is left {st.FILE_ST_NAMES[f[FL_ST]]}")
+            if not f[FL_HANDLE]:
                 return (f"reboot() failed with {E.ret_name(out.ret)} and outgoing session "
                         f"{si} file {fi} lost its serialized_data handle")
     return None
@@ -286,16 +319,16 @@ def failed_reboot_restores(pre: State, action: Action, out: Outcome[State]) -> s
 def finish_disposes(pre: State, action: Action, out: Outcome[State]) -> str | None:
     if action.name not in ("finish", "close_session") or action.arg("list") != "in":
         return None
-    s = pre[2][action.arg("session")]
+    s = pre[INCOMING][action.arg("session")]
     if out.ret != 0 or (action.name == "close_session" and action.arg("fault")):
         return None
     # files never retrieved, and (legacy O4) files marked reclaimed whose data was
     # never restored: both still name handed-over pages
-    pages = ([s[1]] if s[1] >= 0 else []) + [p for f in s[4] if f[0] in (st.F_NEW, st.F_ERR)
-                                             for p in _named(f)]
+    pages = ([s[S_FBLK]] if s[S_FBLK] >= 0 else []) + [
+        p for f in s[S_FILES] if f[FL_ST] in (st.F_NEW, st.F_ERR) for p in _named(f)]
     for p in pages:
-        pg = out.state[4][p]
-        if pg[0] == st.RESV or pg[2]:
+        pg = out.state[PAGES][p]
+        if pg[P_OWNER] == st.RESV or pg[P_STAMPED]:
             return (f"finish of incoming session {action.arg('session')} left "
                     f"{_page(out.state, p)} reserved")
     return None
@@ -306,17 +339,17 @@ def finish_disposes(pre: State, action: Action, out: Outcome[State]) -> str | No
 def cancel_returns_to_normal(pre: State, action: Action, out: Outcome[State]) -> str | None:
     """CANCEL (or closing /dev/liveupdate) from PREPARED / FROZEN ends in NORMAL with
     KHO not finalized and nothing tracked."""
-    if legacy_base(pre[0][1]) not in (st.L_PREPARED, st.L_FROZEN):
+    if legacy_base(pre[GLOB][PHASE]) not in (st.L_PREPARED, st.L_FROZEN):
         return None
     what = "CANCEL" if action.name == "cancel" else "closing /dev/liveupdate"
     if out.ret != 0:
-        return f"{what} in {st.legacy_phase_name(pre[0][1])} returned {E.ret_name(out.ret)}"
-    phase = out.state[0][1]
+        return f"{what} in {st.legacy_phase_name(pre[GLOB][PHASE])} returned {E.ret_name(out.ret)}"
+    phase = out.state[GLOB][PHASE]
     if phase != st.L_NORMAL:
-        return (f"after {what} in {st.legacy_phase_name(pre[0][1])} the global state is "
+        return (f"after {what} in {st.legacy_phase_name(pre[GLOB][PHASE])} the global state is "
                 f"{st.legacy_phase_name(phase)}, not NORMAL")
-    for p, pg in enumerate(out.state[4]):
-        if pg[1]:
+    for p, pg in enumerate(out.state[PAGES]):
+        if pg[P_TRACKED]:
             return f"after {what}, {_page(out.state, p)} is still tracked by KHO"
     return None
 
@@ -324,13 +357,14 @@ def cancel_returns_to_normal(pre: State, action: Action, out: Outcome[State]) ->
 def update_delivers_prepared(pre: State, action: Action, out: Outcome[State]) -> str | None:
     """A live update (a kexec from PREPARED or FROZEN) hands every prepared file to the
     next kernel."""
-    if not _jumped(pre, out.state) or legacy_base(pre[0][1]) not in (st.L_PREPARED,
+    if not _jumped(pre, out.state) or legacy_base(pre[GLOB][PHASE]) not in (st.L_PREPARED,
                                                                        st.L_FROZEN):
         return None
-    want = sum(1 for s in pre[1] for f in s[4] if f[0] in (st.PRESERVED, st.FROZEN))
-    got = sum(1 for s in out.state[2] for f in s[4] if f[0] == st.F_NEW)
+    want = sum(1 for s in pre[OUTGOING] for f in s[S_FILES]
+               if f[FL_ST] in (st.PRESERVED, st.FROZEN))
+    got = sum(1 for s in out.state[INCOMING] for f in s[S_FILES] if f[FL_ST] == st.F_NEW)
     if got != want:
-        return (f"kexec from {st.legacy_phase_name(pre[0][1])} delivered {got} of {want} "
+        return (f"kexec from {st.legacy_phase_name(pre[GLOB][PHASE])} delivered {got} of {want} "
                 "prepared files to the next kernel: their data is lost")
     return None
 
@@ -338,9 +372,9 @@ def update_delivers_prepared(pre: State, action: Action, out: Outcome[State]) ->
 def freeze_fails_only_on_error(pre: State, action: Action,
                                out: Outcome[State]) -> str | None:
     """FREEZE (or the freeze inside reboot) fails only when a file's freeze fails."""
-    if legacy_base(pre[0][1]) != st.L_PREPARED or out.ret == 0:
+    if legacy_base(pre[GLOB][PHASE]) != st.L_PREPARED or out.ret == 0:
         return None
-    if out.ret > 0 or out.state[0][2] == pre[0][2]:
+    if out.ret > 0 or out.state[GLOB][FAULTS] == pre[GLOB][FAULTS]:
         return (f"{action} returned {out.ret} although no file failed to freeze "
                 "(not an errno: an uninitialized value)" if out.ret > 0 else
                 f"{action} returned {E.ret_name(out.ret)} although no file failed to "
@@ -351,20 +385,20 @@ def freeze_fails_only_on_error(pre: State, action: Action,
 def _handed_over(pre: State, p: int) -> bool:
     """Does the jump from ``pre`` hand page ``p`` over? Tracked pages are, except in the
     legacy machine without finalized KHO, which hands nothing over."""
-    phase = pre[0][1]
+    phase = pre[GLOB][PHASE]
     if phase >= st.L_PREPARED and not phase & st.KHO_FINALIZED:
         return False
-    return bool(pre[4][p][1])
+    return bool(pre[PAGES][p][P_TRACKED])
 
 
 def leak_bound(pre: State, action: Action, out: Outcome[State]) -> str | None:
     if not _jumped(pre, out.state):
         return None
-    for p, after in enumerate(out.state[4]):
+    for p, after in enumerate(out.state[PAGES]):
         handed = _handed_over(pre, p)
-        if bool(after[0] == st.RESV) != handed:
+        if bool(after[P_OWNER] == st.RESV) != handed:
             return (f"at the jump, page {p} was {'' if handed else 'not '}handed over "
-                    f"but the next kernel left it {st.OWNER_NAMES[after[0]]}")
+                    f"but the next kernel left it {st.OWNER_NAMES[after[P_OWNER]]}")
     return None
 
 
@@ -378,13 +412,13 @@ def handover_matches_metadata(pre: State, action: Action, out: Outcome[State]) -
     if not _jumped(pre, out.state):
         return None
     named: dict[int, str] = {}
-    for si, sess in enumerate(out.state[2]):
-        if sess[1] >= 0:
-            named[sess[1]] = f"serialized files block of session {si}"
-        for fi, f in enumerate(sess[4]):
+    for si, sess in enumerate(out.state[INCOMING]):
+        if sess[S_FBLK] >= 0:
+            named[sess[S_FBLK]] = f"serialized files block of session {si}"
+        for fi, f in enumerate(sess[S_FILES]):
             for p in _named(f):
                 named[p] = f"serialized file {fi} of session {si}"
-    for p in range(len(pre[4])):
+    for p in range(len(pre[PAGES])):
         handed = _handed_over(pre, p)
         if handed and p not in named:
             return (f"{_page(pre, p)} is handed over but no serialized metadata names it: "
@@ -397,39 +431,39 @@ def handover_matches_metadata(pre: State, action: Action, out: Outcome[State]) -
 # ===================================================================== sometimes
 
 def happy_path(state: State) -> str | None:
-    for si, s in enumerate(state[2]):
-        for f in s[4]:
-            if f[0] != st.F_OK or not f[6] or f[1] < 0:
+    for si, s in enumerate(state[INCOMING]):
+        for f in s[S_FILES]:
+            if f[FL_ST] != st.F_OK or not f[FL_EXPECT] or f[FL_MEMFD] < 0:
                 continue
-            mf = state[3][f[1]]
-            if (mf is not None and all(c in (st.DATA_A, st.DATA_B) for c in f[6])
-                    and tuple(state[4][p][3] for p in mf[1]) == f[6]):
+            mf = state[MEMFDS][f[FL_MEMFD]]
+            if (mf is not None and all(c in (st.DATA_A, st.DATA_B) for c in f[FL_EXPECT])
+                    and tuple(state[PAGES][p][P_CONTENT] for p in mf[M_FOLIOS]) == f[FL_EXPECT]):
                 return f"incoming session {si} retrieved a memfd with its data intact"
     return None
 
 
 def freeze_failure_rolled_back(pre: State, action: Action, out: Outcome[State]) -> str | None:
     if (action.name in ("luo_session_serialize", "reboot") and out.ret == -E.EIO
-            and any(s[4] for s in out.state[1])):
+            and any(s[S_FILES] for s in out.state[OUTGOING])):
         return "a freeze failure was rolled back with files still preserved"
     return None
 
 
 def frozen_then_cancelled(pre: State, action: Action, out: Outcome[State]) -> str | None:
-    if action.name == "cancel" and out.ret == 0 and legacy_base(pre[0][1]) == st.L_FROZEN:
+    if action.name == "cancel" and out.ret == 0 and legacy_base(pre[GLOB][PHASE]) == st.L_FROZEN:
         return "CANCEL from FROZEN returned the machine to NORMAL"
     return None
 
 
 def veto_then_finish(state: State) -> str | None:
-    for si, s in enumerate(state[2]):
-        if s[0] == st.IN_FINISHED and s[3]:
+    for si, s in enumerate(state[INCOMING]):
+        if s[S_STATUS] == st.IN_FINISHED and s[S_VETOED]:
             return f"incoming session {si} finished after a can_finish veto"
     return None
 
 
 def two_kexec_cycles(state: State) -> str | None:
-    if state[0][0] >= 2 and happy_path(state):
+    if state[GLOB][KEXECS] >= 2 and happy_path(state):
         return "a memfd was retrieved intact in the third kernel"
     return None
 
@@ -438,9 +472,9 @@ def two_kexec_cycles(state: State) -> str | None:
 
 def clean(state: State) -> str | None:
     """No session of either kind, and no page tracked or reserved by KHO."""
-    if state[1] or state[2] or state[0][1] != st.RUNNING:
+    if state[OUTGOING] or state[INCOMING] or state[GLOB][PHASE] != st.RUNNING:
         return None
-    if any(pg[1] or pg[0] == st.RESV for pg in state[4]):
+    if any(pg[P_TRACKED] or pg[P_OWNER] == st.RESV for pg in state[PAGES]):
         return None
     return "clean"
 
