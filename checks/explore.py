@@ -178,44 +178,174 @@ class _Progress:
             self.bar.close()
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """The properties one search checks, sorted by where the search checks them."""
+
+    #: state properties, checked on every stored state
+    always: list[Property]
+    #: step properties, checked on every transition whose action can break them
+    steps: list[Property]
+    #: reachability goals on a state, and on a transition
+    some_state: list[Property]
+    some_step: list[Property]
+    #: properties of the whole explored graph, judged after the search
+    graphs: list[Property]
+
+
+def _plan(properties: Sequence[Property], not_applicable: dict[str, str]) -> _Plan:
+    """Sort ``properties`` by kind, leaving out those in ``not_applicable``."""
+    live = [p for p in properties if p.name not in not_applicable]
+    return _Plan(
+        always=[p for p in live if p.kind == "always"],
+        steps=[p for p in live if p.kind == "step"],
+        some_state=[p for p in live if p.kind == "sometimes" and not p.on_step],
+        some_step=[p for p in live if p.kind == "sometimes" and p.on_step],
+        graphs=[p for p in live if p.kind == "graph"],
+    )
+
+
+#: a witness found by the search: (state index, action id or -1, message)
+_Witness = tuple[int, int, str]
+
+
+@dataclass
+class _Search:
+    """Everything the breadth-first search stores, filled in by :func:`_bfs`.
+
+    States are numbered in BFS order; ``keys``, ``parent``, ``via``, ``depth_of`` and
+    ``masks`` have one row per state.
+    """
+
+    #: encoded canonical state -> its index
+    index: dict[bytes, int] = field(default_factory=dict)
+    keys: list[bytes] = field(default_factory=list)
+    parent: array[int] = field(default_factory=lambda: array("i"))
+    via: array[int] = field(default_factory=lambda: array("i"))
+    depth_of: array[int] = field(default_factory=lambda: array("H"))
+    #: per state: the union of the labels (``classify`` bits) along its BFS path
+    masks: array[int] = field(default_factory=lambda: array("Q"))
+    #: action id -> action, in the order the actions were first enabled
+    action_list: list[Action] = field(default_factory=list)
+    #: every transition, filled only when the graph is kept
+    edges: Edges = field(default_factory=lambda: Edges(array("i"), array("i"), array("i"),
+                                                       array("i")))
+    coverage: dict[str, KindStats] = field(default_factory=dict)
+    #: first violation per safety property
+    found: dict[str, _Witness] = field(default_factory=dict)
+    #: seconds from the start until each entry of ``found``
+    found_at: dict[str, float] = field(default_factory=dict)
+    #: (property, label bit) -> first violation whose path carries that label
+    found_by_label: dict[tuple[str, int], _Witness] = field(default_factory=dict)
+    #: first witness per reachability goal
+    reached: dict[str, _Witness] = field(default_factory=dict)
+    #: states reached by a violation and not expanded
+    pruned: set[int] = field(default_factory=set)
+    transitions: int = 0
+    limit_reason: str | None = None
+
+
 def explore(
     model: Model[S],
     properties: Sequence[Property],
     options: ExploreOptions | None = None,
 ) -> ExploreResult[S]:
-    """Breadth-first search of every reachable state, checking ``properties``."""
+    """Breadth-first search of every reachable state, checking ``properties``.
+
+    ``options`` (default :class:`ExploreOptions`) sets the limits, pruning and labelling.
+    The result numbers states in BFS order (``keys``, ``parent`` and ``via`` have one row
+    per state), gives each property a status (``holds``, ``violated``, ``unknown`` or
+    ``not_applicable``) and each violated safety or graph property a shortest concrete
+    counterexample; times are wall-clock seconds. A limit reached leaves ``complete``
+    False and says why in ``limit_reason``; it is not an error. Raises ``AssertionError``
+    when a counterexample cannot be concretized (the model's symmetry reduction is not a
+    symmetry).
+    """
     opts = options or ExploreOptions()
     start = time.perf_counter()
-    always = [p for p in properties if p.kind == "always" and p.name not in opts.not_applicable]
-    steps = [p for p in properties if p.kind == "step" and p.name not in opts.not_applicable]
-    some_state = [p for p in properties
-                  if p.kind == "sometimes" and not p.on_step and p.name not in opts.not_applicable]
-    some_step = [p for p in properties
-                 if p.kind == "sometimes" and p.on_step and p.name not in opts.not_applicable]
-    graphs = [p for p in properties if p.kind == "graph" and p.name not in opts.not_applicable]
-    keep_graph = opts.keep_graph or bool(graphs)
+    plan = _plan(properties, opts.not_applicable)
+    keep_graph = opts.keep_graph or bool(plan.graphs)
+    gc_was = gc.isenabled()
+    gc.disable()
+    progress = _Progress(opts.progress)
+    try:
+        search = _bfs(model, plan, opts, keep_graph, start, progress)
+    finally:
+        progress.close()
+        if gc_was:
+            gc.enable()
+    complete = search.limit_reason is None
+    status, notes, cexs = _verdicts(model, properties, opts.not_applicable, search, complete)
+    extras = _label_counterexamples(model, properties, search)
+    if plan.graphs:
+        _judge_graphs(model, plan.graphs, search, complete, status, notes, cexs)
+    seconds = time.perf_counter() - start
+    return ExploreResult(
+        states=len(search.keys),
+        transitions=search.transitions,
+        depth=max(search.depth_of) if search.depth_of else 0,
+        seconds=seconds,
+        complete=complete,
+        status=status,
+        notes=notes,
+        counterexamples=cexs,
+        extra_counterexamples=extras,
+        coverage=search.coverage,
+        edges=search.edges if keep_graph else None,
+        actions=search.action_list,
+        keys=search.keys,
+        limit_reason=search.limit_reason,
+        pruned=len(search.pruned),
+        parent=search.parent,
+        via=search.via,
+        found_seconds=search.found_at,
+    )
 
-    index: dict[bytes, int] = {}
+
+def _bfs(
+    model: Model[S],
+    plan: _Plan,
+    opts: ExploreOptions,
+    keep_graph: bool,
+    start: float,
+    progress: _Progress,
+) -> _Search:
+    """The search itself: store every reachable state, record the first witnesses.
+
+    The hot loop works on local aliases of the :class:`_Search` columns (a local is
+    cheaper than an attribute in CPython) and writes the two counters back at the end.
+    """
+    search = _Search()
+    index = search.index
     canon_cache: dict[bytes, bytes] = {}
-    keys: list[bytes] = []
-    parent = array("i")
-    via = array("i")
-    depth_of = array("H")
+    keys = search.keys
+    parent = search.parent
+    via = search.via
+    depth_of = search.depth_of
+    masks = search.masks
     action_ids: dict[Action, int] = {}
-    action_list: list[Action] = []
-    edge_src, edge_dst, edge_act, edge_ret = array("i"), array("i"), array("i"), array("i")
-    coverage: dict[str, KindStats] = {}
+    action_list = search.action_list
+    edges = search.edges
+    edge_src, edge_dst, edge_act, edge_ret = edges.src, edges.dst, edges.act, edges.ret
+    coverage = search.coverage
     kind_of: dict[Action, str] = {}
-    #: first violation per property: (state index, action id or -1, message)
-    found: dict[str, tuple[int, int, str]] = {}
-    reached: dict[str, tuple[int, int, str]] = {}
+    found = search.found
+    found_at = search.found_at
+    found_by_label = search.found_by_label
+    reached = search.reached
+    always, steps = plan.always, plan.steps
+    some_state, some_step = plan.some_state, plan.some_step
     transitions = 0
     limit_reason: str | None = None
     prune = opts.prune_violations
     classify = opts.classify
-    masks = array("Q")
-    #: (property, label bit) -> first violation whose path carries that label
-    found_by_label: dict[tuple[str, int], tuple[int, int, str]] = {}
+    #: a model that says it reduces nothing (LuoModel(symmetry=False)) needs no canonical
+    #: form and no memo of it
+    no_symmetry = getattr(model, "symmetry", True) is False
+    steps_for: dict[str, list[Property]] = {}
+    pruned = search.pruned
+    bad_states: set[int] = set()  # states that violate an always property themselves
+    revived: list[int] = []
 
     def record(name: str, idx: int, aid: int, msg: str, mask: int) -> None:
         if name not in found:
@@ -226,14 +356,6 @@ def explore(
             mask ^= bit
             if (name, bit) not in found_by_label:
                 found_by_label[(name, bit)] = (idx, aid, msg)
-    found_at: dict[str, float] = {}
-    #: a model that says it reduces nothing (LuoModel(symmetry=False)) needs no canonical
-    #: form and no memo of it
-    no_symmetry = getattr(model, "symmetry", True) is False
-    steps_for: dict[str, list[Property]] = {}
-    pruned: set[int] = set()
-    bad_states: set[int] = set()  # states that violate an always property themselves
-    revived: list[int] = []
 
     def add(state: S, par: int, aid: int, depth: int, bad: bool, mask: int,
             data: bytes | None = None) -> int:
@@ -262,147 +384,150 @@ def explore(
                     reached[prop.name] = (idx, -1, msg)
         return idx
 
-    gc_was = gc.isenabled()
-    gc.disable()
-    progress = _Progress(opts.progress)
-    try:
-        for init in model.init_states():
-            c = model.canonical(init)
-            if model.encode(c) not in index:
-                add(c, -1, -1, 0, False, 0)
-        nxt_index = 0
-        while nxt_index < len(keys) or revived:
-            if opts.max_states is not None and len(keys) >= opts.max_states:
-                limit_reason = (f"state limit {opts.max_states} reached with "
-                                f"{len(keys) - nxt_index} states still queued")
-                break
-            if (opts.max_seconds is not None and nxt_index & 0x3FF == 0
-                    and time.perf_counter() - start >= opts.max_seconds):
-                limit_reason = (f"time limit {opts.max_seconds:g} s reached with "
-                                f"{len(keys) - nxt_index} states still queued")
-                break
-            if revived:
-                cur = revived.pop()
+    for init in model.init_states():
+        c = model.canonical(init)
+        if model.encode(c) not in index:
+            add(c, -1, -1, 0, False, 0)
+    nxt_index = 0
+    while nxt_index < len(keys) or revived:
+        if opts.max_states is not None and len(keys) >= opts.max_states:
+            limit_reason = (f"state limit {opts.max_states} reached with "
+                            f"{len(keys) - nxt_index} states still queued")
+            break
+        if (opts.max_seconds is not None and nxt_index & 0x3FF == 0
+                and time.perf_counter() - start >= opts.max_seconds):
+            limit_reason = (f"time limit {opts.max_seconds:g} s reached with "
+                            f"{len(keys) - nxt_index} states still queued")
+            break
+        if revived:
+            cur = revived.pop()
+        else:
+            cur = nxt_index
+            nxt_index += 1
+            if cur in pruned:
+                continue
+        state = model.decode(keys[cur])
+        depth = depth_of[cur]
+        seen_kinds: set[str] = set()
+        for action in model.actions(state):
+            aid = action_ids.get(action)
+            if aid is None:
+                aid = len(action_list)
+                action_ids[action] = aid
+                action_list.append(action)
+                kind_of[action] = model.action_kind(action)
+            kind = kind_of[action]
+            stats = coverage.get(kind)
+            if stats is None:
+                stats = coverage[kind] = KindStats()
+            if kind not in seen_kinds:
+                seen_kinds.add(kind)
+                stats.enabled += 1
+            out = model.next_state(state, action)
+            transitions += 1
+            bad = False
+            # the labels of this transition's path, needed only for a violation or a
+            # new state: classified lazily (most transitions reach a known state)
+            tmask = -1
+            step_props = steps_for.get(action.name)
+            if step_props is None:  # the step properties this call can break
+                step_props = steps_for[action.name] = [
+                    p for p in steps if p.triggers is None or action.name in p.triggers]
+            for prop in step_props:
+                if prune or prop.name not in found:
+                    msg = prop.check(state, action, out)
+                    if msg is not None:
+                        bad = True
+                        if tmask < 0:
+                            tmask = masks[cur] | (
+                                classify(state, action, out) if classify else 0)
+                        record(prop.name, cur, aid, msg, tmask)
+            for prop in some_step:
+                if prop.name not in reached:
+                    msg = prop.check(state, action, out)
+                    if msg is not None:
+                        reached[prop.name] = (cur, aid, msg)
+            found_dst: int | None
+            nxt: S | None = None
+            cdata = b""
+            if out.state == state and not bad:
+                found_dst = cur  # an error that changed nothing: no canonical form needed
+            elif no_symmetry:
+                nxt = out.state  # the canonical form is the state itself
+                cdata = model.encode(nxt)
+                found_dst = index.get(cdata)
             else:
-                cur = nxt_index
-                nxt_index += 1
-                if cur in pruned:
-                    continue
-            state = model.decode(keys[cur])
-            depth = depth_of[cur]
-            seen_kinds: set[str] = set()
-            for action in model.actions(state):
-                aid = action_ids.get(action)
-                if aid is None:
-                    aid = len(action_list)
-                    action_ids[action] = aid
-                    action_list.append(action)
-                    kind_of[action] = model.action_kind(action)
-                kind = kind_of[action]
-                stats = coverage.get(kind)
-                if stats is None:
-                    stats = coverage[kind] = KindStats()
-                if kind not in seen_kinds:
-                    seen_kinds.add(kind)
-                    stats.enabled += 1
-                out = model.next_state(state, action)
-                transitions += 1
-                bad = False
-                # the labels of this transition's path, needed only for a violation or a
-                # new state: classified lazily (most transitions reach a known state)
-                tmask = -1
-                step_props = steps_for.get(action.name)
-                if step_props is None:  # the step properties this call can break
-                    step_props = steps_for[action.name] = [
-                        p for p in steps if p.triggers is None or action.name in p.triggers]
-                for prop in step_props:
-                    if prune or prop.name not in found:
-                        msg = prop.check(state, action, out)
-                        if msg is not None:
-                            bad = True
-                            if tmask < 0:
-                                tmask = masks[cur] | (
-                                    classify(state, action, out) if classify else 0)
-                            record(prop.name, cur, aid, msg, tmask)
-                for prop in some_step:
-                    if prop.name not in reached:
-                        msg = prop.check(state, action, out)
-                        if msg is not None:
-                            reached[prop.name] = (cur, aid, msg)
-                found_dst: int | None
-                nxt: S | None = None
-                cdata = b""
-                if out.state == state and not bad:
-                    found_dst = cur  # an error that changed nothing: no canonical form needed
-                elif no_symmetry:
-                    nxt = out.state  # the canonical form is the state itself
-                    cdata = model.encode(nxt)
-                    found_dst = index.get(cdata)
-                else:
-                    # many transitions reach the same raw successor: memoize its canonical
-                    # form by its bytes (bounded, so memory stays proportional to states)
-                    raw = model.encode(out.state)
-                    cached = canon_cache.get(raw)
-                    if cached is None:
-                        nxt = model.canonical(out.state)
-                        cached = model.encode(nxt)
-                        if len(canon_cache) >= CANON_CACHE_LIMIT:
-                            canon_cache.clear()
-                        canon_cache[raw] = cached
-                    cdata = cached
-                    found_dst = index.get(cdata)
-                o = stats.outcomes.get(out.ret)
-                if o is None:
-                    o = stats.outcomes[out.ret] = OutcomeStats()
-                o.fired += 1
-                if found_dst is None:
-                    if nxt is None:
-                        nxt = model.decode(cdata)
-                    if tmask < 0:
-                        tmask = masks[cur] | (classify(state, action, out) if classify else 0)
-                    dst = add(nxt, cur, aid, depth + 1, bad, tmask, cdata)
-                    o.new_states += 1
-                else:
-                    dst = found_dst
-                    if not bad and dst in pruned and dst not in bad_states:
-                        # first reached by a violating step, now by a clean one: expand it
-                        pruned.discard(dst)
-                        if dst < cur:
-                            revived.append(dst)
-                if keep_graph:
-                    edge_src.append(cur)
-                    edge_dst.append(dst)
-                    edge_act.append(aid)
-                    edge_ret.append(out.ret)
-            if cur & 0x3FF == 0:
-                progress.update(len(keys), depth, len(keys) - nxt_index)
-            if opts.stop_at_first and found:
-                limit_reason = "stopped at the first violation"
-                break
-            if opts.stop_when_all and len(found) >= len(always) + len(steps):
-                limit_reason = "stopped: every property has a counterexample"
-                break
-    finally:
-        progress.close()
-        if gc_was:
-            gc.enable()
+                # many transitions reach the same raw successor: memoize its canonical
+                # form by its bytes (bounded, so memory stays proportional to states)
+                raw = model.encode(out.state)
+                cached = canon_cache.get(raw)
+                if cached is None:
+                    nxt = model.canonical(out.state)
+                    cached = model.encode(nxt)
+                    if len(canon_cache) >= CANON_CACHE_LIMIT:
+                        canon_cache.clear()
+                    canon_cache[raw] = cached
+                cdata = cached
+                found_dst = index.get(cdata)
+            o = stats.outcomes.get(out.ret)
+            if o is None:
+                o = stats.outcomes[out.ret] = OutcomeStats()
+            o.fired += 1
+            if found_dst is None:
+                if nxt is None:
+                    nxt = model.decode(cdata)
+                if tmask < 0:
+                    tmask = masks[cur] | (classify(state, action, out) if classify else 0)
+                dst = add(nxt, cur, aid, depth + 1, bad, tmask, cdata)
+                o.new_states += 1
+            else:
+                dst = found_dst
+                if not bad and dst in pruned and dst not in bad_states:
+                    # first reached by a violating step, now by a clean one: expand it
+                    pruned.discard(dst)
+                    if dst < cur:
+                        revived.append(dst)
+            if keep_graph:
+                edge_src.append(cur)
+                edge_dst.append(dst)
+                edge_act.append(aid)
+                edge_ret.append(out.ret)
+        if cur & 0x3FF == 0:
+            progress.update(len(keys), depth, len(keys) - nxt_index)
+        if opts.stop_at_first and found:
+            limit_reason = "stopped at the first violation"
+            break
+        if opts.stop_when_all and len(found) >= len(always) + len(steps):
+            limit_reason = "stopped: every property has a counterexample"
+            break
+    search.transitions = transitions
+    search.limit_reason = limit_reason
+    return search
 
-    complete = limit_reason is None
-    edges = Edges(edge_src, edge_dst, edge_act, edge_ret)
+
+def _verdicts(
+    model: Model[S],
+    properties: Sequence[Property],
+    not_applicable: dict[str, str],
+    search: _Search,
+    complete: bool,
+) -> tuple[dict[str, str], dict[str, str], dict[str, Counterexample[S]]]:
+    """Status, note and counterexample of every non-graph property (and of every property
+    judged not applicable), in the order of ``properties``."""
     status: dict[str, str] = {}
     notes: dict[str, str] = {}
     cexs: dict[str, Counterexample[S]] = {}
+    found, reached = search.found, search.reached
     for prop in properties:
-        if prop.name in opts.not_applicable:
+        if prop.name in not_applicable:
             status[prop.name] = "not_applicable"
-            notes[prop.name] = opts.not_applicable[prop.name]
+            notes[prop.name] = not_applicable[prop.name]
         elif prop.kind in ("always", "step"):
             if prop.name in found:
                 status[prop.name] = "violated"
                 idx, aid, msg = found[prop.name]
                 notes[prop.name] = msg
-                cexs[prop.name] = _counterexample(model, prop, keys, parent, via,
-                                                  action_list, idx, aid, msg)
+                cexs[prop.name] = _counterexample_of(model, prop, search, idx, aid, msg)
             else:
                 status[prop.name] = "holds" if complete else "unknown"
         elif prop.kind == "sometimes":
@@ -412,51 +537,56 @@ def explore(
             else:
                 status[prop.name] = "violated" if complete else "unknown"
                 notes[prop.name] = "never reached: properties may hold vacuously"
-    extras: dict[str, dict[int, Counterexample[S]]] = {}
-    for (name, bit), (idx, aid, msg) in sorted(found_by_label.items()):
-        prop = next(p for p in properties if p.name == name)
-        extras.setdefault(name, {})[bit] = _counterexample(
-            model, prop, keys, parent, via, action_list, idx, aid, msg)
-    if graphs:
-        from luoverify.checks.graphs import check_graph_property
+    return status, notes, cexs
 
-        for prop in graphs:
-            if not complete or pruned:
-                status[prop.name] = "unknown"
-                notes[prop.name] = ("the graph is incomplete" if not complete else
-                                    "states past a violation were not expanded "
-                                    "(use --continue)")
-                continue
-            stuck = check_graph_property(model, keys, edges, prop)
-            if stuck is None:
-                status[prop.name] = "holds"
-            else:
-                idx, gmsg = stuck
-                status[prop.name] = "violated"
-                notes[prop.name] = gmsg
-                cexs[prop.name] = _counterexample(model, prop, keys, parent, via,
-                                                  action_list, idx, -1, gmsg)
-    seconds = time.perf_counter() - start
-    return ExploreResult(
-        states=len(keys),
-        transitions=transitions,
-        depth=max(depth_of) if depth_of else 0,
-        seconds=seconds,
-        complete=complete,
-        status=status,
-        notes=notes,
-        counterexamples=cexs,
-        extra_counterexamples=extras,
-        coverage=coverage,
-        edges=edges if keep_graph else None,
-        actions=action_list,
-        keys=keys,
-        limit_reason=limit_reason,
-        pruned=len(pruned),
-        parent=parent,
-        via=via,
-        found_seconds=found_at,
-    )
+
+def _label_counterexamples(
+    model: Model[S], properties: Sequence[Property], search: _Search
+) -> dict[str, dict[int, Counterexample[S]]]:
+    """Per property and label bit, the first counterexample whose path has that label."""
+    extras: dict[str, dict[int, Counterexample[S]]] = {}
+    for (name, bit), (idx, aid, msg) in sorted(search.found_by_label.items()):
+        prop = next(p for p in properties if p.name == name)
+        extras.setdefault(name, {})[bit] = _counterexample_of(model, prop, search, idx, aid,
+                                                              msg)
+    return extras
+
+
+def _judge_graphs(
+    model: Model[S],
+    graphs: list[Property],
+    search: _Search,
+    complete: bool,
+    status: dict[str, str],
+    notes: dict[str, str],
+    cexs: dict[str, Counterexample[S]],
+) -> None:
+    """Judge the graph properties on the explored graph, adding to ``status``, ``notes``
+    and ``cexs``; a graph that is incomplete or pruned leaves them unknown."""
+    from luoverify.checks.graphs import check_graph_property
+
+    for prop in graphs:
+        if not complete or search.pruned:
+            status[prop.name] = "unknown"
+            notes[prop.name] = ("the graph is incomplete" if not complete else
+                                "states past a violation were not expanded "
+                                "(use --continue)")
+            continue
+        stuck = check_graph_property(model, search.keys, search.edges, prop)
+        if stuck is None:
+            status[prop.name] = "holds"
+        else:
+            idx, gmsg = stuck
+            status[prop.name] = "violated"
+            notes[prop.name] = gmsg
+            cexs[prop.name] = _counterexample_of(model, prop, search, idx, -1, gmsg)
+
+
+def _counterexample_of(
+    model: Model[S], prop: Property, search: _Search, idx: int, aid: int, msg: str
+) -> Counterexample[S]:
+    return _counterexample(model, prop, search.keys, search.parent, search.via,
+                           search.action_list, idx, aid, msg)
 
 
 def path_to(parent: array[int], via: array[int], idx: int) -> list[tuple[int, int]]:
