@@ -80,7 +80,7 @@ class BmcResult:
     overflow_at: int | None = None
 
 
-def flat(s: S) -> list[tuple[str, Any]]:
+def flat_vars(s: S) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     for name in SCALARS:
         out.append((name, s[name]))
@@ -97,7 +97,7 @@ def _chain(sel: list[tuple[z3.BoolRef, Any]], default: Any) -> Any:
     return out
 
 
-def concrete(model: z3.ModelRef, s: S) -> S:
+def concrete_state(model: z3.ModelRef, s: S) -> S:
     def val(t: Any) -> Any:
         if isinstance(t, tuple):
             return tuple(val(x) for x in t)
@@ -129,7 +129,7 @@ def bmc(design: Design, bounds: Bounds, depth: int, *,
     solver.set("timeout", timeout_ms)
     states = [sym.variables("0")]
     init = sym.init()
-    for (_n, var), (_m, val) in zip(flat(states[0]), flat(init), strict=True):
+    for (_n, var), (_m, val) in zip(flat_vars(states[0]), flat_vars(init), strict=True):
         solver.add(var == lift(val))
     acts: list[z3.ArithRef] = []
     rets: list[z3.ArithRef] = []
@@ -144,8 +144,8 @@ def bmc(design: Design, bounds: Bounds, depth: int, *,
         solver.add(act >= 0, act < len(insts))
         steps = [sym.step(pre, a) for a in insts]
         sel = [act == i for i in range(len(insts))]
-        pre_flat, post_flat = flat(pre), flat(post)
-        step_flats = [flat(stp.post) for stp in steps]
+        pre_flat, post_flat = flat_vars(pre), flat_vars(post)
+        step_flats = [flat_vars(stp.post) for stp in steps]
         for i, stp in enumerate(steps):
             if stp.guard is False:
                 solver.add(act != i)
@@ -213,7 +213,7 @@ def _decode_trace(design: Design, bounds: Bounds, sym: SymbolicLuo, insts: list[
     """Decode a Z3 model, re-run it through next_state, confirm the violation."""
     model = model_for(design, bounds, symmetry=False)
     state = model.init_states()[0]
-    concrete = [concrete(mdl, s) for s in states]
+    concrete = [concrete_state(mdl, s) for s in states]
     if decode(concrete[0]) != state:
         raise Disagreement("the BMC initial state is not the model's")
     steps: list[tuple[Action | None, int, State]] = [(None, 0, state)]
@@ -358,8 +358,8 @@ def induction(design: Design, bounds: Bounds, *, props: Sequence[str] | None = N
 # ================================================= counterexamples to induction (CTIs)
 
 _RANGES: dict[str, tuple[int, int]] = {
-    "owner": (st.FREE, st.RESV), "cnt": (st.ZERO, st.JUNK),
-    "sst": (st.OUT_OPEN, st.IN_STUCK), "fst": (st.PRESERVED, st.F_ERR),
+    "owner": (st.FREE, st.RESV), "content": (st.ZERO, st.JUNK),
+    "session_status": (st.OUT_OPEN, st.IN_STUCK), "file_state": (st.PRESERVED, st.F_ERR),
 }
 
 
@@ -427,9 +427,9 @@ def find_cti(design: Design, bounds: Bounds, shape: str, prop: str,
             f"Z3 unknown ({solver.reason_unknown()})"
     mdl = solver.model()
     i = mdl.eval(which).as_long()
-    concrete_pre = concrete(mdl, pre)
+    concrete_pre = concrete_state(mdl, pre)
     post_terms = steps[i].post
-    concrete_post = concrete(mdl, post_terms)
+    concrete_post = concrete_state(mdl, post_terms)
     return Cti(decode(concrete_pre), explicit_action(concrete_pre, insts[i]),
                mdl.eval(lift(steps[i].ret)).as_long(), decode(concrete_post))
 

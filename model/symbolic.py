@@ -18,10 +18,10 @@ One encoding, three readings. Every action is written once, below, against a *un
 Representation (relational: objects are identities, not list positions). A session or
 file is a slot with an ``exists`` flag and a creation number ``seq``; the explicit model's
 list order is the order of ``seq`` (sessions are serialized, files frozen and popped in
-that order). A file carries two memberships: ``fl`` (in its session's file list) and
-``fsnp`` (an entry of its session's serialized snapshot), so a snapshot entry outlives the
-file it was taken from (6.19, LUO-M11) without a separate sort. Page-valued fields come
-with a ``has`` flag instead of ``-1``, because an uninterpreted sort has no "none".
+that order). A file carries two memberships: ``file_live`` (in its session's file list) and
+``file_in_snapshot`` (an entry of its session's serialized snapshot), so a snapshot entry
+outlives the file it was taken from (6.19, LUO-M11) without a separate sort. Page-valued
+fields come with a ``has`` flag instead of ``-1``, because an uninterpreted sort has no "none".
 
 Where the Unbounded reading over-approximates (sound for safety: every explicit step is
 admitted, and some steps the explicit model never takes are admitted too):
@@ -288,23 +288,44 @@ Universe = Finite | Unbounded
 SCALARS: dict[str, str] = {"kexecs": "int", "phase": "int", "faults": "int", "seq": "int"}
 FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     # pages
-    "owner": ("int", ("P",)), "trk": ("bool", ("P",)), "stp": ("bool", ("P",)),
-    "cnt": ("int", ("P",)),
+    "owner": ("int", ("P",)),
+    "kho_tracked": ("bool", ("P",)),
+    "stamped": ("bool", ("P",)),
+    "content": ("int", ("P",)),
     # memfds
-    "mlive": ("bool", ("M",)), "muser": ("bool", ("M",)), "mfol": ("bool", ("M", "P")),
+    "memfd_alive": ("bool", ("M",)),
+    "memfd_user_fd": ("bool", ("M",)),
+    "memfd_folio": ("bool", ("M", "P")),
     # sessions
-    "sx": ("bool", ("S",)), "sst": ("int", ("S",)), "sseq": ("int", ("S",)),
-    "shb": ("bool", ("S",)), "sfb": ("P", ("S",)), "sfz": ("bool", ("S",)),
-    "svt": ("bool", ("S",)), "ssn": ("bool", ("S",)), "ssnhb": ("bool", ("S",)),
-    "ssnfb": ("P", ("S",)),
+    "session_exists": ("bool", ("S",)),
+    "session_status": ("int", ("S",)),
+    "session_seq": ("int", ("S",)),
+    "session_has_block": ("bool", ("S",)),
+    "session_block": ("P", ("S",)),
+    "session_frozen": ("bool", ("S",)),
+    "session_vetoed": ("bool", ("S",)),
+    "session_snapshot": ("bool", ("S",)),
+    "snapshot_has_block": ("bool", ("S",)),
+    "snapshot_block": ("P", ("S",)),
     # files
-    "fl": ("bool", ("F",)), "fsnp": ("bool", ("F",)), "fs": ("S", ("F",)),
-    "fseq": ("int", ("F",)), "fst": ("int", ("F",)), "fhm": ("bool", ("F",)),
-    "fm": ("M", ("F",)), "fhs": ("bool", ("F",)), "fser": ("P", ("F",)),
-    "ffol": ("bool", ("F", "P")), "fh": ("bool", ("F",)), "ftr": ("bool", ("F",)),
-    "fexk": ("bool", ("F", "P")), "fexc": ("int", ("F", "P")),
-    "snhs": ("bool", ("F",)), "snser": ("P", ("F",)), "snfol": ("bool", ("F", "P")),
-    "snh": ("bool", ("F",)),
+    "file_live": ("bool", ("F",)),
+    "file_in_snapshot": ("bool", ("F",)),
+    "file_session": ("S", ("F",)),
+    "file_seq": ("int", ("F",)),
+    "file_state": ("int", ("F",)),
+    "file_has_memfd": ("bool", ("F",)),
+    "file_memfd": ("M", ("F",)),
+    "file_has_ser": ("bool", ("F",)),
+    "file_ser": ("P", ("F",)),
+    "file_folio": ("bool", ("F", "P")),
+    "file_handle": ("bool", ("F",)),
+    "file_tried": ("bool", ("F",)),
+    "file_expect_known": ("bool", ("F", "P")),
+    "file_expect": ("int", ("F", "P")),
+    "snapshot_has_ser": ("bool", ("F",)),
+    "snapshot_ser": ("P", ("F",)),
+    "snapshot_folio": ("bool", ("F", "P")),
+    "snapshot_handle": ("bool", ("F",)),
 }
 
 OUT_STATUSES = (st.OUT_OPEN, st.OUT_CLOSING)
@@ -448,7 +469,7 @@ class SymbolicLuo:
                         for k in range(len(s[name])))
             return s.with_(**{name: new})
         a = s[name]
-        x = U.fresh("F" if name[0] in "fs" else "M", "r")
+        x = U.fresh(FIELDS[name][1][0], "r")
         p = U.fresh("P", "p")
         return s.with_(**{name: z3.Lambda([x, p], If(x == i, lift(row(p)), a[x, p]))})
 
@@ -481,14 +502,14 @@ class SymbolicLuo:
         return s.with_(**{name: self.U.tab(d, f)})
 
     def outgoing(self, s: S, x: T) -> T:
-        return And(self.g(s, "sx", x), In(self.g(s, "sst", x), OUT_STATUSES))
+        return And(self.g(s, "session_exists", x), In(self.g(s, "session_status", x), OUT_STATUSES))
 
     def incoming(self, s: S, x: T) -> T:
-        return And(self.g(s, "sx", x), In(self.g(s, "sst", x), IN_STATUSES))
+        return And(self.g(s, "session_exists", x), In(self.g(s, "session_status", x), IN_STATUSES))
 
     def file_of(self, s: S, f: T, x: T) -> T:
         """File ``f`` is listed in session ``x``."""
-        return And(self.g(s, "fl", f), Eq(self.g(s, "fs", f), x))
+        return And(self.g(s, "file_live", f), Eq(self.g(s, "file_session", f), x))
 
     def nfiles_pos(self, s: S, x: T) -> T:
         return self.U.any("F", lambda f: self.file_of(s, f, x))
@@ -497,8 +518,12 @@ class SymbolicLuo:
         return Not(Eq(s["phase"], st.RUNNING))
 
     def luo_ref(self, s: S, f: T, m: T) -> T:
-        return And(self.g(s, "fl", f), self.g(s, "fhm", f), Eq(self.g(s, "fm", f), m),
-                   In(self.g(s, "fst", f), (st.PRESERVED, st.FROZEN, st.F_OK)))
+        return And(
+            self.g(s, "file_live", f),
+            self.g(s, "file_has_memfd", f),
+            Eq(self.g(s, "file_memfd", f), m),
+            In(self.g(s, "file_state", f), (st.PRESERVED, st.FROZEN, st.F_OK)),
+        )
 
     def managed(self, s: S, m: T) -> T:
         return self.U.any("F", lambda f: self.luo_ref(s, f, m))
@@ -507,42 +532,76 @@ class SymbolicLuo:
         """Some object names page ``p`` (the allocator's preference, luo._referenced_pages)."""
         U, g = self.U, self.g
         return Or(
-            U.any("M", lambda m: And(g(s, "mlive", m), self.get2(s, "mfol", m, p))),
-            U.any("S", lambda x: And(g(s, "sx", x), Or(
-                And(g(s, "shb", x), Eq(g(s, "sfb", x), p)),
-                And(g(s, "ssn", x), g(s, "ssnhb", x), Eq(g(s, "ssnfb", x), p))))),
-            U.any("F", lambda f: Or(
-                And(g(s, "fl", f), Or(And(g(s, "fhs", f), Eq(g(s, "fser", f), p)),
-                                      self.get2(s, "ffol", f, p))),
-                And(g(s, "fsnp", f), Or(And(g(s, "snhs", f), Eq(g(s, "snser", f), p)),
-                                        self.get2(s, "snfol", f, p))))),
+            U.any("M", lambda m: And(g(s, "memfd_alive", m), self.get2(s, "memfd_folio", m, p))),
+            U.any(
+                "S",
+                lambda x: And(
+                    g(s, "session_exists", x),
+                    Or(
+                        And(g(s, "session_has_block", x), Eq(g(s, "session_block", x), p)),
+                        And(
+                            g(s, "session_snapshot", x),
+                            g(s, "snapshot_has_block", x),
+                            Eq(g(s, "snapshot_block", x), p),
+                        ),
+                    ),
+                ),
+            ),
+            U.any(
+                "F",
+                lambda f: Or(
+                    And(
+                        g(s, "file_live", f),
+                        Or(
+                            And(g(s, "file_has_ser", f), Eq(g(s, "file_ser", f), p)),
+                            self.get2(s, "file_folio", f, p),
+                        ),
+                    ),
+                    And(
+                        g(s, "file_in_snapshot", f),
+                        Or(
+                            And(g(s, "snapshot_has_ser", f), Eq(g(s, "snapshot_ser", f), p)),
+                            self.get2(s, "snapshot_folio", f, p),
+                        ),
+                    ),
+                ),
+            ),
         )
 
     def pick_free(self, s: S) -> tuple[T, T]:
         """luo.pick_free(scratch=False): the free page with the smallest key."""
         g = self.g
         return self.U.choose(
-            "P", lambda p: Eq(g(s, "owner", p), st.FREE),
-            lambda p: (b2i(self.referenced(s, p)), b2i(g(s, "trk", p)), b2i(g(s, "stp", p)),
-                       g(s, "cnt", p)))
+            "P",
+            lambda p: Eq(g(s, "owner", p), st.FREE),
+            lambda p: (
+                b2i(self.referenced(s, p)),
+                b2i(g(s, "kho_tracked", p)),
+                b2i(g(s, "stamped", p)),
+                g(s, "content", p),
+            ),
+        )
 
     def alloc_kernel_page(self, s: S) -> tuple[T, T, S]:
         found, p = self.pick_free(s)
-        s2 = self.set1(self.set1(s, "owner", p, st.ALLOC), "cnt", p, st.ZERO)
+        s2 = self.set1(self.set1(s, "owner", p, st.ALLOC), "content", p, st.ZERO)
         return found, p, s2
 
     def free_page(self, s: S, p: T, cond: T = True) -> S:
         g = self.g
         return self.set1(self.set1(s, "owner", p, If(cond, st.FREE, g(s, "owner", p))),
-                         "cnt", p, If(cond, st.ZERO, g(s, "cnt", p)))
+                         "content", p, If(cond, st.ZERO, g(s, "content", p)))
 
     def new_file_slot(self, s: S) -> tuple[T, T]:
         g = self.g
-        return self.U.choose("F", lambda f: And(Not(g(s, "fl", f)), Not(g(s, "fsnp", f))),
-                             fresh=True)
+        return self.U.choose(
+            "F",
+            lambda f: And(Not(g(s, "file_live", f)), Not(g(s, "file_in_snapshot", f))),
+            fresh=True,
+        )
 
     def new_memfd_slot(self, s: S) -> tuple[T, T]:
-        return self.U.choose("M", lambda m: Not(self.g(s, "mlive", m)), fresh=True)
+        return self.U.choose("M", lambda m: Not(self.g(s, "memfd_alive", m)), fresh=True)
 
     def ite_state(self, c: T, a: S, b: S) -> S:
         """Field-wise ``If(c, a, b)``."""
@@ -634,25 +693,27 @@ class SymbolicLuo:
                 chosen[pv], g(s, "owner", pv) == st.FREE)))
             ok: T = z3.Bool(f"ok!{next(U._fresh)}")
             s2 = self.map(s, "owner", "P", lambda p: If(chosen[p], st.ALLOC, g(s, "owner", p)))
-            s2 = self.map(s2, "cnt", "P", lambda p: If(chosen[p], st.DATA_A, g(s, "cnt", p)))
-            s2 = self.setrow(s2, "mfol", slot, lambda p: chosen[p])
+            s2 = self.map(
+                s2, "content", "P", lambda p: If(chosen[p], st.DATA_A, g(s, "content", p))
+            )
+            s2 = self.setrow(s2, "memfd_folio", slot, lambda p: chosen[p])
         elif size == 0:
             ok = True
-            s2 = self.setrow(s, "mfol", slot, lambda p: False)
+            s2 = self.setrow(s, "memfd_folio", slot, lambda p: False)
         else:
             ok, p = self.pick_free(s)
-            s2 = self.set1(self.set1(s, "owner", p, st.ALLOC), "cnt", p, st.DATA_A)
-            s2 = self.setrow(s2, "mfol", slot, lambda q: Eq(q, p))
-        s2 = self.set1(self.set1(s2, "mlive", slot, True), "muser", slot, True)
+            s2 = self.set1(self.set1(s, "owner", p, st.ALLOC), "content", p, st.DATA_A)
+            s2 = self.setrow(s2, "memfd_folio", slot, lambda q: Eq(q, p))
+        s2 = self.set1(self.set1(s2, "memfd_alive", slot, True), "memfd_user_fd", slot, True)
         return self._step(has_slot, If(ok, 0, -E.ENOMEM), self.ite_state(ok, s2, s))
 
     def do_memfd_write(self, s: S, memfd: T) -> Step:
         g, U = self.g, self.U
         m = memfd
-        fol: Fn = lambda p: self.get2(s, "mfol", m, p)  # noqa: E731
-        guard = And(g(s, "mlive", m), g(s, "muser", m), U.any("P", fol),
-                    U.all("P", lambda p: Implies(fol(p), Eq(g(s, "cnt", p), st.DATA_A))))
-        post = self.map(s, "cnt", "P", lambda p: If(fol(p), st.DATA_B, g(s, "cnt", p)))
+        fol: Fn = lambda p: self.get2(s, "memfd_folio", m, p)  # noqa: E731
+        guard = And(g(s, "memfd_alive", m), g(s, "memfd_user_fd", m), U.any("P", fol),
+                    U.all("P", lambda p: Implies(fol(p), Eq(g(s, "content", p), st.DATA_A))))
+        post = self.map(s, "content", "P", lambda p: If(fol(p), st.DATA_B, g(s, "content", p)))
         return self._step(guard, 0, post)
 
     def fput_all(self, s: S, touched: Callable[[T], T]) -> S:
@@ -662,7 +723,7 @@ class SymbolicLuo:
         dies = {}
 
         def die(m: T) -> T:
-            return And(touched(m), g(s, "mlive", m), Not(g(s, "muser", m)),
+            return And(touched(m), g(s, "memfd_alive", m), Not(g(s, "memfd_user_fd", m)),
                        Not(self.managed(s, m)))
 
         U = self.U
@@ -672,18 +733,20 @@ class SymbolicLuo:
                 tuple(dies[k] for k in U.elems("M")), m)
         else:
             dm = die
-        freed: Fn = lambda p: U.any("M", lambda m: And(dm(m), self.get2(s, "mfol", m, p)))  # noqa: E731
+        freed: Fn = lambda p: U.any("M", lambda m: And(dm(m), self.get2(s, "memfd_folio", m, p)))  # noqa: E731
         s2 = self.map(s, "owner", "P", lambda p: If(freed(p), st.FREE, g(s, "owner", p)))
-        s2 = self.map(s2, "cnt", "P", lambda p: If(freed(p), st.ZERO, g(s, "cnt", p)))
-        s2 = self.map(s2, "mlive", "M", lambda m: And(g(s, "mlive", m), Not(dm(m))))
-        s2 = self.map_mp(s2, "mfol", lambda m, p: And(self.get2(s, "mfol", m, p), Not(dm(m))))
+        s2 = self.map(s2, "content", "P", lambda p: If(freed(p), st.ZERO, g(s, "content", p)))
+        s2 = self.map(s2, "memfd_alive", "M", lambda m: And(g(s, "memfd_alive", m), Not(dm(m))))
+        s2 = self.map_mp(
+            s2, "memfd_folio", lambda m, p: And(self.get2(s, "memfd_folio", m, p), Not(dm(m)))
+        )
         return s2
 
     def do_close_memfd(self, s: S, memfd: T) -> Step:
         g = self.g
         m = memfd
-        guard = And(g(s, "mlive", m), g(s, "muser", m))
-        s2 = self.set1(s, "muser", m, False)
+        guard = And(g(s, "memfd_alive", m), g(s, "memfd_user_fd", m))
+        s2 = self.set1(s, "memfd_user_fd", m, False)
         return self._step(guard, 0, self.fput_all(s2, lambda x: Eq(x, m)))
 
     def do_alloc_pages(self, s: S, page: T) -> Step:
@@ -692,7 +755,7 @@ class SymbolicLuo:
         room = U.bounded(U.count("P", lambda q: Eq(g(s, "owner", q), st.OTHER)) < self.b.others
                          ) if isinstance(U, Finite) else True
         guard = And(Eq(g(s, "owner", p), st.FREE), room)
-        post = self.set1(self.set1(s, "owner", p, st.OTHER), "cnt", p, st.FOREIGN)
+        post = self.set1(self.set1(s, "owner", p, st.OTHER), "content", p, st.FOREIGN)
         return self._step(guard, 0, post)
 
     def do_free_pages(self, s: S, page: T) -> Step:
@@ -712,10 +775,17 @@ class SymbolicLuo:
             return self._step(guard, ret, s)
         room = self.n_outgoing(s) < self.b.sessions if isinstance(U, Finite) else True
         busy = And(self.rebooting(s), d.block_mutations_in_reboot)
-        has, x = U.choose("S", lambda y: Not(g(s, "sx", y)), fresh=True)
+        has, x = U.choose("S", lambda y: Not(g(s, "session_exists", y)), fresh=True)
         post = s.with_(seq=s["seq"] + 1)
-        for name_, v in (("sx", True), ("sst", st.OUT_OPEN), ("sseq", s["seq"]),
-                         ("shb", False), ("sfz", False), ("svt", False), ("ssn", False)):
+        for name_, v in (
+            ("session_exists", True),
+            ("session_status", st.OUT_OPEN),
+            ("session_seq", s["seq"]),
+            ("session_has_block", False),
+            ("session_frozen", False),
+            ("session_vetoed", False),
+            ("session_snapshot", False),
+        ):
             post = self.set1(post, name_, x, v)
         return self._step(And(offered, room), If(busy, -E.EBUSY, 0),
                           self.ite_state(busy, s, post), overflow=And(offered, room,
@@ -726,13 +796,16 @@ class SymbolicLuo:
         if isinstance(session, str):
             return self._step(True, -E.ENOENT, s)
         x = session
-        new = Eq(g(s, "sst", x), st.IN_NEW)
-        return self._step(self.incoming(s, x), If(new, 0, -E.EINVAL),
-                          self.ite_state(new, self.set1(s, "sst", x, st.IN_RETRIEVED), s))
+        new = Eq(g(s, "session_status", x), st.IN_NEW)
+        return self._step(
+            self.incoming(s, x),
+            If(new, 0, -E.EINVAL),
+            self.ite_state(new, self.set1(s, "session_status", x, st.IN_RETRIEVED), s),
+        )
 
     # --- session ioctls ---------------------------------------------------------------
     def session_usable(self, s: S, kind: str, x: T) -> T:
-        sst = self.g(s, "sst", x)
+        sst = self.g(s, "session_status", x)
         side = self.outgoing(s, x) if kind == "out" else self.incoming(s, x)
         return And(side, Not(In(sst, (st.OUT_CLOSING, st.IN_NEW, st.IN_STUCK))))
 
@@ -755,7 +828,7 @@ class SymbolicLuo:
         else:
             guard = And(usable, self.nfiles_lt(s, x, self.b.files))
             if not isinstance(fd, str):
-                guard = And(guard, g(s, "mlive", fd), g(s, "muser", fd))
+                guard = And(guard, g(s, "memfd_alive", fd), g(s, "memfd_user_fd", fd))
                 if fault is not None:
                     guard = And(guard, s["faults"] > 0)
         kind_err = d.checks_kind("preserve") and incoming
@@ -771,10 +844,10 @@ class SymbolicLuo:
             dbl = self.managed(s, fd)
             early = Or(busy, dbl)
         # the files block, allocated on the session's first preservation
-        need_blk = Not(g(s, "shb", x))
+        need_blk = Not(g(s, "session_has_block", x))
         blk_found, blk, s_blk = self.alloc_kernel_page(s)
-        s_blk = self.set1(s_blk, "trk", blk, True)
-        s_blk = self.set1(self.set1(s_blk, "shb", x, True), "sfb", x, blk)
+        s_blk = self.set1(s_blk, "kho_tracked", blk, True)
+        s_blk = self.set1(self.set1(s_blk, "session_has_block", x, True), "session_block", x, blk)
         s1 = self.ite_state(need_blk, s_blk, s)
         blk_fail = And(need_blk, Not(blk_found))
         overflow: T = False
@@ -786,9 +859,9 @@ class SymbolicLuo:
             ret2, s2, overflow = self._memfd_preserve(s1, x, m, fault)
         # a failure after the block was allocated frees it again if the session has none
         undo = And(Not(Eq(ret2, 0)), need_blk, Not(self.nfiles_pos(s2, x)))
-        s3 = self.set1(s2, "trk", blk, If(undo, False, g(s2, "trk", blk)))
+        s3 = self.set1(s2, "kho_tracked", blk, If(undo, False, g(s2, "kho_tracked", blk)))
         s3 = self.free_page(s3, blk, undo)
-        s3 = self.set1(s3, "shb", x, If(undo, False, g(s3, "shb", x)))
+        s3 = self.set1(s3, "session_has_block", x, If(undo, False, g(s3, "session_has_block", x)))
         ret = If(early, early_ret, If(blk_fail, -E.ENOMEM, ret2))
         post = self.ite_state(Or(early, blk_fail), s, s3)
         return self._step(guard, ret, post,
@@ -797,22 +870,32 @@ class SymbolicLuo:
     def _memfd_preserve(self, s: S, x: T, m: T, fault: str | None) -> tuple[T, S, T]:
         """memfd handler preserve: a ser page, every folio and the ser KHO-preserved."""
         g, d = self.g, self.d
-        fol: Fn = lambda p: self.get2(s, "mfol", m, p)  # noqa: E731
+        fol: Fn = lambda p: self.get2(s, "memfd_folio", m, p)  # noqa: E731
         has_f, f = self.new_file_slot(s)
 
         def add_file(s0: S, ser_has: T, ser: T, handle: bool) -> S:
             s1 = s0.with_(seq=s0["seq"] + 1)
-            for name, v in (("fl", True), ("fsnp", False), ("fs", x), ("fseq", s0["seq"]),
-                            ("fst", st.PRESERVED), ("fhm", True), ("fm", m),
-                            ("fhs", ser_has), ("fh", handle), ("ftr", False),
-                            ("snhs", False), ("snh", False)):
+            for name, v in (
+                ("file_live", True),
+                ("file_in_snapshot", False),
+                ("file_session", x),
+                ("file_seq", s0["seq"]),
+                ("file_state", st.PRESERVED),
+                ("file_has_memfd", True),
+                ("file_memfd", m),
+                ("file_has_ser", ser_has),
+                ("file_handle", handle),
+                ("file_tried", False),
+                ("snapshot_has_ser", False),
+                ("snapshot_handle", False),
+            ):
                 s1 = self.set1(s1, name, f, v)
             if ser_has is not False:
-                s1 = self.set1(s1, "fser", f, ser)
-            s1 = self.setrow(s1, "ffol", f, fol)
-            s1 = self.setrow(s1, "fexk", f, lambda p: False)
-            s1 = self.setrow(s1, "fexc", f, lambda p: 0)
-            s1 = self.setrow(s1, "snfol", f, lambda p: False)
+                s1 = self.set1(s1, "file_ser", f, ser)
+            s1 = self.setrow(s1, "file_folio", f, fol)
+            s1 = self.setrow(s1, "file_expect_known", f, lambda p: False)
+            s1 = self.setrow(s1, "file_expect", f, lambda p: 0)
+            s1 = self.setrow(s1, "snapshot_folio", f, lambda p: False)
             return s1
 
         if fault is not None:
@@ -821,7 +904,9 @@ class SymbolicLuo:
                 return 0, add_file(s0, False, None, False), Not(has_f)
             return -E.ENOMEM, s0, False
         found, ser, s1 = self.alloc_kernel_page(s)
-        s1 = self.map(s1, "trk", "P", lambda p: Or(g(s1, "trk", p), fol(p), Eq(p, ser)))
+        s1 = self.map(
+            s1, "kho_tracked", "P", lambda p: Or(g(s1, "kho_tracked", p), fol(p), Eq(p, ser))
+        )
         s2 = add_file(s1, True, ser, True)
         return If(found, 0, -E.ENOMEM), self.ite_state(found, s2, s), And(found, Not(has_f))
 
@@ -835,25 +920,25 @@ class SymbolicLuo:
             return self._step(self.session_usable(s, list, x),
                               -E.EINVAL if rejected else -E.ENOENT, s)
         f = file
-        x = g(s, "fs", f)
-        fst = g(s, "fst", f)
+        x = g(s, "file_session", f)
+        fst = g(s, "file_state", f)
         has_slot, slot = self.new_memfd_slot(s)
-        guard = And(g(s, "fl", f), self.session_usable(s, list, x),
+        guard = And(g(s, "file_live", f), self.session_usable(s, list, x),
                     Or(has_slot, rejected, In(fst, (st.F_OK, st.F_ERR))))
         if fault is not None:
             guard = And(guard, s["faults"] > 0)
         if rejected:
             return self._step(guard, -E.EINVAL, s)
         # already retrieved: a new fd to the same memfd; failed: the stored errno
-        s_ok = self.set1(s, "muser", g(s, "fm", f), True)
+        s_ok = self.set1(s, "memfd_user_fd", g(s, "file_memfd", f), True)
         # the handler's retrieve
-        fol: Fn = lambda p: self.get2(s, "ffol", f, p)  # noqa: E731
-        ok = U.all("P", lambda p: Implies(fol(p), g(s, "stp", p)))
-        hs, ser = g(s, "fhs", f), g(s, "fser", f)
-        ser_refused = And(ok, hs, Not(g(s, "stp", ser)))
+        fol: Fn = lambda p: self.get2(s, "file_folio", f, p)  # noqa: E731
+        ok = U.all("P", lambda p: Implies(fol(p), g(s, "stamped", p)))
+        hs, ser = g(s, "file_has_ser", f), g(s, "file_ser", f)
+        ser_refused = And(ok, hs, Not(g(s, "stamped", ser)))
         refused = Or(Not(ok), ser_refused)
         ret_h: T = -E.ENOMEM if fault is not None else If(ok, 0, -E.EIO)
-        r = self.set1(s, "ftr", f, True)
+        r = self.set1(s, "file_tried", f, True)
         if fault is not None:
             r = r.with_(faults=r["faults"] - 1)
         # folios restored (stamp erased, handed to the memfd) when all carry a stamp;
@@ -862,52 +947,54 @@ class SymbolicLuo:
         # (with several folios the kernel restores a prefix up to the first unstamped one;
         # the unbounded reading restores none then. Sound: ``refused`` is exact, and the
         # proof of restore_once shows that branch is never taken from an invariant state)
-        ser_back: Fn = lambda p: And(ok, hs, Eq(p, ser), g(s, "stp", ser))  # noqa: E731
-        r = self.map(r, "stp", "P", lambda p: And(g(r, "stp", p), Not(restored(p)),
+        ser_back: Fn = lambda p: And(ok, hs, Eq(p, ser), g(s, "stamped", ser))  # noqa: E731
+        r = self.map(r, "stamped", "P", lambda p: And(g(r, "stamped", p), Not(restored(p)),
                                                   Not(ser_back(p))))
         r = self.map(r, "owner", "P", lambda p: If(
             restored(p), st.FREE if fault is not None else st.ALLOC,
             If(ser_back(p), st.FREE, g(r, "owner", p))))
-        r = self.map(r, "cnt", "P", lambda p: If(
-            Or(And(restored(p), fault is not None), ser_back(p)), st.ZERO, g(r, "cnt", p)))
+        r = self.map(r, "content", "P", lambda p: If(
+            Or(And(restored(p), fault is not None), ser_back(p)), st.ZERO, g(r, "content", p)))
         success = And(ok, fault is None)
         # on success: a new memfd holding the restored folios
-        rs = self.set1(self.set1(r, "mlive", slot, True), "muser", slot, True)
-        rs = self.setrow(rs, "mfol", slot, fol)
-        rs = self.set1(rs, "fm", f, slot)
-        rs = self.set1(rs, "fhm", f, True)
+        rs = self.set1(self.set1(r, "memfd_alive", slot, True), "memfd_user_fd", slot, True)
+        rs = self.setrow(rs, "memfd_folio", slot, fol)
+        rs = self.set1(rs, "file_memfd", f, slot)
+        rs = self.set1(rs, "file_has_memfd", f, True)
         r = self.ite_state(success, rs, r)
         outgoing_file = In(fst, (st.PRESERVED, st.FROZEN))
         # LUO records the outcome (and forgets the pages the file named)
         rec_ok = And(success, Not(outgoing_file))
         rec_err = And(Not(success), d.remember_retrieve_status, Eq(fst, st.F_NEW))
         forget = Or(rec_ok, rec_err)
-        r = self.set1(r, "fst", f, If(rec_ok, st.F_OK, If(rec_err, st.F_ERR, g(r, "fst", f))))
-        r = self.set1(r, "fhs", f, And(g(r, "fhs", f), Not(forget)))
-        r = self.setrow(r, "ffol", f, lambda p: And(fol(p), Not(forget)))
+        r = self.set1(
+            r, "file_state", f, If(rec_ok, st.F_OK, If(rec_err, st.F_ERR, g(r, "file_state", f)))
+        )
+        r = self.set1(r, "file_has_ser", f, And(g(r, "file_has_ser", f), Not(forget)))
+        r = self.setrow(r, "file_folio", f, lambda p: And(fol(p), Not(forget)))
         is_ok, is_err = Eq(fst, st.F_OK), Eq(fst, st.F_ERR)
         handler = And(Not(is_ok), Not(is_err))
         post = self.ite_state(is_ok, s_ok, self.ite_state(is_err, s, r))
         ret = If(is_ok, 0, If(is_err, -E.ENOMEM, ret_h))
         return self._step(guard, ret, post, refused=And(handler, refused),
-                          hretrieve=handler, again=And(handler, g(s, "ftr", f)), rfile=f)
+                          hretrieve=handler, again=And(handler, g(s, "file_tried", f)), rfile=f)
 
     def luo_file_finish(self, s: S, x: T, fault: str | None) -> tuple[T, S, T]:
         """luo.luo_file_finish: veto, or dispose of every file and the files block."""
         g, U = self.g, self.U
         has_files = self.nfiles_pos(s, x)
         if fault is not None:
-            vetoed = self.set1(s.with_(faults=s["faults"] - 1), "svt", x, True)
+            vetoed = self.set1(s.with_(faults=s["faults"] - 1), "session_vetoed", x, True)
             return If(has_files, -E.EBUSY, 0), self.ite_state(has_files, vetoed, s), False
         mine: Fn = lambda f: self.file_of(s, f, x)  # noqa: E731
-        discard: Fn = lambda f: And(mine(f), In(g(s, "fst", f),  # noqa: E731
+        discard: Fn = lambda f: And(mine(f), In(g(s, "file_state", f),  # noqa: E731
                                             (st.F_NEW, st.PRESERVED, st.FROZEN)))
 
         def occ(f: T, p: T) -> T:
-            return And(discard(f), Or(self.get2(s, "ffol", f, p),
-                                       And(g(s, "fhs", f), Eq(g(s, "fser", f), p))))
+            return And(discard(f), Or(self.get2(s, "file_folio", f, p),
+                                       And(g(s, "file_has_ser", f), Eq(g(s, "file_ser", f), p))))
 
-        blk: Fn = lambda p: And(g(s, "shb", x), Eq(g(s, "sfb", x), p))  # noqa: E731
+        blk: Fn = lambda p: And(g(s, "session_has_block", x), Eq(g(s, "session_block", x), p))  # noqa: E731
         named: Fn = lambda p: Or(U.any("F", lambda f: occ(f, p)), blk(p))  # noqa: E731
         if isinstance(U, Finite):
             def twice(p: T) -> T:
@@ -916,19 +1003,19 @@ class SymbolicLuo:
             def twice(p: T) -> T:
                 return Or(U.at_least_two("F", lambda f: occ(f, p)),
                           And(blk(p), U.any("F", lambda f: occ(f, p))))
-        refused = U.any("P", lambda p: And(named(p), Or(Not(g(s, "stp", p)), twice(p))))
-        restored: Fn = lambda p: And(named(p), g(s, "stp", p))  # noqa: E731
-        r = self.map(s, "stp", "P", lambda p: And(g(s, "stp", p), Not(restored(p))))
+        refused = U.any("P", lambda p: And(named(p), Or(Not(g(s, "stamped", p)), twice(p))))
+        restored: Fn = lambda p: And(named(p), g(s, "stamped", p))  # noqa: E731
+        r = self.map(s, "stamped", "P", lambda p: And(g(s, "stamped", p), Not(restored(p))))
         r = self.map(r, "owner", "P", lambda p: If(restored(p), st.FREE, g(s, "owner", p)))
-        r = self.map(r, "cnt", "P", lambda p: If(restored(p), st.ZERO, g(s, "cnt", p)))
+        r = self.map(r, "content", "P", lambda p: If(restored(p), st.ZERO, g(s, "content", p)))
         # pop every file; drop LUO's reference to each memfd
-        r = self.map(r, "fl", "F", lambda f: And(g(s, "fl", f), Not(mine(f))))
-        put: Fn = lambda m: U.any("F", lambda f: And(mine(f), g(s, "fhm", f),  # noqa: E731
-                                                Eq(g(s, "fm", f), m),
-                                                Not(Eq(g(s, "fst", f), st.F_ERR)),
-                                                Not(Eq(g(s, "fst", f), st.F_NEW))))
+        r = self.map(r, "file_live", "F", lambda f: And(g(s, "file_live", f), Not(mine(f))))
+        put: Fn = lambda m: U.any("F", lambda f: And(mine(f), g(s, "file_has_memfd", f),  # noqa: E731
+                                                Eq(g(s, "file_memfd", f), m),
+                                                Not(Eq(g(s, "file_state", f), st.F_ERR)),
+                                                Not(Eq(g(s, "file_state", f), st.F_NEW))))
         r = self.fput_all(r, put)
-        r = self.set1(r, "shb", x, False)
+        r = self.set1(r, "session_has_block", x, False)
         return If(has_files, 0, 0), self.ite_state(has_files, r, s), And(has_files, refused)
 
     def do_finish(self, s: S, list: str, session: T, fault: str | None) -> Step:
@@ -941,7 +1028,9 @@ class SymbolicLuo:
             return self._step(guard, -E.EINVAL, s)
         ret, post, refused = self.luo_file_finish(s, x, fault)
         if list == "in":
-            post = self.ite_state(Eq(ret, 0), self.set1(post, "sst", x, st.IN_FINISHED), post)
+            post = self.ite_state(
+                Eq(ret, 0), self.set1(post, "session_status", x, st.IN_FINISHED), post
+            )
         return self._step(guard, ret, post, refused=refused)
 
     def do_close_session(self, s: S, list: str, session: T, fault: str | None) -> Step:
@@ -955,41 +1044,41 @@ class SymbolicLuo:
             guard = And(guard, Or(Not(self.rebooting(s)), not d.block_mutations_in_reboot))
             mine: Fn = lambda f: self.file_of(s, f, x)  # noqa: E731
             # unpreserve every file (handle 0: WARN and nothing), then put its memfd
-            live: Fn = lambda f: And(mine(f), g(s, "fh", f))  # noqa: E731
+            live: Fn = lambda f: And(mine(f), g(s, "file_handle", f))  # noqa: E731
             ser_of: Fn = lambda p: U.any("F", lambda f: And(  # noqa: E731
-                live(f), g(s, "fhs", f), Eq(g(s, "fser", f), p)))
+                live(f), g(s, "file_has_ser", f), Eq(g(s, "file_ser", f), p)))
             fol_of: Fn = lambda p: U.any("F", lambda f: And(  # noqa: E731
-                live(f), self.get2(s, "ffol", f, p)))
-            blk: Fn = lambda p: And(g(s, "shb", x), Eq(g(s, "sfb", x), p))  # noqa: E731
+                live(f), self.get2(s, "file_folio", f, p)))
+            blk: Fn = lambda p: And(g(s, "session_has_block", x), Eq(g(s, "session_block", x), p))  # noqa: E731
 
             def trk(p: T) -> T:
-                keep = g(s, "trk", p)
+                keep = g(s, "kho_tracked", p)
                 if d.unpreserve_untracks_folios:
                     keep = And(keep, Not(fol_of(p)))
                 if d.unpreserve_untracks_ser:
                     keep = And(keep, Not(ser_of(p)))
                 return And(keep, Not(blk(p)))
 
-            r = self.map(s, "trk", "P", trk)
+            r = self.map(s, "kho_tracked", "P", trk)
             freed: Fn = lambda p: Or(ser_of(p), blk(p))  # noqa: E731
             r = self.map(r, "owner", "P", lambda p: If(freed(p), st.FREE, g(s, "owner", p)))
-            r = self.map(r, "cnt", "P", lambda p: If(freed(p), st.ZERO, g(s, "cnt", p)))
-            r = self.map(r, "fl", "F", lambda f: And(g(s, "fl", f), Not(mine(f))))
+            r = self.map(r, "content", "P", lambda p: If(freed(p), st.ZERO, g(s, "content", p)))
+            r = self.map(r, "file_live", "F", lambda f: And(g(s, "file_live", f), Not(mine(f))))
             r = self.fput_all(r, lambda m: U.any("F", lambda f: And(
-                mine(f), g(s, "fhm", f), Eq(g(s, "fm", f), m))))
-            r = self.set1(r, "shb", x, False)
+                mine(f), g(s, "file_has_memfd", f), Eq(g(s, "file_memfd", f), m))))
+            r = self.set1(r, "session_has_block", x, False)
             running = Not(self.rebooting(s))
-            gone = self.set1(r, "sx", x, False)
-            gone = self.map(gone, "fsnp", "F", lambda f: And(
-                g(r, "fsnp", f), Not(Eq(g(r, "fs", f), x))))
-            post = self.ite_state(running, gone, self.set1(r, "sst", x, st.OUT_CLOSING))
+            gone = self.set1(r, "session_exists", x, False)
+            gone = self.map(gone, "file_in_snapshot", "F", lambda f: And(
+                g(r, "file_in_snapshot", f), Not(Eq(g(r, "file_session", f), x))))
+            post = self.ite_state(running, gone, self.set1(r, "session_status", x, st.OUT_CLOSING))
             return self._step(guard, 0, post)
         if fault is not None:
             guard = And(guard, s["faults"] > 0, self.nfiles_pos(s, x))
         ret, r, refused = self.luo_file_finish(s, x, fault)
-        gone = self.set1(r, "sx", x, False)
+        gone = self.set1(r, "session_exists", x, False)
         back = st.IN_NEW if d.retrievable_after_vetoed_close else st.IN_STUCK
-        post = self.ite_state(Eq(ret, 0), gone, self.set1(r, "sst", x, back))
+        post = self.ite_state(Eq(ret, 0), gone, self.set1(r, "session_status", x, back))
         return self._step(guard, 0, post, refused=refused)
 
     # --- reboot(KEXEC) ----------------------------------------------------------------
@@ -997,7 +1086,12 @@ class SymbolicLuo:
         g, d, U = self.g, self.d, self.U
         room = s["kexecs"] < self.b.kexecs if isinstance(U, Finite) else True
         guard = And(Eq(s["phase"], st.RUNNING), room)
-        r = self.map(s, "sfz", "S", lambda x: And(g(s, "sfz", x), Not(self.outgoing(s, x))))
+        r = self.map(
+            s,
+            "session_frozen",
+            "S",
+            lambda x: And(g(s, "session_frozen", x), Not(self.outgoing(s, x))),
+        )
         after = st.FINALIZE if d.kho_finalize else st.READY
         any_out = U.any("S", lambda x: self.outgoing(s, x))
         return self._step(guard, 0, r.with_(phase=If(any_out, st.SERIALIZING, after)))
@@ -1005,32 +1099,52 @@ class SymbolicLuo:
     def cursor(self, s: S, x: T) -> T:
         """Session ``x`` is the next one luo_session_serialize() visits."""
         g, U = self.g, self.U
-        cand: Fn = lambda y: And(self.outgoing(s, y), Not(g(s, "sfz", y)))  # noqa: E731
+        cand: Fn = lambda y: And(self.outgoing(s, y), Not(g(s, "session_frozen", y)))  # noqa: E731
         return And(cand(x), U.all("S", lambda y: Implies(
-            cand(y), g(s, "sseq", x) <= g(s, "sseq", y))))
+            cand(y), g(s, "session_seq", x) <= g(s, "session_seq", y))))
 
     def unfreeze_files(self, s: S, which: Callable[[T], T]) -> S:
         """luo_file_unfreeze_one on every frozen file ``which`` selects."""
         g, d = self.g, self.d
-        hit: Fn = lambda f: And(which(f), g(s, "fl", f), Eq(g(s, "fst", f), st.FROZEN))  # noqa: E731
-        r = self.map(s, "fst", "F", lambda f: If(hit(f), st.PRESERVED, g(s, "fst", f)))
+        hit: Fn = lambda f: And(  # noqa: E731
+            which(f), g(s, "file_live", f), Eq(g(s, "file_state", f), st.FROZEN)
+        )
+        r = self.map(
+            s, "file_state", "F", lambda f: If(hit(f), st.PRESERVED, g(s, "file_state", f))
+        )
         if not d.keep_handle_on_unfreeze:
-            r = self.map(r, "fh", "F", lambda f: And(g(s, "fh", f), Not(hit(f))))
+            r = self.map(r, "file_handle", "F", lambda f: And(g(s, "file_handle", f), Not(hit(f))))
         return r
 
     def drop_snaps(self, s: S, which: Callable[[T], T]) -> S:
         g = self.g
-        r = self.map(s, "ssn", "S", lambda x: And(g(s, "ssn", x), Not(which(x))))
-        return self.map(r, "fsnp", "F", lambda f: And(g(s, "fsnp", f),
-                                                      Not(which(g(s, "fs", f)))))
+        r = self.map(
+            s, "session_snapshot", "S", lambda x: And(g(s, "session_snapshot", x), Not(which(x)))
+        )
+        return self.map(r, "file_in_snapshot", "F", lambda f: And(g(s, "file_in_snapshot", f),
+                                                      Not(which(g(s, "file_session", f)))))
 
     def reboot_failed(self, s: S) -> S:
         """reboot() returns an error: closed sessions unlinked, frozen flags cleared."""
         g = self.g
-        closing: Fn = lambda x: And(g(s, "sx", x), Eq(g(s, "sst", x), st.OUT_CLOSING))  # noqa: E731
-        r = self.map(s, "sx", "S", lambda x: And(g(s, "sx", x), Not(closing(x))))
-        r = self.map(r, "fsnp", "F", lambda f: And(g(s, "fsnp", f), Not(closing(g(s, "fs", f)))))
-        r = self.map(r, "sfz", "S", lambda x: And(g(s, "sfz", x), Not(self.outgoing(s, x))))
+        closing: Fn = lambda x: And(  # noqa: E731
+            g(s, "session_exists", x), Eq(g(s, "session_status", x), st.OUT_CLOSING)
+        )
+        r = self.map(
+            s, "session_exists", "S", lambda x: And(g(s, "session_exists", x), Not(closing(x)))
+        )
+        r = self.map(
+            r,
+            "file_in_snapshot",
+            "F",
+            lambda f: And(g(s, "file_in_snapshot", f), Not(closing(g(s, "file_session", f)))),
+        )
+        r = self.map(
+            r,
+            "session_frozen",
+            "S",
+            lambda x: And(g(s, "session_frozen", x), Not(self.outgoing(s, x))),
+        )
         return r.with_(phase=st.RUNNING)
 
     def do_luo_session_serialize(self, s: S, fault: str | None, session: T = None,
@@ -1039,46 +1153,68 @@ class SymbolicLuo:
         g, d, U = self.g, self.d, self.U
         if fault is not None:
             fail = file
-            x = g(s, "fs", fail)
-            guard = And(g(s, "fl", fail), s["faults"] > 0)
+            x = g(s, "file_session", fail)
+            guard = And(g(s, "file_live", fail), s["faults"] > 0)
         else:
             fail, x = None, session
             guard = True
         guard = And(guard, Eq(s["phase"], st.SERIALIZING), self.cursor(s, x))
         mine: Fn = lambda f: self.file_of(s, f, x)  # noqa: E731
-        bad: Fn = lambda f: And(mine(f), Or(Not(g(s, "fh", f)),  # noqa: E731
+        bad: Fn = lambda f: And(mine(f), Or(Not(g(s, "file_handle", f)),  # noqa: E731
                                         Eq(f, fail) if fail is not None else False))
         if isinstance(U, Finite):
-            found, first = U.choose("F", bad, lambda f: (g(s, "fseq", f),))
+            found, first = U.choose("F", bad, lambda f: (g(s, "file_seq", f),))
         else:
             found, first = U.choose("F", bad)
         err = If(Eq(first, fail) if fail is not None else False, -E.EIO, -E.EINVAL)
         # failure: the frozen prefix of this session and every earlier session roll back
-        before: Fn = lambda y: And(self.outgoing(s, y), g(s, "sseq", y) < g(s, "sseq", x))  # noqa: E731
-        prefix: Fn = lambda f: And(mine(f), g(s, "fseq", f) < g(s, "fseq", first))  # noqa: E731
+        before: Fn = lambda y: And(  # noqa: E731
+            self.outgoing(s, y), g(s, "session_seq", y) < g(s, "session_seq", x)
+        )
+        prefix: Fn = lambda f: And(mine(f), g(s, "file_seq", f) < g(s, "file_seq", first))  # noqa: E731
         # files of this session before ``first`` were frozen by this call, then unfrozen
-        r = self.map(s, "fst", "F", lambda f: If(prefix(f), st.FROZEN, g(s, "fst", f)))
-        r = self.unfreeze_files(r, lambda f: Or(prefix(f), before(g(s, "fs", f))))
+        r = self.map(
+            s, "file_state", "F", lambda f: If(prefix(f), st.FROZEN, g(s, "file_state", f))
+        )
+        r = self.unfreeze_files(r, lambda f: Or(prefix(f), before(g(s, "file_session", f))))
         r = self.drop_snaps(r, lambda y: Or(Eq(y, x), before(y)))
-        r = self.map(r, "sfz", "S", lambda y: And(g(r, "sfz", y), Not(before(y))))
+        r = self.map(
+            r, "session_frozen", "S", lambda y: And(g(r, "session_frozen", y), Not(before(y)))
+        )
         if fail is not None:
             r = r.with_(faults=If(Eq(first, fail), s["faults"] - 1, s["faults"]))
         failed = self.reboot_failed(r)
         # success: every file frozen, the snapshot written
-        ok = self.map(s, "fst", "F", lambda f: If(mine(f), st.FROZEN, g(s, "fst", f)))
-        ok = self.set1(ok, "sfz", x, True)
+        ok = self.map(s, "file_state", "F", lambda f: If(mine(f), st.FROZEN, g(s, "file_state", f)))
+        ok = self.set1(ok, "session_frozen", x, True)
         any_f = self.nfiles_pos(s, x)
-        ok = self.set1(ok, "ssn", x, any_f)
-        ok = self.set1(self.set1(ok, "ssnhb", x, g(s, "shb", x)), "ssnfb", x, g(s, "sfb", x))
-        of_x: Fn = lambda f: Eq(g(s, "fs", f), x)  # noqa: E731
-        ok = self.map(ok, "fsnp", "F", lambda f: If(of_x(f), mine(f), g(s, "fsnp", f)))
-        for src, dst in (("fhs", "snhs"), ("fser", "snser"), ("fh", "snh")):
+        ok = self.set1(ok, "session_snapshot", x, any_f)
+        ok = self.set1(
+            self.set1(ok, "snapshot_has_block", x, g(s, "session_has_block", x)),
+            "snapshot_block",
+            x,
+            g(s, "session_block", x),
+        )
+        of_x: Fn = lambda f: Eq(g(s, "file_session", f), x)  # noqa: E731
+        ok = self.map(
+            ok, "file_in_snapshot", "F", lambda f: If(of_x(f), mine(f), g(s, "file_in_snapshot", f))
+        )
+        for src, dst in (
+            ("file_has_ser", "snapshot_has_ser"),
+            ("file_ser", "snapshot_ser"),
+            ("file_handle", "snapshot_handle"),
+        ):
             ok = self.map(ok, dst, "F", lambda f, src=src, dst=dst: If(  # type: ignore[misc]
                 mine(f), g(s, src, f), g(s, dst, f)))
-        ok = self.map_fp(ok, "snfol", lambda f, p: If(mine(f), self.get2(s, "ffol", f, p),
-                                                      self.get2(s, "snfol", f, p)))
+        ok = self.map_fp(
+            ok,
+            "snapshot_folio",
+            lambda f, p: If(
+                mine(f), self.get2(s, "file_folio", f, p), self.get2(s, "snapshot_folio", f, p)
+            ),
+        )
         last = U.all("S", lambda y: Implies(self.outgoing(s, y),
-                                            g(s, "sseq", y) <= g(s, "sseq", x)))
+                                            g(s, "session_seq", y) <= g(s, "session_seq", x)))
         after = st.FINALIZE if d.kho_finalize else st.READY
         ok = ok.with_(phase=If(last, after, st.SERIALIZING))
         return self._step(guard, If(found, err, 0), self.ite_state(found, failed, ok))
@@ -1091,12 +1227,14 @@ class SymbolicLuo:
         guard = And(guard, s["faults"] > 0)
         r = s.with_(faults=s["faults"] - 1)
         if not d.abort_keeps_preservations:  # KHO-M2: the whole tracker destroyed
-            r = self.map(r, "trk", "P", lambda p: False)
+            r = self.map(r, "kho_tracked", "P", lambda p: False)
         if d.abort_reboot_unfreezes:
             out: Fn = lambda x: self.outgoing(s, x)  # noqa: E731
-            r = self.unfreeze_files(r, lambda f: out(g(s, "fs", f)))
+            r = self.unfreeze_files(r, lambda f: out(g(s, "file_session", f)))
             r = self.drop_snaps(r, out)
-            r = self.map(r, "sfz", "S", lambda x: And(g(r, "sfz", x), Not(out(x))))
+            r = self.map(
+                r, "session_frozen", "S", lambda x: And(g(r, "session_frozen", x), Not(out(x)))
+            )
         return self._step(guard, -E.EAGAIN, self.reboot_failed(r))
 
     def do_kernel_kexec(self, s: S) -> Step:
@@ -1104,42 +1242,44 @@ class SymbolicLuo:
         g, d, U = self.g, self.d, self.U
         guard = Eq(s["phase"], st.READY)
         out: Fn = lambda x: self.outgoing(s, x)  # noqa: E731
-        snap_blk: Fn = lambda x: And(out(x), g(s, "ssn", x), g(s, "ssnhb", x))  # noqa: E731
+        snap_blk: Fn = lambda x: And(  # noqa: E731
+            out(x), g(s, "session_snapshot", x), g(s, "snapshot_has_block", x)
+        )
 
         def short(p: T) -> T:
             if d.reserve_covers_block:
                 return False
-            return U.any("S", lambda x: And(snap_blk(x), Eq(g(s, "ssnfb", x), p)))
+            return U.any("S", lambda x: And(snap_blk(x), Eq(g(s, "snapshot_block", x), p)))
 
-        resv: Fn = lambda p: And(g(s, "trk", p), Not(short(p)))  # noqa: E731
+        resv: Fn = lambda p: And(g(s, "kho_tracked", p), Not(short(p)))  # noqa: E731
         r = self.map(s, "owner", "P", lambda p: If(resv(p), st.RESV, st.FREE))
-        r = self.map(r, "trk", "P", lambda p: False)
-        r = self.map(r, "stp", "P", lambda p: And(resv(p), d.stamps_survive_boot))
-        r = self.map(r, "cnt", "P", lambda p: If(resv(p), g(s, "cnt", p), st.ZERO))
+        r = self.map(r, "kho_tracked", "P", lambda p: False)
+        r = self.map(r, "stamped", "P", lambda p: And(resv(p), d.stamps_survive_boot))
+        r = self.map(r, "content", "P", lambda p: If(resv(p), g(s, "content", p), st.ZERO))
         # sessions: the outgoing list becomes the incoming one; the old incoming is gone
-        r = self.map(r, "sx", "S", out)
-        r = self.map(r, "sst", "S", lambda x: st.IN_NEW)
-        r = self.map(r, "shb", "S", snap_blk)
-        r = self.map(r, "sfb", "S", lambda x: g(s, "ssnfb", x))
-        for name in ("sfz", "svt", "ssn"):
+        r = self.map(r, "session_exists", "S", out)
+        r = self.map(r, "session_status", "S", lambda x: st.IN_NEW)
+        r = self.map(r, "session_has_block", "S", snap_blk)
+        r = self.map(r, "session_block", "S", lambda x: g(s, "snapshot_block", x))
+        for name in ("session_frozen", "session_vetoed", "session_snapshot"):
             r = self.map(r, name, "S", lambda x: False)
         # files: the snapshot entries of outgoing sessions become the incoming files
-        handed: Fn = lambda f: And(g(s, "fsnp", f), out(g(s, "fs", f)))  # noqa: E731
-        r = self.map(r, "fl", "F", handed)
-        r = self.map(r, "fsnp", "F", lambda f: False)
-        r = self.map(r, "fst", "F", lambda f: st.F_NEW)
-        r = self.map(r, "fhm", "F", lambda f: False)
-        r = self.map(r, "ftr", "F", lambda f: False)
-        r = self.map(r, "fhs", "F", lambda f: g(s, "snhs", f))
-        r = self.map(r, "fser", "F", lambda f: g(s, "snser", f))
-        r = self.map(r, "fh", "F", lambda f: g(s, "snh", f))
-        r = self.map_fp(r, "ffol", lambda f, p: self.get2(s, "snfol", f, p))
-        r = self.map_fp(r, "fexk", lambda f, p: self.get2(s, "snfol", f, p))
-        r = self.map_fp(r, "fexc", lambda f, p: g(s, "cnt", p))
+        handed: Fn = lambda f: And(g(s, "file_in_snapshot", f), out(g(s, "file_session", f)))  # noqa: E731
+        r = self.map(r, "file_live", "F", handed)
+        r = self.map(r, "file_in_snapshot", "F", lambda f: False)
+        r = self.map(r, "file_state", "F", lambda f: st.F_NEW)
+        r = self.map(r, "file_has_memfd", "F", lambda f: False)
+        r = self.map(r, "file_tried", "F", lambda f: False)
+        r = self.map(r, "file_has_ser", "F", lambda f: g(s, "snapshot_has_ser", f))
+        r = self.map(r, "file_ser", "F", lambda f: g(s, "snapshot_ser", f))
+        r = self.map(r, "file_handle", "F", lambda f: g(s, "snapshot_handle", f))
+        r = self.map_fp(r, "file_folio", lambda f, p: self.get2(s, "snapshot_folio", f, p))
+        r = self.map_fp(r, "file_expect_known", lambda f, p: self.get2(s, "snapshot_folio", f, p))
+        r = self.map_fp(r, "file_expect", lambda f, p: g(s, "content", p))
         # user space and other kernel users start afresh
-        r = self.map(r, "mlive", "M", lambda m: False)
-        r = self.map(r, "muser", "M", lambda m: False)
-        r = self.map_mp(r, "mfol", lambda m, p: False)
+        r = self.map(r, "memfd_alive", "M", lambda m: False)
+        r = self.map(r, "memfd_user_fd", "M", lambda m: False)
+        r = self.map_mp(r, "memfd_folio", lambda m, p: False)
         r = r.with_(kexecs=s["kexecs"] + 1, phase=st.RUNNING)
         return self._step(guard, 0, r)
 
@@ -1192,68 +1332,95 @@ def encode(state: State, sizes: dict[str, int]) -> tuple[S, Labels]:
     s = S(kexecs=glob[0], phase=glob[1], faults=glob[2])
     nS, nF = sizes["S"], sizes["F"]
     s["owner"] = tuple(pg[0] for pg in pages)
-    s["trk"] = tuple(bool(pg[1]) for pg in pages)
-    s["stp"] = tuple(bool(pg[2]) for pg in pages)
-    s["cnt"] = tuple(pg[3] for pg in pages)
-    s["mlive"] = tuple(mf is not None for mf in memfds)
-    s["muser"] = tuple(bool(mf is not None and mf[0]) for mf in memfds)
-    s["mfol"] = tuple(tuple(mf is not None and p in mf[1] for p in range(P))
+    s["kho_tracked"] = tuple(bool(pg[1]) for pg in pages)
+    s["stamped"] = tuple(bool(pg[2]) for pg in pages)
+    s["content"] = tuple(pg[3] for pg in pages)
+    s["memfd_alive"] = tuple(mf is not None for mf in memfds)
+    s["memfd_user_fd"] = tuple(bool(mf is not None and mf[0]) for mf in memfds)
+    s["memfd_folio"] = tuple(tuple(mf is not None and p in mf[1] for p in range(P))
                       for mf in memfds)
-    sess: dict[str, list[Any]] = {k: [] for k in ("sx", "sst", "sseq", "shb", "sfb", "sfz",
-                                                  "svt", "ssn", "ssnhb", "ssnfb")}
+    sess: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "session_exists",
+            "session_status",
+            "session_seq",
+            "session_has_block",
+            "session_block",
+            "session_frozen",
+            "session_vetoed",
+            "session_snapshot",
+            "snapshot_has_block",
+            "snapshot_block",
+        )
+    }
     fil: dict[str, list[Any]] = {k: [] for k, (_kind, doms) in FIELDS.items()
                                  if doms[0] == "F"}
     labels = Labels([], [], {})
     seq = 0
 
     def add_file(slot_s: int, fseq: int, listed: Any, snap: Any) -> int:
-        fil["fl"].append(listed is not None)
-        fil["fsnp"].append(snap is not None)
-        fil["fs"].append(slot_s)
-        fil["fseq"].append(fseq)
+        fil["file_live"].append(listed is not None)
+        fil["file_in_snapshot"].append(snap is not None)
+        fil["file_session"].append(slot_s)
+        fil["file_seq"].append(fseq)
         if listed is not None:
             f_st, memfd, ser, folios, handle, tried, expect = listed
-            fil["fst"].append(f_st)
-            fil["fhm"].append(memfd >= 0)
-            fil["fm"].append(max(memfd, 0))
-            fil["fhs"].append(ser >= 0)
-            fil["fser"].append(max(ser, 0))
-            fil["ffol"].append(tuple(p in folios for p in range(P)))
-            fil["fh"].append(bool(handle))
-            fil["ftr"].append(bool(tried))
+            fil["file_state"].append(f_st)
+            fil["file_has_memfd"].append(memfd >= 0)
+            fil["file_memfd"].append(max(memfd, 0))
+            fil["file_has_ser"].append(ser >= 0)
+            fil["file_ser"].append(max(ser, 0))
+            fil["file_folio"].append(tuple(p in folios for p in range(P)))
+            fil["file_handle"].append(bool(handle))
+            fil["file_tried"].append(bool(tried))
             exp = dict(zip(_expect_pages(listed), expect, strict=True))
-            fil["fexk"].append(tuple(p in exp for p in range(P)))
-            fil["fexc"].append(tuple(exp.get(p, 0) for p in range(P)))
+            fil["file_expect_known"].append(tuple(p in exp for p in range(P)))
+            fil["file_expect"].append(tuple(exp.get(p, 0) for p in range(P)))
         else:
-            for k, v in (("fst", st.PRESERVED), ("fhm", False), ("fm", 0), ("fhs", False),
-                         ("fser", 0), ("fh", False), ("ftr", False)):
+            for k, v in (
+                ("file_state", st.PRESERVED),
+                ("file_has_memfd", False),
+                ("file_memfd", 0),
+                ("file_has_ser", False),
+                ("file_ser", 0),
+                ("file_handle", False),
+                ("file_tried", False),
+            ):
                 fil[k].append(v)
-            for k in ("ffol", "fexk"):
+            for k in ("file_folio", "file_expect_known"):
                 fil[k].append((False,) * P)
-            fil["fexc"].append((0,) * P)
+            fil["file_expect"].append((0,) * P)
         if snap is not None:
             ser, folios, handle = snap
-            fil["snhs"].append(ser >= 0)
-            fil["snser"].append(max(ser, 0))
-            fil["snfol"].append(tuple(p in folios for p in range(P)))
-            fil["snh"].append(bool(handle))
+            fil["snapshot_has_ser"].append(ser >= 0)
+            fil["snapshot_ser"].append(max(ser, 0))
+            fil["snapshot_folio"].append(tuple(p in folios for p in range(P)))
+            fil["snapshot_handle"].append(bool(handle))
         else:
-            fil["snhs"].append(False)
-            fil["snser"].append(0)
-            fil["snfol"].append((False,) * P)
-            fil["snh"].append(False)
-        return len(fil["fl"]) - 1
+            fil["snapshot_has_ser"].append(False)
+            fil["snapshot_ser"].append(0)
+            fil["snapshot_folio"].append((False,) * P)
+            fil["snapshot_handle"].append(False)
+        return len(fil["file_live"]) - 1
 
     for kind, lst in (("out", outs), ("in", incs)):
         for i, x in enumerate(lst):
             status, fblk, frozen, vetoed, files, snap = x
-            slot = len(sess["sx"])
+            slot = len(sess["session_exists"])
             (labels.out if kind == "out" else labels.inc).append(slot)
-            for k, v in (("sx", True), ("sst", status), ("sseq", seq), ("shb", fblk >= 0),
-                         ("sfb", max(fblk, 0)), ("sfz", bool(frozen)), ("svt", bool(vetoed)),
-                         ("ssn", snap is not None),
-                         ("ssnhb", snap is not None and snap[0] >= 0),
-                         ("ssnfb", max(snap[0], 0) if snap is not None else 0)):
+            for k, v in (
+                ("session_exists", True),
+                ("session_status", status),
+                ("session_seq", seq),
+                ("session_has_block", fblk >= 0),
+                ("session_block", max(fblk, 0)),
+                ("session_frozen", bool(frozen)),
+                ("session_vetoed", bool(vetoed)),
+                ("session_snapshot", snap is not None),
+                ("snapshot_has_block", snap is not None and snap[0] >= 0),
+                ("snapshot_block", max(snap[0], 0) if snap is not None else 0),
+            ):
                 sess[k].append(v)
             seq += 1
             entries = list(snap[1]) if snap is not None else []
@@ -1269,17 +1436,26 @@ def encode(state: State, sizes: dict[str, int]) -> tuple[S, Labels]:
                 if e is not None:
                     add_file(slot, seq, None, e)
                     seq += 1
-    if len(sess["sx"]) > nS or len(fil["fl"]) > nF:
+    if len(sess["session_exists"]) > nS or len(fil["file_live"]) > nF:
         raise ValueError("the state has more objects than the encoding has slots")
-    while len(sess["sx"]) < nS:
-        for k, v in (("sx", False), ("sst", 0), ("sseq", 0), ("shb", False), ("sfb", 0),
-                     ("sfz", False), ("svt", False), ("ssn", False), ("ssnhb", False),
-                     ("ssnfb", 0)):
+    while len(sess["session_exists"]) < nS:
+        for k, v in (
+            ("session_exists", False),
+            ("session_status", 0),
+            ("session_seq", 0),
+            ("session_has_block", False),
+            ("session_block", 0),
+            ("session_frozen", False),
+            ("session_vetoed", False),
+            ("session_snapshot", False),
+            ("snapshot_has_block", False),
+            ("snapshot_block", 0),
+        ):
             sess[k].append(v)
-    while len(fil["fl"]) < nF:
+    while len(fil["file_live"]) < nF:
         add_file(0, 0, None, None)
-        fil["fl"][-1] = False
-        fil["fsnp"][-1] = False
+        fil["file_live"][-1] = False
+        fil["file_in_snapshot"][-1] = False
     for k, vs in sess.items():
         s[k] = tuple(vs)
     for k, vs in fil.items():
@@ -1310,52 +1486,81 @@ def _expect_pages(f: tuple[Any, ...]) -> tuple[int, ...]:
 def decode(s: S) -> State:
     """The explicit state of a concrete relational state (positions in ``seq`` order)."""
     P = len(s["owner"])
-    pages = tuple((s["owner"][p], int(s["trk"][p]), int(s["stp"][p]), s["cnt"][p], 0)
-                  for p in range(P))
-    memfds = tuple((int(s["muser"][m]), tuple(p for p in range(P) if s["mfol"][m][p]))
-                   if s["mlive"][m] else None for m in range(len(s["mlive"])))
-    nS, nF = len(s["sx"]), len(s["fl"])
+    pages = tuple(
+        (s["owner"][p], int(s["kho_tracked"][p]), int(s["stamped"][p]), s["content"][p], 0)
+        for p in range(P)
+    )
+    memfds = tuple(
+        (int(s["memfd_user_fd"][m]), tuple(p for p in range(P) if s["memfd_folio"][m][p]))
+        if s["memfd_alive"][m]
+        else None
+        for m in range(len(s["memfd_alive"]))
+    )
+    nS, nF = len(s["session_exists"]), len(s["file_live"])
 
     def files_of(x: int, listed: bool) -> list[int]:
-        key = "fl" if listed else "fsnp"
-        fs = [f for f in range(nF) if s[key][f] and s["fs"][f] == x]
-        return sorted(fs, key=lambda f: s["fseq"][f])
+        key = "file_live" if listed else "file_in_snapshot"
+        fs = [f for f in range(nF) if s[key][f] and s["file_session"][f] == x]
+        return sorted(fs, key=lambda f: s["file_seq"][f])
 
     def session(x: int) -> tuple[Any, ...]:
         files = []
         for f in files_of(x, True):
-            folios = tuple(p for p in range(P) if s["ffol"][f][p])
-            expect = tuple(s["fexc"][f][p] for p in range(P) if s["fexk"][f][p])
-            files.append((s["fst"][f], s["fm"][f] if s["fhm"][f] else -1,
-                          s["fser"][f] if s["fhs"][f] else -1, folios, int(s["fh"][f]),
-                          int(s["ftr"][f]), expect))
+            folios = tuple(p for p in range(P) if s["file_folio"][f][p])
+            expect = tuple(s["file_expect"][f][p] for p in range(P) if s["file_expect_known"][f][p])
+            files.append(
+                (
+                    s["file_state"][f],
+                    s["file_memfd"][f] if s["file_has_memfd"][f] else -1,
+                    s["file_ser"][f] if s["file_has_ser"][f] else -1,
+                    folios,
+                    int(s["file_handle"][f]),
+                    int(s["file_tried"][f]),
+                    expect,
+                )
+            )
         snap = None
-        if s["ssn"][x]:
-            entries = tuple((s["snser"][f] if s["snhs"][f] else -1,
-                             tuple(p for p in range(P) if s["snfol"][f][p]), int(s["snh"][f]))
-                            for f in files_of(x, False))
-            snap = (s["ssnfb"][x] if s["ssnhb"][x] else -1, entries)
-        return (s["sst"][x], s["sfb"][x] if s["shb"][x] else -1, int(s["sfz"][x]),
-                int(s["svt"][x]), tuple(files), snap)
+        if s["session_snapshot"][x]:
+            entries = tuple(
+                (
+                    s["snapshot_ser"][f] if s["snapshot_has_ser"][f] else -1,
+                    tuple(p for p in range(P) if s["snapshot_folio"][f][p]),
+                    int(s["snapshot_handle"][f]),
+                )
+                for f in files_of(x, False)
+            )
+            snap = (s["snapshot_block"][x] if s["snapshot_has_block"][x] else -1, entries)
+        return (
+            s["session_status"][x],
+            s["session_block"][x] if s["session_has_block"][x] else -1,
+            int(s["session_frozen"][x]),
+            int(s["session_vetoed"][x]),
+            tuple(files),
+            snap,
+        )
 
-    live = sorted((x for x in range(nS) if s["sx"][x]), key=lambda x: s["sseq"][x])
-    outs = tuple(session(x) for x in live if s["sst"][x] in OUT_STATUSES)
-    incs = tuple(session(x) for x in live if s["sst"][x] in IN_STATUSES)
+    live = sorted(
+        (x for x in range(nS) if s["session_exists"][x]), key=lambda x: s["session_seq"][x]
+    )
+    outs = tuple(session(x) for x in live if s["session_status"][x] in OUT_STATUSES)
+    incs = tuple(session(x) for x in live if s["session_status"][x] in IN_STATUSES)
     return ((s["kexecs"], s["phase"], s["faults"]), outs, incs, memfds, pages)
 
 
 def positions(s: S) -> tuple[dict[int, int], dict[int, tuple[int, int]]]:
     """Session slot -> list position; file slot -> (session position, file position)."""
-    nS, nF = len(s["sx"]), len(s["fl"])
-    live = sorted((x for x in range(nS) if s["sx"][x]), key=lambda x: s["sseq"][x])
+    nS, nF = len(s["session_exists"]), len(s["file_live"])
+    live = sorted(
+        (x for x in range(nS) if s["session_exists"][x]), key=lambda x: s["session_seq"][x]
+    )
     pos: dict[int, int] = {}
     for group in (OUT_STATUSES, IN_STATUSES):
-        for i, x in enumerate(x for x in live if s["sst"][x] in group):
+        for i, x in enumerate(x for x in live if s["session_status"][x] in group):
             pos[x] = i
     fpos: dict[int, tuple[int, int]] = {}
     for x in live:
-        fs = sorted((f for f in range(nF) if s["fl"][f] and s["fs"][f] == x),
-                    key=lambda f: s["fseq"][f])
+        fs = sorted((f for f in range(nF) if s["file_live"][f] and s["file_session"][f] == x),
+                    key=lambda f: s["file_seq"][f])
         for j, f in enumerate(fs):
             fpos[f] = (pos[x], j)
     return pos, fpos

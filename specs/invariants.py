@@ -37,29 +37,55 @@ def files_in_live_sessions(sym: SymbolicLuo, s: SState) -> T:
     """A listed file belongs to a session that exists and is not being closed; a
     snapshot entry to an outgoing session."""
     g = sym.g
-    return sym.U.all("F", lambda f: And(
-        Implies(g(s, "fl", f), And(g(s, "sx", g(s, "fs", f)),
-                                   Not(Eq(g(s, "sst", g(s, "fs", f)), st.OUT_CLOSING)))),
-        Implies(g(s, "fsnp", f), sym.outgoing(s, g(s, "fs", f)))))
+    return sym.U.all(
+        "F",
+        lambda f: And(
+            Implies(
+                g(s, "file_live", f),
+                And(
+                    g(s, "session_exists", g(s, "file_session", f)),
+                    Not(Eq(g(s, "session_status", g(s, "file_session", f)), st.OUT_CLOSING)),
+                ),
+            ),
+            Implies(g(s, "file_in_snapshot", f), sym.outgoing(s, g(s, "file_session", f))),
+        ),
+    )
 
 
 def closing_session_empty(sym: SymbolicLuo, s: SState) -> T:
     """A session closed during reboot (6.19, waiting to be unlinked) has released its
     files block."""
     g = sym.g
-    return sym.U.all("S", lambda x: Implies(
-        And(g(s, "sx", x), Eq(g(s, "sst", x), st.OUT_CLOSING)), Not(g(s, "shb", x))))
+    return sym.U.all(
+        "S",
+        lambda x: Implies(
+            And(g(s, "session_exists", x), Eq(g(s, "session_status", x), st.OUT_CLOSING)),
+            Not(g(s, "session_has_block", x)),
+        ),
+    )
 
 
 def file_state_matches_side(sym: SymbolicLuo, s: SState) -> T:
     """Files of outgoing sessions are preserved or frozen; of incoming ones new,
     retrieved or failed; incoming sessions have no snapshot."""
     g = sym.g
-    files = sym.U.all("F", lambda f: Implies(g(s, "fl", f), And(
-        Implies(sym.outgoing(s, g(s, "fs", f)), In(g(s, "fst", f), zf.OUTGOING_FILE)),
-        Implies(sym.incoming(s, g(s, "fs", f)),
-                In(g(s, "fst", f), (st.F_NEW, st.F_OK, st.F_ERR))))))
-    snaps = sym.U.all("S", lambda x: Implies(sym.incoming(s, x), Not(g(s, "ssn", x))))
+    files = sym.U.all(
+        "F",
+        lambda f: Implies(
+            g(s, "file_live", f),
+            And(
+                Implies(
+                    sym.outgoing(s, g(s, "file_session", f)),
+                    In(g(s, "file_state", f), zf.OUTGOING_FILE),
+                ),
+                Implies(
+                    sym.incoming(s, g(s, "file_session", f)),
+                    In(g(s, "file_state", f), (st.F_NEW, st.F_OK, st.F_ERR)),
+                ),
+            ),
+        ),
+    )
+    snaps = sym.U.all("S", lambda x: Implies(sym.incoming(s, x), Not(g(s, "session_snapshot", x))))
     return And(files, snaps)
 
 
@@ -67,12 +93,27 @@ def preserved_file_intact(sym: SymbolicLuo, s: SState) -> T:
     """A preserved outgoing file has its handle, its allocated ser page and a live memfd
     whose folios are exactly the pages it names besides the ser."""
     g, U = sym.g, sym.U
-    return U.all("F", lambda f: Implies(zf.out_file(sym, s, f), And(
-        g(s, "fh", f), g(s, "fhs", f), g(s, "fhm", f), g(s, "mlive", g(s, "fm", f)),
-        Eq(g(s, "owner", g(s, "fser", f)), st.ALLOC),
-        Not(sym.get2(s, "ffol", f, g(s, "fser", f))),
-        U.all("P", lambda p: Eq(sym.get2(s, "ffol", f, p),
-                                sym.get2(s, "mfol", g(s, "fm", f), p))))))
+    return U.all(
+        "F",
+        lambda f: Implies(
+            zf.out_file(sym, s, f),
+            And(
+                g(s, "file_handle", f),
+                g(s, "file_has_ser", f),
+                g(s, "file_has_memfd", f),
+                g(s, "memfd_alive", g(s, "file_memfd", f)),
+                Eq(g(s, "owner", g(s, "file_ser", f)), st.ALLOC),
+                Not(sym.get2(s, "file_folio", f, g(s, "file_ser", f))),
+                U.all(
+                    "P",
+                    lambda p: Eq(
+                        sym.get2(s, "file_folio", f, p),
+                        sym.get2(s, "memfd_folio", g(s, "file_memfd", f), p),
+                    ),
+                ),
+            ),
+        ),
+    )
 
 
 def memfd_folios_allocated(sym: SymbolicLuo, s: SState) -> T:
@@ -80,16 +121,16 @@ def memfd_folios_allocated(sym: SymbolicLuo, s: SState) -> T:
     g, U = sym.g, sym.U
     return And(
         U.all("M", lambda m: U.all("P", lambda p: Implies(
-            sym.get2(s, "mfol", m, p),
-            And(g(s, "mlive", m), Eq(g(s, "owner", p), st.ALLOC))))),
-        U.all("M", lambda m: Implies(g(s, "muser", m), g(s, "mlive", m))))
+            sym.get2(s, "memfd_folio", m, p),
+            And(g(s, "memfd_alive", m), Eq(g(s, "owner", p), st.ALLOC))))),
+        U.all("M", lambda m: Implies(g(s, "memfd_user_fd", m), g(s, "memfd_alive", m))))
 
 
 def live_memfd_referenced(sym: SymbolicLuo, s: SState) -> T:
     """A live memfd is held by user space or by LUO (no memfd is leaked alive)."""
     g = sym.g
-    return sym.U.all("M", lambda m: Implies(g(s, "mlive", m),
-                                            Or(g(s, "muser", m), sym.managed(s, m))))
+    return sym.U.all("M", lambda m: Implies(g(s, "memfd_alive", m),
+                                            Or(g(s, "memfd_user_fd", m), sym.managed(s, m))))
 
 
 def _side_names(sym: SymbolicLuo, s: SState, p: T, side: str) -> T:
@@ -98,15 +139,22 @@ def _side_names(sym: SymbolicLuo, s: SState, p: T, side: str) -> T:
     g, U = sym.g, sym.U
     kind = sym.outgoing if side == "out" else sym.incoming
     live = zf.out_file if side == "out" else zf.new_file
-    return Or(U.any("S", lambda x: And(kind(s, x), g(s, "shb", x), Eq(g(s, "sfb", x), p))),
-              U.any("F", lambda f: And(live(sym, s, f), zf.names(sym, s, f, p))))
+    return Or(
+        U.any(
+            "S",
+            lambda x: And(
+                kind(s, x), g(s, "session_has_block", x), Eq(g(s, "session_block", x), p)
+            ),
+        ),
+        U.any("F", lambda f: And(live(sym, s, f), zf.names(sym, s, f, p))),
+    )
 
 
 def tracked_exactly_metadata(sym: SymbolicLuo, s: SState) -> T:
     """KHO tracks exactly the pages outgoing metadata names: the files blocks of outgoing
     sessions and the ser pages and folios of their preserved files."""
     g = sym.g
-    return sym.U.all("P", lambda p: Implies(g(s, "trk", p), _side_names(sym, s, p, "out")))
+    return sym.U.all("P", lambda p: Implies(g(s, "kho_tracked", p), _side_names(sym, s, p, "out")))
 
 
 def outgoing_block_allocated(sym: SymbolicLuo, s: SState) -> T:
@@ -114,11 +162,26 @@ def outgoing_block_allocated(sym: SymbolicLuo, s: SState) -> T:
     when it has files."""
     g, U = sym.g, sym.U
     return And(
-        U.all("S", lambda x: Implies(And(sym.outgoing(s, x), g(s, "shb", x)),
-                                     Eq(g(s, "owner", g(s, "sfb", x)), st.ALLOC))),
-        U.all("F", lambda f: Implies(zf.out_file(sym, s, f), g(s, "shb", g(s, "fs", f)))),
-        U.all("S", lambda x: Implies(And(sym.outgoing(s, x), g(s, "shb", x)),
-                                     sym.nfiles_pos(s, x))))
+        U.all(
+            "S",
+            lambda x: Implies(
+                And(sym.outgoing(s, x), g(s, "session_has_block", x)),
+                Eq(g(s, "owner", g(s, "session_block", x)), st.ALLOC),
+            ),
+        ),
+        U.all(
+            "F",
+            lambda f: Implies(
+                zf.out_file(sym, s, f), g(s, "session_has_block", g(s, "file_session", f))
+            ),
+        ),
+        U.all(
+            "S",
+            lambda x: Implies(
+                And(sym.outgoing(s, x), g(s, "session_has_block", x)), sym.nfiles_pos(s, x)
+            ),
+        ),
+    )
 
 
 def handed_over_reserved(sym: SymbolicLuo, s: SState) -> T:
@@ -128,18 +191,25 @@ def handed_over_reserved(sym: SymbolicLuo, s: SState) -> T:
     its session still lists files (finish restores the block with the last of them)."""
     g, U = sym.g, sym.U
     files = U.all("F", lambda f: Implies(zf.new_file(sym, s, f), And(
-        Not(g(s, "ftr", f)),
+        Not(g(s, "file_tried", f)),
         U.all("P", lambda p: And(
             Implies(zf.names(sym, s, f, p),
-                    And(Eq(g(s, "owner", p), st.RESV), g(s, "stp", p))),
-            Eq(sym.get2(s, "fexk", f, p), sym.get2(s, "ffol", f, p)),
-            Implies(sym.get2(s, "ffol", f, p),
-                    Eq(g(s, "cnt", p), sym.get2(s, "fexc", f, p))))),
-        Not(sym.get2(s, "ffol", f, g(s, "fser", f))))))
-    blocks = U.all("S", lambda x: Implies(
-        And(sym.incoming(s, x), g(s, "shb", x)),
-        And(Eq(g(s, "owner", g(s, "sfb", x)), st.RESV), g(s, "stp", g(s, "sfb", x)),
-            sym.nfiles_pos(s, x))))
+                    And(Eq(g(s, "owner", p), st.RESV), g(s, "stamped", p))),
+            Eq(sym.get2(s, "file_expect_known", f, p), sym.get2(s, "file_folio", f, p)),
+            Implies(sym.get2(s, "file_folio", f, p),
+                    Eq(g(s, "content", p), sym.get2(s, "file_expect", f, p))))),
+        Not(sym.get2(s, "file_folio", f, g(s, "file_ser", f))))))
+    blocks = U.all(
+        "S",
+        lambda x: Implies(
+            And(sym.incoming(s, x), g(s, "session_has_block", x)),
+            And(
+                Eq(g(s, "owner", g(s, "session_block", x)), st.RESV),
+                g(s, "stamped", g(s, "session_block", x)),
+                sym.nfiles_pos(s, x),
+            ),
+        ),
+    )
     return And(files, blocks)
 
 
@@ -147,8 +217,8 @@ def retrieved_file_has_memfd(sym: SymbolicLuo, s: SState) -> T:
     """A retrieved incoming file points at a live memfd."""
     g = sym.g
     return sym.U.all("F", lambda f: Implies(
-        And(g(s, "fl", f), Eq(g(s, "fst", f), st.F_OK)),
-        And(g(s, "fhm", f), g(s, "mlive", g(s, "fm", f)))))
+        And(g(s, "file_live", f), Eq(g(s, "file_state", f), st.F_OK)),
+        And(g(s, "file_has_memfd", f), g(s, "memfd_alive", g(s, "file_memfd", f)))))
 
 
 def stamps_only_in_new_kernel_metadata(sym: SymbolicLuo, s: SState) -> T:
@@ -156,12 +226,12 @@ def stamps_only_in_new_kernel_metadata(sym: SymbolicLuo, s: SState) -> T:
     files block; reserved pages are never tracked."""
     g = sym.g
     return sym.U.all("P", lambda p: And(
-        Implies(g(s, "stp", p), _side_names(sym, s, p, "in")),
-        Implies(Eq(g(s, "owner", p), st.RESV), Not(g(s, "trk", p)))))
+        Implies(g(s, "stamped", p), _side_names(sym, s, p, "in")),
+        Implies(Eq(g(s, "owner", p), st.RESV), Not(g(s, "kho_tracked", p)))))
 
 
 def _frozen(sym: SymbolicLuo, s: SState, x: T) -> T:
-    return And(sym.outgoing(s, x), sym.g(s, "sfz", x))
+    return And(sym.outgoing(s, x), sym.g(s, "session_frozen", x))
 
 
 def frozen_only_in_reboot(sym: SymbolicLuo, s: SState) -> T:
@@ -171,7 +241,7 @@ def frozen_only_in_reboot(sym: SymbolicLuo, s: SState) -> T:
     running = Eq(s["phase"], st.RUNNING)
     none = U.all("S", lambda x: Implies(_frozen(sym, s, x), Not(running)))
     done = Implies(Or(Eq(s["phase"], st.FINALIZE), Eq(s["phase"], st.READY)),
-                   U.all("S", lambda x: Implies(sym.outgoing(s, x), g(s, "sfz", x))))
+                   U.all("S", lambda x: Implies(sym.outgoing(s, x), g(s, "session_frozen", x))))
     return And(none, done, s["phase"] >= st.RUNNING, s["phase"] <= st.READY)
 
 
@@ -179,30 +249,63 @@ def snapshot_matches_session(sym: SymbolicLuo, s: SState) -> T:
     """A frozen session has a snapshot exactly when it has files, taken of its current
     files block."""
     g, U = sym.g, sym.U
-    return U.all("S", lambda x: Implies(_frozen(sym, s, x), And(
-        Eq(g(s, "ssn", x), sym.nfiles_pos(s, x)),
-        Implies(g(s, "ssn", x), And(Eq(g(s, "ssnhb", x), g(s, "shb", x)),
-                                    Eq(g(s, "ssnfb", x), g(s, "sfb", x)))))))
+    return U.all(
+        "S",
+        lambda x: Implies(
+            _frozen(sym, s, x),
+            And(
+                Eq(g(s, "session_snapshot", x), sym.nfiles_pos(s, x)),
+                Implies(
+                    g(s, "session_snapshot", x),
+                    And(
+                        Eq(g(s, "snapshot_has_block", x), g(s, "session_has_block", x)),
+                        Eq(g(s, "snapshot_block", x), g(s, "session_block", x)),
+                    ),
+                ),
+            ),
+        ),
+    )
 
 
 def snapshot_matches_files(sym: SymbolicLuo, s: SState) -> T:
     """In a frozen session the snapshot entries are exactly its files, each frozen, with
     the ser, folios and handle the file has now."""
     g, U = sym.g, sym.U
-    return U.all("F", lambda f: Implies(
-        And(Or(g(s, "fl", f), g(s, "fsnp", f)), _frozen(sym, s, g(s, "fs", f))), And(
-            g(s, "fl", f), g(s, "fsnp", f), Eq(g(s, "fst", f), st.FROZEN),
-            Eq(g(s, "snhs", f), g(s, "fhs", f)), Eq(g(s, "snser", f), g(s, "fser", f)),
-            Eq(g(s, "snh", f), g(s, "fh", f)),
-            U.all("P", lambda p: Eq(sym.get2(s, "snfol", f, p),
-                                    sym.get2(s, "ffol", f, p))))))
+    return U.all(
+        "F",
+        lambda f: Implies(
+            And(
+                Or(g(s, "file_live", f), g(s, "file_in_snapshot", f)),
+                _frozen(sym, s, g(s, "file_session", f)),
+            ),
+            And(
+                g(s, "file_live", f),
+                g(s, "file_in_snapshot", f),
+                Eq(g(s, "file_state", f), st.FROZEN),
+                Eq(g(s, "snapshot_has_ser", f), g(s, "file_has_ser", f)),
+                Eq(g(s, "snapshot_ser", f), g(s, "file_ser", f)),
+                Eq(g(s, "snapshot_handle", f), g(s, "file_handle", f)),
+                U.all(
+                    "P",
+                    lambda p: Eq(
+                        sym.get2(s, "snapshot_folio", f, p), sym.get2(s, "file_folio", f, p)
+                    ),
+                ),
+            ),
+        ),
+    )
 
 
 def frozen_files_in_frozen_sessions(sym: SymbolicLuo, s: SState) -> T:
     """Only the files of frozen sessions are frozen."""
     g = sym.g
-    return sym.U.all("F", lambda f: Implies(
-        And(g(s, "fl", f), Eq(g(s, "fst", f), st.FROZEN)), _frozen(sym, s, g(s, "fs", f))))
+    return sym.U.all(
+        "F",
+        lambda f: Implies(
+            And(g(s, "file_live", f), Eq(g(s, "file_state", f), st.FROZEN)),
+            _frozen(sym, s, g(s, "file_session", f)),
+        ),
+    )
 
 
 def serialization_in_order(sym: SymbolicLuo, s: SState) -> T:
@@ -211,18 +314,31 @@ def serialization_in_order(sym: SymbolicLuo, s: SState) -> T:
     g, U = sym.g, sym.U
     serializing = Eq(s["phase"], st.SERIALIZING)
     return U.all("S", lambda x: U.all("S", lambda y: Implies(
-        And(serializing, _frozen(sym, s, x), sym.outgoing(s, y), Not(g(s, "sfz", y))),
-        g(s, "sseq", x) < g(s, "sseq", y))))
+        And(serializing, _frozen(sym, s, x), sym.outgoing(s, y), Not(g(s, "session_frozen", y))),
+        g(s, "session_seq", x) < g(s, "session_seq", y))))
 
 
 def creation_numbers_unique(sym: SymbolicLuo, s: SState) -> T:
     """Sessions have distinct creation numbers, all below the counter (the list order is
     a total order)."""
     g, U = sym.g, sym.U
-    below = U.all("S", lambda x: Implies(g(s, "sx", x), g(s, "sseq", x) < s["seq"]))
-    distinct = U.all("S", lambda x: U.all("S", lambda y: Implies(
-        And(g(s, "sx", x), g(s, "sx", y), Eq(g(s, "sseq", x), g(s, "sseq", y))),
-        Eq(x, y))))
+    below = U.all(
+        "S", lambda x: Implies(g(s, "session_exists", x), g(s, "session_seq", x) < s["seq"])
+    )
+    distinct = U.all(
+        "S",
+        lambda x: U.all(
+            "S",
+            lambda y: Implies(
+                And(
+                    g(s, "session_exists", x),
+                    g(s, "session_exists", y),
+                    Eq(g(s, "session_seq", x), g(s, "session_seq", y)),
+                ),
+                Eq(x, y),
+            ),
+        ),
+    )
     return And(below, distinct)
 
 
@@ -258,9 +374,9 @@ def initial(sym: SymbolicLuo, s: SState) -> T:
     g, U = sym.g, sym.U
     return And(
         Eq(s["phase"], st.RUNNING), s["faults"] >= 0, Eq(s["kexecs"], 0),
-        U.all("P", lambda p: And(Eq(g(s, "owner", p), st.FREE), Not(g(s, "trk", p)),
-                                 Not(g(s, "stp", p)), Eq(g(s, "cnt", p), st.ZERO))),
-        U.all("M", lambda m: And(Not(g(s, "mlive", m)), Not(g(s, "muser", m)),
-                                 U.all("P", lambda p: Not(sym.get2(s, "mfol", m, p))))),
-        U.all("S", lambda x: Not(g(s, "sx", x))),
-        U.all("F", lambda f: And(Not(g(s, "fl", f)), Not(g(s, "fsnp", f)))))
+        U.all("P", lambda p: And(Eq(g(s, "owner", p), st.FREE), Not(g(s, "kho_tracked", p)),
+                                 Not(g(s, "stamped", p)), Eq(g(s, "content", p), st.ZERO))),
+        U.all("M", lambda m: And(Not(g(s, "memfd_alive", m)), Not(g(s, "memfd_user_fd", m)),
+                                 U.all("P", lambda p: Not(sym.get2(s, "memfd_folio", m, p))))),
+        U.all("S", lambda x: Not(g(s, "session_exists", x))),
+        U.all("F", lambda f: And(Not(g(s, "file_live", f)), Not(g(s, "file_in_snapshot", f)))))

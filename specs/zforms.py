@@ -67,41 +67,77 @@ def _holders(sym: SymbolicLuo, s: SState) -> list[Occurrence]:
     g = sym.g
     return [
         (None, lambda _o, p: Eq(g(s, "owner", p), st.OTHER)),
-        ("M", lambda m, p: And(g(s, "mlive", m), sym.get2(s, "mfol", m, p))),
-        ("S", lambda x, p: And(sym.outgoing(s, x), g(s, "shb", x), Eq(g(s, "sfb", x), p))),
-        ("F", lambda f, p: And(out_file(sym, s, f), g(s, "fhs", f), Eq(g(s, "fser", f), p))),
-        ("S", lambda x, p: And(sym.incoming(s, x), g(s, "shb", x), Eq(g(s, "sfb", x), p))),
-        ("F", lambda f, p: And(new_file(sym, s, f), g(s, "fhs", f), Eq(g(s, "fser", f), p))),
-        ("F", lambda f, p: And(new_file(sym, s, f), sym.get2(s, "ffol", f, p))),
+        ("M", lambda m, p: And(g(s, "memfd_alive", m), sym.get2(s, "memfd_folio", m, p))),
+        (
+            "S",
+            lambda x, p: And(
+                sym.outgoing(s, x), g(s, "session_has_block", x), Eq(g(s, "session_block", x), p)
+            ),
+        ),
+        (
+            "F",
+            lambda f, p: And(
+                out_file(sym, s, f), g(s, "file_has_ser", f), Eq(g(s, "file_ser", f), p)
+            ),
+        ),
+        (
+            "S",
+            lambda x, p: And(
+                sym.incoming(s, x), g(s, "session_has_block", x), Eq(g(s, "session_block", x), p)
+            ),
+        ),
+        (
+            "F",
+            lambda f, p: And(
+                new_file(sym, s, f), g(s, "file_has_ser", f), Eq(g(s, "file_ser", f), p)
+            ),
+        ),
+        ("F", lambda f, p: And(new_file(sym, s, f), sym.get2(s, "file_folio", f, p))),
     ]
 
 
 def _namers(sym: SymbolicLuo, s: SState) -> list[Occurrence]:
     g = sym.g
     return [
-        ("F", lambda f, p: And(out_file(sym, s, f), g(s, "fhs", f), Eq(g(s, "fser", f), p))),
-        ("F", lambda f, p: And(out_file(sym, s, f), sym.get2(s, "ffol", f, p))),
-        ("F", lambda f, p: And(new_file(sym, s, f), g(s, "fhs", f), Eq(g(s, "fser", f), p))),
-        ("F", lambda f, p: And(new_file(sym, s, f), sym.get2(s, "ffol", f, p))),
+        (
+            "F",
+            lambda f, p: And(
+                out_file(sym, s, f), g(s, "file_has_ser", f), Eq(g(s, "file_ser", f), p)
+            ),
+        ),
+        ("F", lambda f, p: And(out_file(sym, s, f), sym.get2(s, "file_folio", f, p))),
+        (
+            "F",
+            lambda f, p: And(
+                new_file(sym, s, f), g(s, "file_has_ser", f), Eq(g(s, "file_ser", f), p)
+            ),
+        ),
+        ("F", lambda f, p: And(new_file(sym, s, f), sym.get2(s, "file_folio", f, p))),
     ]
 
 
 def out_file(sym: SymbolicLuo, s: SState, f: T) -> T:
     """A listed file of an outgoing session, preserved or frozen."""
     g = sym.g
-    return And(g(s, "fl", f), sym.outgoing(s, g(s, "fs", f)),
-               In(g(s, "fst", f), OUTGOING_FILE))
+    return And(g(s, "file_live", f), sym.outgoing(s, g(s, "file_session", f)),
+               In(g(s, "file_state", f), OUTGOING_FILE))
 
 
 def new_file(sym: SymbolicLuo, s: SState, f: T) -> T:
     """A listed file of an incoming session, never (successfully) retrieved."""
     g = sym.g
-    return And(g(s, "fl", f), sym.incoming(s, g(s, "fs", f)), Eq(g(s, "fst", f), st.F_NEW))
+    return And(
+        g(s, "file_live", f),
+        sym.incoming(s, g(s, "file_session", f)),
+        Eq(g(s, "file_state", f), st.F_NEW),
+    )
 
 
 def names(sym: SymbolicLuo, s: SState, f: T, p: T) -> T:
     g = sym.g
-    return Or(And(g(s, "fhs", f), Eq(g(s, "fser", f), p)), sym.get2(s, "ffol", f, p))
+    return Or(
+        And(g(s, "file_has_ser", f), Eq(g(s, "file_ser", f), p)), sym.get2(s, "file_folio", f, p)
+    )
 
 
 def live_named(sym: SymbolicLuo, s: SState, p: T) -> T:
@@ -113,11 +149,31 @@ def live_named(sym: SymbolicLuo, s: SState, p: T) -> T:
 def snap_named(sym: SymbolicLuo, s: SState, p: T) -> T:
     """The serialized metadata of the reboot in progress names ``p``."""
     g, U = sym.g, sym.U
-    frozen: Fn = lambda x: And(sym.outgoing(s, x), g(s, "ssn", x), g(s, "sfz", x))  # noqa: E731
-    return And(sym.rebooting(s), Or(
-        U.any("S", lambda x: And(frozen(x), g(s, "ssnhb", x), Eq(g(s, "ssnfb", x), p))),
-        U.any("F", lambda f: And(g(s, "fsnp", f), frozen(g(s, "fs", f)), Or(
-            And(g(s, "snhs", f), Eq(g(s, "snser", f), p)), sym.get2(s, "snfol", f, p))))))
+    frozen: Fn = lambda x: And(  # noqa: E731
+        sym.outgoing(s, x), g(s, "session_snapshot", x), g(s, "session_frozen", x)
+    )
+    return And(
+        sym.rebooting(s),
+        Or(
+            U.any(
+                "S",
+                lambda x: And(
+                    frozen(x), g(s, "snapshot_has_block", x), Eq(g(s, "snapshot_block", x), p)
+                ),
+            ),
+            U.any(
+                "F",
+                lambda f: And(
+                    g(s, "file_in_snapshot", f),
+                    frozen(g(s, "file_session", f)),
+                    Or(
+                        And(g(s, "snapshot_has_ser", f), Eq(g(s, "snapshot_ser", f), p)),
+                        sym.get2(s, "snapshot_folio", f, p),
+                    ),
+                ),
+            ),
+        ),
+    )
 
 
 def is_free(sym: SymbolicLuo, s: SState, p: T) -> T:
@@ -134,25 +190,25 @@ def single_owner(sym: SymbolicLuo, s: SState) -> T:
 def no_free_while_preserved(sym: SymbolicLuo, s: SState) -> T:
     g, U = sym.g, sym.U
     pages = U.all("P", lambda p: Implies(is_free(sym, s, p), And(
-        Not(g(s, "trk", p)), Not(live_named(sym, s, p)), Not(snap_named(sym, s, p)))))
-    blocks = U.all("S", lambda x: Implies(And(sym.incoming(s, x), g(s, "shb", x)),
-                                          Not(is_free(sym, s, g(s, "sfb", x)))))
+        Not(g(s, "kho_tracked", p)), Not(live_named(sym, s, p)), Not(snap_named(sym, s, p)))))
+    blocks = U.all("S", lambda x: Implies(And(sym.incoming(s, x), g(s, "session_has_block", x)),
+                                          Not(is_free(sym, s, g(s, "session_block", x)))))
     return Not(And(pages, blocks))
 
 
 def metadata_tracked(sym: SymbolicLuo, s: SState) -> T:
     g, U = sym.g, sym.U
     files = U.all("F", lambda f: Implies(out_file(sym, s, f), U.all(
-        "P", lambda p: Implies(names(sym, s, f, p), g(s, "trk", p)))))
-    blocks = U.all("S", lambda x: Implies(And(sym.outgoing(s, x), g(s, "shb", x)),
-                                          g(s, "trk", g(s, "sfb", x))))
+        "P", lambda p: Implies(names(sym, s, f, p), g(s, "kho_tracked", p)))))
+    blocks = U.all("S", lambda x: Implies(And(sym.outgoing(s, x), g(s, "session_has_block", x)),
+                                          g(s, "kho_tracked", g(s, "session_block", x))))
     return Not(And(files, blocks))
 
 
 def no_alloc_of_reserved(sym: SymbolicLuo, s: SState) -> T:
     g, U = sym.g, sym.U
-    stamps = U.all("P", lambda p: Implies(g(s, "stp", p), Eq(g(s, "owner", p), st.RESV)))
-    handed = U.all("F", lambda f: Implies(And(new_file(sym, s, f), Not(g(s, "ftr", f))),
+    stamps = U.all("P", lambda p: Implies(g(s, "stamped", p), Eq(g(s, "owner", p), st.RESV)))
+    handed = U.all("F", lambda f: Implies(And(new_file(sym, s, f), Not(g(s, "file_tried", f))),
                                           U.all("P", lambda p: Implies(
                                               names(sym, s, f, p),
                                               Eq(g(s, "owner", p), st.RESV)))))
@@ -177,9 +233,9 @@ def data_intact(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
     g, U, f = sym.g, sym.U, step.rfile
     post = step.post
     bad = U.any("P", lambda p: Or(
-        Not(Eq(sym.get2(pre, "fexk", f, p), sym.get2(pre, "ffol", f, p))),
-        And(sym.get2(pre, "ffol", f, p),
-            Not(Eq(g(post, "cnt", p), sym.get2(pre, "fexc", f, p))))))
+        Not(Eq(sym.get2(pre, "file_expect_known", f, p), sym.get2(pre, "file_folio", f, p))),
+        And(sym.get2(pre, "file_folio", f, p),
+            Not(Eq(g(post, "content", p), sym.get2(pre, "file_expect", f, p))))))
     return And(Eq(step.ret, 0), step.hretrieve, bad)
 
 
@@ -206,15 +262,15 @@ def cancel_releases_all(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T
     g, U, x, post = sym.g, sym.U, a.arg("session"), step.post
     mine: Fn = lambda f: sym.file_of(pre, f, x)  # noqa: E731
     page_of_session: Fn = lambda p: Or(  # noqa: E731
-        And(g(pre, "shb", x), Eq(g(pre, "sfb", x), p)),
+        And(g(pre, "session_has_block", x), Eq(g(pre, "session_block", x), p)),
         U.any("F", lambda f: And(mine(f), names(sym, pre, f, p))))
-    tracked = U.any("P", lambda p: And(page_of_session(p), g(post, "trk", p)))
-    memfds = U.any("M", lambda m: And(g(pre, "mlive", m), g(pre, "muser", m), Or(
-        Not(g(post, "mlive", m)),
+    tracked = U.any("P", lambda p: And(page_of_session(p), g(post, "kho_tracked", p)))
+    memfds = U.any("M", lambda m: And(g(pre, "memfd_alive", m), g(pre, "memfd_user_fd", m), Or(
+        Not(g(post, "memfd_alive", m)),
         U.any("P", lambda p: Or(
-            Not(Eq(sym.get2(pre, "mfol", m, p), sym.get2(post, "mfol", m, p))),
-            And(sym.get2(pre, "mfol", m, p),
-                Not(Eq(g(pre, "cnt", p), g(post, "cnt", p)))))))))
+            Not(Eq(sym.get2(pre, "memfd_folio", m, p), sym.get2(post, "memfd_folio", m, p))),
+            And(sym.get2(pre, "memfd_folio", m, p),
+                Not(Eq(g(pre, "content", p), g(post, "content", p)))))))))
     return Or(tracked, memfds)
 
 
@@ -223,8 +279,8 @@ def failed_reboot_restores(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -
         return False
     g, post = sym.g, step.post
     bad = sym.U.any("F", lambda f: And(
-        g(post, "fl", f), sym.outgoing(post, g(post, "fs", f)),
-        Or(Not(Eq(g(post, "fst", f), st.PRESERVED)), Not(g(post, "fh", f)))))
+        g(post, "file_live", f), sym.outgoing(post, g(post, "file_session", f)),
+        Or(Not(Eq(g(post, "file_state", f), st.PRESERVED)), Not(g(post, "file_handle", f)))))
     return And(step.ret < 0, bad)
 
 
@@ -235,11 +291,11 @@ def finish_disposes(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
         return False
     g, U, x, post = sym.g, sym.U, a.arg("session"), step.post
     page: Fn = lambda p: Or(  # noqa: E731
-        And(g(pre, "shb", x), Eq(g(pre, "sfb", x), p)),
-        U.any("F", lambda f: And(sym.file_of(pre, f, x), Eq(g(pre, "fst", f), st.F_NEW),
+        And(g(pre, "session_has_block", x), Eq(g(pre, "session_block", x), p)),
+        U.any("F", lambda f: And(sym.file_of(pre, f, x), Eq(g(pre, "file_state", f), st.F_NEW),
                                  names(sym, pre, f, p))))
     kept = U.any("P", lambda p: And(page(p), Or(Eq(g(post, "owner", p), st.RESV),
-                                                g(post, "stp", p))))
+                                                g(post, "stamped", p))))
     return And(Eq(step.ret, 0), kept)
 
 
@@ -248,7 +304,7 @@ def leak_bound(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
         return False
     g = sym.g
     return sym.U.any("P", lambda p: Not(Eq(Eq(g(step.post, "owner", p), st.RESV),
-                                           g(pre, "trk", p))))
+                                           g(pre, "kho_tracked", p))))
 
 
 def handover_matches_metadata(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
@@ -256,11 +312,24 @@ def handover_matches_metadata(sym: SymbolicLuo, pre: SState, a: Inst, step: Step
         return False
     g, U, post = sym.g, sym.U, step.post
     named: Fn = lambda p: Or(  # noqa: E731
-        U.any("S", lambda x: And(sym.incoming(post, x), g(post, "shb", x),
-                                 Eq(g(post, "sfb", x), p))),
-        U.any("F", lambda f: And(g(post, "fl", f), sym.incoming(post, g(post, "fs", f)),
-                                 names(sym, post, f, p))))
-    return U.any("P", lambda p: Not(Eq(g(pre, "trk", p), named(p))))
+        U.any(
+            "S",
+            lambda x: And(
+                sym.incoming(post, x),
+                g(post, "session_has_block", x),
+                Eq(g(post, "session_block", x), p),
+            ),
+        ),
+        U.any(
+            "F",
+            lambda f: And(
+                g(post, "file_live", f),
+                sym.incoming(post, g(post, "file_session", f)),
+                names(sym, post, f, p),
+            ),
+        ),
+    )
+    return U.any("P", lambda p: Not(Eq(g(pre, "kho_tracked", p), named(p))))
 
 
 STEP_FORMS: dict[str, Callable[[SymbolicLuo, SState, Inst, Step], T]] = {

@@ -16,7 +16,7 @@ import pytest
 import z3
 
 from luoverify.checks.designs import load_design
-from luoverify.checks.prove import concrete, flat
+from luoverify.checks.prove import concrete_state, flat_vars
 from luoverify.model import symbolic as sy
 from luoverify.model.bounds import NAMED_BOUNDS, Bounds
 from luoverify.model.core import Action, Outcome
@@ -121,19 +121,19 @@ def test_z3_relation_admits_exactly_the_successors() -> None:
     for i, step in enumerate(steps):
         solver.add(z3.Implies(act == i, z3.And(
             sy.lift(step.guard),
-            *[q == sy.lift(t) for (_n, q), (_m, t) in zip(flat(post), flat(step.post),
+            *[q == sy.lift(t) for (_n, q), (_m, t) in zip(flat_vars(post), flat_vars(step.post),
                                                           strict=True)])))
     checked = 0
     for state, succ in reachable(model, 10**6):
         enc, _labels = sy.encode(state, sym.U.sizes)
         solver.push()
-        for (_n, var), (_m, val) in zip(flat(pre), flat(enc), strict=True):
+        for (_n, var), (_m, val) in zip(flat_vars(pre), flat_vars(enc), strict=True):
             solver.add(var == sy.lift(val))
         got: dict[Action, State] = {}
         while solver.check() == z3.sat:
             m = solver.model()
             i = m.eval(act).as_long()
-            got[sy.explicit_action(enc, insts[i])] = sy.decode(concrete(m, post))
+            got[sy.explicit_action(enc, insts[i])] = sy.decode(concrete_state(m, post))
             solver.add(act != i)
         solver.pop()
         assert got == {a: o.state for a, o in succ.items()}, state
