@@ -1,6 +1,6 @@
 """``luo-verify``: the command line.
 
-Exit codes (DESIGN.md section 4): 0 every property holds; 1 a property is violated (or
+Exit codes (as in README.md): 0 every property holds; 1 a property is violated (or
 coverage has a gap); 2 usage or input error; 3 inconclusive (a state limit was reached
 before the space was exhausted, or Z3 answered unknown / timed out); 4 replay diverged
 from the model.

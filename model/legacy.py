@@ -1,19 +1,23 @@
-"""The legacy design: the v3/v4 review series' global LUO state machine (L§3).
+"""The legacy design: the v3/v4 review series' global LUO state machine (never merged;
+GitHub googleprodkernel/linux-liveupdate, ``kernel/liveupdate/luo_core.c``:
+``luo_prepare``, ``luo_freeze``, ``luo_cancel``, ``luo_finish``, and
+``kernel/liveupdate/luo_files.c``).
 
 Before sessions were merged (6.19), LUO had one global state -- NORMAL, PREPARED, FROZEN,
 UPDATED -- driven by the events PREPARE, FREEZE, CANCEL, FINISH and by reboot(KEXEC), and
 a file handler had separate ``prepare`` / ``freeze`` / ``cancel`` / ``finish`` callbacks.
 This module models that machine with the same state layout, page allocator, KHO and
 memfd handler as :mod:`luoverify.model.luo`, so every ownership property of the
-catalogue applies to it unchanged. The ``legacy`` profile has the defects O1-O6 of L§6
-fixed; each is a mutant (``specs/defects.py``).
+catalogue applies to it unchanged. The ``legacy`` profile has the defects O1-O6 fixed;
+each is a mutant (``specs/defects.py``).
 
 Mapping onto the shared state (``model/state.py``):
 
 * ``glob[PHASE]`` holds the global state (``L_NORMAL`` .. ``L_UPDATED``) plus the bit
   ``KHO_FINALIZED``. NORMAL is 0, so a cold boot is the same state in every design.
 * The one outgoing "session" is the open /dev/liveupdate: v3 opens it exclusively and
-  registers files on it by token (L§3.1, v1 calls each open a session).
+  registers files on it by token (v3 ``kernel/liveupdate/luo_ioctl.c``: ``luo_open``,
+  ``luo_ioctl_fd_preserve``; v1 of the series called each open a session).
   ``create_session`` / ``close_session`` are open() / close() of the device.
 * An outgoing file is ``REGISTERED`` after FD_PRESERVE (an fget, no pages touched),
   ``PRESERVED`` after the handler's prepare (its ser page and folios KHO-preserved: the
@@ -22,8 +26,8 @@ Mapping onto the shared state (``model/state.py``):
 * The incoming data is one incoming session (``IN_RETRIEVED``: v3 has no retrieve-session
   step, FD_RESTORE works on the device) that exists exactly while UPDATED.
 
-Choices where the reference is silent or unsure (made here, mirrored by
-``reference/luo_legacy.py``):
+Choices where the review-series code and documentation are silent or disagree (made
+here, mirrored by ``reference/luo_legacy.py``):
 
 * KHO of that era refuses ``kho_preserve_*`` and ``kho_unpreserve_*`` with EBUSY while
   finalized (the v3/v4-era kexec_handover.c checks ``kho_out.finalized`` in both), and
@@ -31,18 +35,20 @@ Choices where the reference is silent or unsure (made here, mirrored by
   was at kho_finalize(). A kexec without finalized KHO hands nothing over.
 * What "fixed" means for each defect (the profile): O1 -- PREPARE rolls back to NORMAL
   when kho_finalize() fails; O2 -- CANCEL proceeds when KHO is not finalized; O3 -- a
-  FREEZE failure cancels every file and aborts KHO, as the v3 documentation says (A5:
-  the code cancelled a prefix); O4 -- FD_RESTORE marks a file reclaimed only after a
-  successful retrieve; O5 -- FREEZE with nothing prepared returns 0; O6 -- closing the
-  device while PREPARED/FROZEN cancels first.
+  FREEZE failure cancels every file and aborts KHO, as the v3 documentation says (the
+  kernel-doc of ``luo_freeze``: "everything is canceled"; the code, ``luo_files_freeze``,
+  cancelled only the files before the failing one); O4 -- FD_RESTORE marks a file
+  reclaimed only after a successful retrieve; O5 -- FREEZE with nothing prepared returns
+  0; O6 -- closing the device while PREPARED/FROZEN cancels first.
 * An injected retrieve fault is an *early* failure (the handler cannot allocate the new
   file): nothing is restored, so the fixed design may retry and FINISH discards the
   data; a retrieve that a refused restore breaks consumes the data (as in the session
   model) and is remembered.
 * FINISH and CANCEL cannot be vetoed; finish with nothing incoming (EINVAL) is not
   offered (the model names the incoming data by session position). FREEZE is the
-  debugfs event; reboot(KEXEC) from PREPARED freezes first (L§3.3). Handler and
-  subsystem registration and the per-FD events of v3 are not modelled.
+  debugfs event; reboot(KEXEC) from PREPARED freezes first (v3 ``luo_core.c``:
+  ``liveupdate_reboot``). Handler and subsystem registration and the per-FD events of
+  v3 are not modelled.
 """
 
 from __future__ import annotations
@@ -277,9 +283,10 @@ class LegacyKernel(Kernel):
 
     def do_preserve_fd(self, list: str, session: int, fd: int | str, token: str = "new",
                        fault: str | None = None) -> int:
-        """LIVEUPDATE_IOCTL_FD_PRESERVE: register the file (L§3.3): NORMAL or UPDATED
-        only (EBUSY), token in use (EEXIST), bad fd (EBADF), no handler (ENOENT), already
-        managed (EBUSY, the LUO-M3 fix kept). No pages are touched until PREPARE."""
+        """LIVEUPDATE_IOCTL_FD_PRESERVE: register the file (v3 ``luo_files.c``:
+        ``luo_register_file``): NORMAL or UPDATED only (EBUSY), token in use (EEXIST),
+        bad fd (EBADF), no handler (ENOENT), already managed (EBUSY, the LUO-M3 fix
+        kept). No pages are touched until PREPARE."""
         if self.L not in (st.L_NORMAL, st.L_UPDATED):
             return -E.EBUSY
         if token == "dup":
@@ -329,7 +336,8 @@ class LegacyKernel(Kernel):
 
     # --------------------------------------------------------------- events
     def luo_cancel(self, force: bool = False) -> int:
-        """CANCEL (L§3.3): kho_abort(), then cancel every file, destroy the FDT."""
+        """CANCEL (v3/v4 ``luo_core.c``: ``luo_cancel``; ``luo_files.c``:
+        ``luo_files_cancel_one``): kho_abort(), then cancel every file, destroy the FDT."""
         if not self.finalized and not (force or self.d.cancel_without_finalized_kho):
             return -E.ENOENT  # O2: kho_abort() fails and CANCEL gives up, no change
         self.kho_abort()
@@ -352,7 +360,8 @@ class LegacyKernel(Kernel):
         return self.luo_cancel()
 
     def do_prepare(self, fault: str | None = None) -> int:
-        """PREPARE (L§3.3, L§3.4): prepare every registered file in token order (a
+        """PREPARE (v3/v4 ``luo_core.c``: ``luo_prepare``; ``luo_files.c``:
+        ``luo_files_prepare``): prepare every registered file in token order (a
         failure cancels those before it), write the files FDT, set PREPARED, then
         kho_finalize(). Fixed (O1): a finalize failure rolls everything back."""
         if self.L != st.L_NORMAL:
@@ -398,7 +407,8 @@ class LegacyKernel(Kernel):
         return 0
 
     def luo_freeze(self, fault: str | None) -> int:
-        """FREEZE (L§3.3, L§3.4): freeze every prepared file in token order."""
+        """FREEZE (v3/v4 ``luo_core.c``: ``luo_freeze``; ``luo_files.c``:
+        ``luo_files_freeze``): freeze every prepared file in token order."""
         if self.L != st.L_PREPARED:
             return -E.EINVAL
         s = self.w.out[0] if self.w.out else None
@@ -435,7 +445,8 @@ class LegacyKernel(Kernel):
 
     def do_reboot(self, fault: str | None = None) -> int:
         """reboot(KEXEC): liveupdate_reboot() freezes when PREPARED (a failure aborts
-        the kexec); in every other state it does nothing (L§3.3). Then the jump."""
+        the kexec); in every other state it does nothing (v3/v4 ``luo_core.c``:
+        ``liveupdate_reboot``). Then the jump."""
         if self.L == st.L_PREPARED:
             ret = self.luo_freeze(fault)
             if ret:
@@ -446,8 +457,9 @@ class LegacyKernel(Kernel):
     # --------------------------------------------------------------- incoming side
     def do_retrieve_fd(self, list: str, session: int, file: int | str,
                        fault: str | None) -> int:
-        """LIVEUPDATE_IOCTL_FD_RESTORE (L§3.3): UPDATED only (EBUSY), unknown token
-        ENOENT, a reclaimed file EINVAL. O4: reclaimed is set before retrieve runs."""
+        """LIVEUPDATE_IOCTL_FD_RESTORE (v3 ``luo_files.c``: ``luo_retrieve_file``):
+        UPDATED only (EBUSY), unknown token ENOENT, a reclaimed file EINVAL. O4:
+        reclaimed is set before retrieve runs."""
         if self.L != st.L_UPDATED:
             return -E.EBUSY
         if file == "unknown":
@@ -473,9 +485,10 @@ class LegacyKernel(Kernel):
         return ret
 
     def do_finish(self, list: str, session: int, fault: str | None) -> int:
-        """FINISH (L§3.3): every incoming file gets finish(reclaimed); an unreclaimed
-        file's data is discarded, a reclaimed one's belongs to its new file. Then the
-        FDT goes and the state is NORMAL."""
+        """FINISH (v3/v4 ``luo_core.c``: ``luo_finish``; ``luo_files.c``:
+        ``luo_files_finish_one``): every incoming file gets finish(reclaimed); an
+        unreclaimed file's data is discarded, a reclaimed one's belongs to its new file.
+        Then the FDT goes and the state is NORMAL."""
         if self.L != st.L_UPDATED:
             return -E.EINVAL
         s = self.w.inc[session]

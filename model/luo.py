@@ -2,18 +2,22 @@
 
 Every action is a kernel call (or a step inside ``reboot()``), named as the kernel names
 it, and returns ``0`` or the kernel's ``-errno``; an error leaves the state as the kernel
-leaves it. Section references are to ``shared/reference/luo-semantics.md`` (``L§``) and
-``shared/reference/kho-semantics.md`` (``K§``).
+leaves it. Kernel references name the source file and function (torvalds/linux, 6.19
+unless a later fix is named); defect ids (LUO-M7, KHO-M6, ...) are those of
+``specs/defects.py``.
 
 Abstractions, and why they are sound for page ownership:
 
 * One page per folio, one page per metadata object. The memfd handler's
-  ``memfd_luo_ser`` and its folio array (L§1.7) are one "ser" page: they are allocated,
+  ``memfd_luo_ser`` and its folio array (``mm/memfd_luo.c``: ``memfd_luo_preserve``,
+  ``memfd_luo_preserve_folios``) are one "ser" page: they are allocated,
   preserved, unpreserved, restored and freed together in every path of memfd_luo.c, so
   merging them removes no ordering that an ownership property can observe. A session's
   2-page files block is one page for the same reason.
 * LUO's own FDT page and 16-page session block are not modelled: they are preserved at
-  boot and restored at the first open, with no user-controlled step in between (L§2.6).
+  boot (``kernel/liveupdate/luo_core.c``: ``luo_late_startup`` -> ``luo_fdt_setup``) and
+  restored at the first open (``luo_open`` -> ``luo_session_deserialize``), with no
+  user-controlled step in between.
 * Session names and tokens are not stored: only their equality matters, and every call
   that could pass a duplicate or unknown name/token is offered as its own action with
   the kernel's errno (EEXIST, ENOENT).
@@ -234,7 +238,7 @@ class LuoModel:
             n = len(sess[S_FILES])
             if n == 0:
                 files[k] = []
-            elif n == len(files[k]) + 1:  # a file appended (6.19 PRESERVE_FD, M7)
+            elif n == len(files[k]) + 1:  # a file appended (6.19 PRESERVE_FD, LUO-M7)
                 files[k] = [*files[k], n - 1]
             elif n != len(files[k]):
                 raise AssertionError(f"{action} changed a file list unexpectedly")
@@ -363,7 +367,7 @@ class LuoModel:
                 need("kho_finalize", 0, no_reboot)
                 need("kho_finalize[fault:finalize]", -E.EAGAIN, no_faults or no_reboot)
         if not d.keep_handle_on_unfreeze:
-            # M5 aftermath: a second reboot fails in freeze with serialized_data == 0.
+            # LUO-M5 aftermath: a second reboot fails in freeze with serialized_data == 0.
             kind = "luo_session_serialize" if b.reboot == "interleaved" else "reboot"
             need(kind, -E.EINVAL, no_faults or ("bound kexecs<1" if b.kexecs < 1 else None))
         return ok
@@ -723,14 +727,16 @@ class Kernel:
         return p
 
     def free_page(self, p: int) -> None:
-        """__free_pages(): back to the buddy allocator. KHO is not told (K§1.2)."""
+        """__free_pages(): back to the buddy allocator. KHO is not told: kho_preserve_folio()
+        takes no reference, so nothing stops a tracked page being freed."""
         page = self.w.pages[p]
         page[P_OWNER] = st.FREE
         page[P_CONTENT] = st.ZERO
 
-    # ================================================================ KHO (K§2)
+    # ======================================= KHO (kernel/liveupdate/kexec_handover.c)
     def kho_preserve(self, p: int) -> None:
-        """kho_preserve_folio(): set the tracker bit (set semantics, K§1.2)."""
+        """kho_preserve_folio(): set the tracker bit (set semantics: preserving twice is one
+        bit, and one kho_unpreserve_folio() clears it)."""
         self.w.pages[p][P_TRACKED] = 1
 
     def kho_unpreserve(self, p: int) -> None:
@@ -738,7 +744,7 @@ class Kernel:
         self.w.pages[p][P_TRACKED] = 0
 
     def kho_restore(self, p: int) -> bool:
-        """kho_restore_folio(): check and erase the KHOP stamp (K§2.3, K§4.2).
+        """kho_restore_folio() -> kho_restore_page(): check and erase the KHOP stamp.
 
         Success hands the page to the caller (owner ALLOC). A page without a stamp (never
         handed over, or already restored) is refused with a WARN and NULL.
@@ -803,7 +809,8 @@ class Kernel:
         return 0
 
     def do_memfd_write(self, memfd: int) -> int:
-        """write(): new data "B" into every folio (allowed while preserved, L§2.3)."""
+        """write(): new data "B" into every folio (allowed while preserved: memfd_luo_preserve
+        freezes only the size)."""
         mf = self.w.memfds[memfd]
         assert mf is not None
         for p in mf.folios:
@@ -811,7 +818,8 @@ class Kernel:
         return 0
 
     def do_close_memfd(self, memfd: int) -> int:
-        """close() of the user's memfd fd; LUO's own reference keeps it alive (L§2.3)."""
+        """close() of the user's memfd fd; LUO's own reference (the fget() of
+        luo_preserve_file()) keeps it alive."""
         mf = self.w.memfds[memfd]
         assert mf is not None
         mf.user = 0
@@ -832,12 +840,13 @@ class Kernel:
 
     # ================================================================ /dev/liveupdate
     def do_create_session(self, name: str) -> int:
-        """LIVEUPDATE_IOCTL_CREATE_SESSION (L§2.1).
+        """LIVEUPDATE_IOCTL_CREATE_SESSION (``kernel/liveupdate/luo_core.c``:
+        ``luo_ioctl_create_session`` -> ``luo_session.c``: ``luo_session_create``).
 
         ``name="new"`` is a name no outgoing session has; ``"dup"`` one that exists
-        (EEXIST; names are unique within the outgoing list only). With the M11 fix, create
-        during reboot fails with EBUSY (in 6.19 it blocks on the outgoing rwsem, so the
-        action is not offered then).
+        (EEXIST; names are unique within the outgoing list only). With the LUO-M11 fix,
+        create during reboot fails with EBUSY (in 6.19 it blocks on the outgoing rwsem,
+        so the action is not offered then).
         """
         ret = create_session_check(self.pre, self.d, name)
         if ret is not None:
@@ -846,7 +855,8 @@ class Kernel:
         return 0
 
     def do_retrieve_session(self, session: int | str) -> int:
-        """LIVEUPDATE_IOCTL_RETRIEVE_SESSION (L§2.2): ENOENT unknown, EINVAL if retrieved."""
+        """LIVEUPDATE_IOCTL_RETRIEVE_SESSION (``luo_ioctl_retrieve_session`` ->
+        ``luo_session_retrieve``): ENOENT unknown, EINVAL if retrieved."""
         ret = retrieve_session_check(self.pre, session)
         if ret is not None:
             return ret
@@ -862,13 +872,14 @@ class Kernel:
         self, list: str, session: int, fd: int | str, token: str = "new",
         fault: str | None = None,
     ) -> int:
-        """LIVEUPDATE_SESSION_PRESERVE_FD -> luo_preserve_file() (L§2.3).
+        """LIVEUPDATE_SESSION_PRESERVE_FD: ``kernel/liveupdate/luo_session.c``:
+        ``luo_session_preserve_fd`` -> ``luo_file.c``: ``luo_preserve_file``.
 
-        Checks in kernel order: session kind (M7 fix, EINVAL), reboot in progress (M11
-        fix, EBUSY), token already used in this session (EEXIST), fget (EBADF), already
-        managed (M3 fix, EBUSY), files block allocation, can_preserve (ENOENT), then the
-        handler's preserve. Any failure after the files block was allocated frees it
-        again if the session has no files.
+        Checks in kernel order: session kind (LUO-M7 fix, EINVAL), reboot in progress
+        (LUO-M11 fix, EBUSY), token already used in this session (EEXIST), fget (EBADF),
+        already managed (LUO-M3 fix, EBUSY), files block allocation, can_preserve
+        (ENOENT), then the handler's preserve. Any failure after the files block was
+        allocated frees it again if the session has no files.
         """
         early = preserve_fd_check(self.pre, self.d, list, fd, token)
         if early is not None:
@@ -894,10 +905,12 @@ class Kernel:
         return ret
 
     def memfd_luo_preserve(self, s: WSession, m: int, fault: str | None) -> int:
-        """memfd handler preserve (L§4 memfd specifics).
+        """memfd handler preserve (``mm/memfd_luo.c``: ``memfd_luo_preserve``,
+        ``memfd_luo_preserve_folios``).
 
         Allocate the ser page, pin every folio (a folio in scratch is migrated out first:
-        memfd_pin_folios() moves it off CMA, K§1.6), KHO-preserve every folio and the ser.
+        ``mm/gup.c``: ``memfd_pin_folios`` moves it off CMA, where scratch lives),
+        KHO-preserve every folio and the ser.
         """
         if fault is not None:
             self.w.faults -= 1
@@ -922,8 +935,8 @@ class Kernel:
 
     def memfd_alloc_ser_and_pin(self, m: int) -> tuple[int, tuple[int, ...]] | None:
         """Allocate the ser page and pin memfd ``m``'s folios, migrating any folio in
-        scratch to a new page first (memfd_pin_folios() moves it off CMA, K§1.6). None:
-        -ENOMEM, with the ser freed again."""
+        scratch to a new page first (``mm/gup.c``: ``memfd_pin_folios`` moves it off CMA,
+        where scratch lives). None: -ENOMEM, with the ser freed again."""
         mf = self.w.memfds[m]
         assert mf is not None
         ser = self.alloc_kernel_page()
@@ -956,14 +969,15 @@ class Kernel:
 
     def do_retrieve_fd(self, list: str, session: int, file: int | str,
                        fault: str | None) -> int:
-        """LIVEUPDATE_SESSION_RETRIEVE_FD (L§2.7).
+        """LIVEUPDATE_SESSION_RETRIEVE_FD (``kernel/liveupdate/luo_session.c``:
+        ``luo_session_retrieve_fd`` -> ``luo_file.c``: ``luo_retrieve_file``).
 
         A retrieved file gives a new fd to the same memfd. A file whose retrieve failed
-        returns the stored errno (M4 fix). Otherwise the handler's retrieve runs: it
+        returns the stored errno (LUO-M4 fix). Otherwise the handler's retrieve runs: it
         restores the ser and every folio into a new memfd. On failure the memfd handler
         puts what it restored and frees the ser (7.0 "restore and free memfd_luo_ser on
         failure"; the model uses that cleanup in every design), so the preserved data is
-        consumed; 6.19 LUO records nothing (M4).
+        consumed; 6.19 LUO records nothing (LUO-M4).
         """
         early = retrieve_fd_check(self.d, list, file)
         if early is not None:
@@ -983,7 +997,7 @@ class Kernel:
         ret = self.memfd_luo_retrieve(f, fault)
         if ret == 0:
             if f.st in (st.PRESERVED, st.FROZEN):
-                # 6.19, RETRIEVE_FD on an outgoing session (M7): LUO overwrites the file
+                # 6.19, RETRIEVE_FD on an outgoing session (LUO-M7): LUO overwrites the file
                 # pointer and marks it retrieved; the outgoing file keeps its state.
                 pass
             else:
@@ -1029,7 +1043,8 @@ class Kernel:
             self.kho_restore_free(f.ser)
 
     def luo_file_finish(self, s: WSession, fault: str | None) -> int:
-        """luo_file_finish() (L§2.8): can_finish on every file, then finish LIFO.
+        """``kernel/liveupdate/luo_file.c``: ``luo_file_finish``: can_finish on every file,
+        then finish LIFO.
 
         A veto changes nothing but the ghost ``vetoed`` flag. Files never retrieved get
         finish(retrieved=false): the memfd handler restores and frees the ser and every
@@ -1046,7 +1061,7 @@ class Kernel:
             f = s.files.pop()
             if f.st in (st.F_NEW, st.PRESERVED, st.FROZEN):
                 # finish(retrieved=false): discard the preserved data. On an outgoing file
-                # (M7) the pages carry no stamp and KHO refuses them.
+                # (LUO-M7) the pages carry no stamp and KHO refuses them.
                 self.memfd_luo_discard(f)
                 if f.st != st.F_NEW and f.memfd != NONE:
                     self.fput_memfd(f.memfd)
@@ -1058,7 +1073,9 @@ class Kernel:
         return 0
 
     def do_finish(self, list: str, session: int, fault: str | None) -> int:
-        """LIVEUPDATE_SESSION_FINISH (L§2.8); EINVAL on an outgoing session (M7 fix)."""
+        """LIVEUPDATE_SESSION_FINISH (``kernel/liveupdate/luo_session.c``:
+        ``luo_session_finish`` -> ``luo_session_finish_one``); EINVAL on an outgoing
+        session (LUO-M7 fix)."""
         early = finish_check(self.d, list)
         if early is not None:
             return early
@@ -1069,14 +1086,16 @@ class Kernel:
         return ret
 
     def do_close_session(self, list: str, session: int, fault: str | None) -> int:
-        """close() of a session fd: luo_session_release() (L§2.4, L§2.8).
+        """close() of a session fd: ``kernel/liveupdate/luo_session.c``:
+        ``luo_session_release`` (outgoing: ``luo_file_unpreserve_files``; incoming:
+        ``luo_file_finish``).
 
         Outgoing: unpreserve every file newest first, free the files block, unlink. In
-        6.19 this may run during reboot (M11): the files are unpreserved at once, the
+        6.19 this may run during reboot (LUO-M11): the files are unpreserved at once, the
         unlink waits for the outgoing rwsem, so the session stays listed (OUT_CLOSING)
         until the reboot ends. Incoming: finish; if vetoed, 6.19 keeps the session listed
-        and unretrievable (M13), later kernels make it retrievable again. close() itself
-        returns 0: the VFS ignores release's error.
+        and unretrievable (LUO-M13), later kernels make it retrievable again. close()
+        itself returns 0: the VFS ignores release's error.
         """
         lst = self.w.out if list == "out" else self.w.inc
         s = lst[session]
@@ -1105,7 +1124,8 @@ class Kernel:
 
     # ================================================================ reboot(KEXEC)
     def luo_file_freeze(self, i: int, fail_at: int | None) -> int:
-        """Freeze session ``i`` (L§2.5 step 1): freeze every file FIFO, write the snapshot.
+        """Freeze session ``i`` (``kernel/liveupdate/luo_file.c``: ``luo_file_freeze``):
+        freeze every file FIFO, write the snapshot.
 
         Returns 0, or the error of the file that failed after rolling back this session's
         frozen prefix (the caller rolls back earlier sessions).
@@ -1117,7 +1137,7 @@ class Kernel:
                 self.w.faults -= 1
                 err = -E.EIO
             elif not f.handle:
-                err = -E.EINVAL  # memfd freeze with serialized_data == 0 (M5 aftermath)
+                err = -E.EINVAL  # memfd freeze with serialized_data == 0 (LUO-M5)
             else:
                 err = 0
             if err:
@@ -1134,7 +1154,7 @@ class Kernel:
     def luo_file_unfreeze_one(self, f: WFile) -> None:
         f.st = st.PRESERVED
         if not self.d.keep_handle_on_unfreeze:
-            f.handle = 0  # 6.19: serialized_data = 0 after unfreeze (M5)
+            f.handle = 0  # 6.19: serialized_data = 0 after unfreeze (LUO-M5)
 
     def luo_session_unfreeze_all(self, upto: int) -> None:
         """Roll back sessions ``upto-1 .. 0`` (reverse creation order)."""
@@ -1163,7 +1183,9 @@ class Kernel:
         return 0
 
     def finalize(self, fail: bool) -> int:
-        """kho_finalize() inside liveupdate_reboot() (6.19-7.0, K§3.3)."""
+        """kho_finalize() inside liveupdate_reboot() (6.19-7.0;
+        ``kernel/liveupdate/luo_core.c``: ``liveupdate_reboot``, ``kexec_handover.c``:
+        ``kho_finalize``)."""
         if not fail:
             self.w.phase = st.READY
             return 0
@@ -1173,7 +1195,7 @@ class Kernel:
                 pg[P_TRACKED] = 0
         if self.d.abort_reboot_unfreezes:
             self.luo_session_unfreeze_all(len(self.w.out))
-        # 6.19 (M10/G1): returns -EAGAIN with every file still frozen.
+        # 6.19 (LUO-M10/G1): returns -EAGAIN with every file still frozen.
         self.reboot_failed()
         return -E.EAGAIN
 
@@ -1185,7 +1207,8 @@ class Kernel:
             self.w.phase = st.FINALIZE if self.d.kho_finalize else st.READY
 
     def do_reboot(self, fault: str | None = None) -> int:
-        """reboot(LINUX_REBOOT_CMD_KEXEC) (L§2.5).
+        """reboot(LINUX_REBOOT_CMD_KEXEC) (``kernel/kexec_core.c``: ``kernel_kexec`` ->
+        ``kernel/liveupdate/luo_core.c``: ``liveupdate_reboot``).
 
         Interleaved bounds: this only enters liveupdate_reboot() (returns 0: in
         progress); luo_session_serialize / kho_finalize / kernel_kexec follow as separate
@@ -1212,7 +1235,8 @@ class Kernel:
         return 0
 
     def do_luo_session_serialize(self, session: int, fault: str | None) -> int:
-        """One session of luo_session_serialize(), under its mutex (L§2.5, L§2.11)."""
+        """One session of ``kernel/liveupdate/luo_session.c``: ``luo_session_serialize``,
+        under that session's mutex (the outgoing rwsem is held for the whole pass)."""
         fail_at = int(fault.split(":")[1]) if fault else None
         return self.serialize_one(session, fail_at)
 
@@ -1225,10 +1249,14 @@ class Kernel:
         return 0
 
     def machine_kexec(self) -> None:
-        """The jump and the next boot (K§4.1, L§2.6).
+        """The jump and the next boot (``kernel/liveupdate/kexec_handover.c``:
+        ``kho_populate``, ``kho_memory_init``; ``luo_core.c``: ``luo_early_startup``;
+        ``luo_session.c``: ``luo_session_deserialize``).
 
         Every tracked page is memblock-reserved and stamped; everything else, including
-        pages the previous kernel left reserved (K§4.3 leak bound), becomes free memory.
+        pages the previous kernel left reserved (never restored there, so absent from
+        that kernel's outgoing tracker, which starts empty: a leak lasts one kernel),
+        becomes free memory.
         Scratch is scribbled on by early boot. Serialized outgoing sessions become the
         incoming list with their snapshotted files; user space and other kernel users
         start afresh, so every memfd and OTHER page is gone.

@@ -134,7 +134,7 @@ def _m13(pre: State, a: Action, out: Outcome[State]) -> bool:
         s[S_STATUS] == st.IN_STUCK for s in pre[INCOMING])
 
 
-# --- the legacy global state machine (v3/v4, L§3): pre-state PREPARED/FROZEN ----------
+# --- the legacy global state machine (v3/v4 review series): pre-state PREPARED/FROZEN --
 
 def _legacy(pre: State) -> int:
     phase: int = pre[GLOB][PHASE]
@@ -176,87 +176,115 @@ def _o6(pre: State, a: Action, out: Outcome[State]) -> bool:
 
 DEFECTS: tuple[Defect, ...] = (
     Defect("LUO-M3", "the same memfd preserved twice",
-           "L§6 M3; fix 'liveupdate: prevent double management of files'",
+           "kernel/liveupdate/luo_file.c: luo_preserve_file; "
+           "fix 'liveupdate: prevent double management of files'",
            {"reject_double_preserve": False}, "single_owner",
            detect=_m3, calls=frozenset({"preserve_fd"})),
     Defect("LUO-M4", "a failed retrieve() is forgotten",
-           "L§6 M4 (= KHO-M12); fix 'liveupdate: luo_file: remember retrieve() status'",
+           "kernel/liveupdate/luo_file.c: luo_retrieve_file (= KHO-M12); "
+           "fix 'liveupdate: luo_file: remember retrieve() status'",
            {"remember_retrieve_status": False}, "no_free_while_preserved",
            detect=_m4, calls=frozenset({"retrieve_fd"})),
     Defect("LUO-M5", "unfreeze clears serialized_data",
-           "L§6 M5 (= KHO-M13); fix 'liveupdate: luo_file: do not clear serialized_data "
-           "on unfreeze'", {"keep_handle_on_unfreeze": False}, "failed_reboot_restores",
+           "kernel/liveupdate/luo_file.c: luo_file_unfreeze_one (= KHO-M13); "
+           "fix 'liveupdate: luo_file: do not clear serialized_data on unfreeze'",
+           {"keep_handle_on_unfreeze": False}, "failed_reboot_restores",
            detect=_m5, calls=REBOOT_ACTIONS),
     Defect("LUO-M7a", "PRESERVE_FD accepted on an incoming session",
-           "L§6 M7; fix 'liveupdate: validate session type before performing operation'",
+           "kernel/liveupdate/luo_session.c: luo_session_preserve_fd; "
+           "fix 'liveupdate: validate session type before performing operation'",
            {"kind_check_preserve": False}, "ops_on_right_side",
            detect=_m7, calls=frozenset({"preserve_fd"}), reports_as="LUO-M7"),
     Defect("LUO-M7b", "RETRIEVE_FD accepted on an outgoing session",
-           "L§6 M7; same fix", {"kind_check_retrieve": False}, "ops_on_right_side",
+           "kernel/liveupdate/luo_session.c: luo_session_retrieve_fd; same fix",
+           {"kind_check_retrieve": False}, "ops_on_right_side",
            detect=_m7, calls=frozenset({"retrieve_fd"}), reports_as="LUO-M7"),
     Defect("LUO-M7c", "FINISH accepted on an outgoing session",
-           "L§6 M7; same fix", {"kind_check_finish": False}, "ops_on_right_side",
+           "kernel/liveupdate/luo_session.c: luo_session_finish; same fix",
+           {"kind_check_finish": False}, "ops_on_right_side",
            detect=_m7, calls=frozenset({"finish"}), reports_as="LUO-M7"),
     Defect("LUO-M10/G1", "kho_finalize() failure leaves files frozen",
-           "L§6 M10 (6.19 with kho_finalize); fix luo_session_abort_reboot",
+           "kernel/liveupdate/luo_core.c: liveupdate_reboot (6.19 with kho_finalize); "
+           "fix luo_session_abort_reboot (linux-mm kernel/liveupdate/luo_session.c)",
            {"kho_finalize": True, "abort_reboot_unfreezes": False},
            "failed_reboot_restores",
            detect=_m10, calls=REBOOT_ACTIONS),
     Defect("LUO-M11", "sessions mutated while reboot() serializes",
-           "L§6 M11 (= KHO-M15); fix 'liveupdate: block session mutations during reboot'",
+           "kernel/liveupdate/luo_session.c: luo_session_serialize against "
+           "luo_session_release / luo_session_preserve_fd (= KHO-M15); "
+           "fix 'liveupdate: block session mutations during reboot'",
            {"block_mutations_in_reboot": False}, "no_free_while_preserved",
            detect=_m11, calls=frozenset({"preserve_fd", "close_session"})),
     Defect("LUO-M13", "session stuck after a vetoed finish on close",
-           "L§6 M13 (6.19); S7 clears retrieved on a failed release",
+           "kernel/liveupdate/luo_session.c: luo_session_release (6.19); the linux-mm "
+           "luo_session_release clears retrieved on a failed release",
            {"retrievable_after_vetoed_close": False}, "recoverable",
            detect=_m13, calls=frozenset({"close_session"})),
     Defect("KHO-M2", "a failed finalize (abort) wipes every client's preservations",
-           "K§6 M2; fix 'kho: don't unpreserve memory during abort'",
+           "kernel/kexec_handover.c: kho_abort (6.16-6.18); "
+           "fix 'kho: don't unpreserve memory during abort'",
            {"kho_finalize": True, "abort_keeps_preservations": False}, "metadata_tracked"),
     Defect("KHO-M4", "unpreserve uses other keys than preserve (a no-op), then frees",
-           "K§6 M4; fix 'kho: fix unpreservation of higher-order vmalloc preservations'",
+           "kernel/liveupdate/kexec_handover.c: kho_unpreserve_vmalloc; "
+           "fix 'kho: fix unpreservation of higher-order vmalloc preservations'",
            {"unpreserve_untracks_ser": False}, "no_free_while_preserved"),
     Defect("KHO-M7", "KHO / LUO metadata allocated inside the scratch area",
-           "K§6 M7; fix 'kho: allocate metadata directly from the buddy allocator'",
+           "kernel/liveupdate/kexec_handover.c: xa_load_or_alloc; "
+           "fix 'kho: allocate metadata directly from the buddy allocator'",
            {"metadata_outside_scratch": False}, "no_preserved_in_scratch",
            bounds={"scratch": 1, "pages": 6}),
     Defect("KHO-M9", "a failed preserve reports success",
-           "K§6 M9; fix 'kho: kho_preserve_vmalloc(): don't return 0 when ENOMEM'",
+           "kernel/liveupdate/kexec_handover.c: kho_preserve_vmalloc; "
+           "fix 'kho: kho_preserve_vmalloc(): don't return 0 when ENOMEM'",
            {"preserve_error_reported": False}, "metadata_tracked"),
     Defect("KHO-M17", "the next kernel reserves less than the handed-over block",
-           "K§6 M17; fix 'kho: fix size calculation in kho_preserved_memory_reserve()'",
+           "kernel/liveupdate/kexec_handover.c: kho_preserved_memory_reserve; "
+           "fix 'kho: fix size calculation in kho_preserved_memory_reserve()'",
            {"reserve_covers_block": False}, "no_free_while_preserved"),
     Defect("KHO-M18", "an owner frees preserved folios without unpreserving them",
-           "K§6 M18; fix 'kho: test: clean up residual memory upon test_kho module unload'",
+           "lib/test_kho.c: kho_test_exit; "
+           "fix 'kho: test: clean up residual memory upon test_kho module unload'",
            {"unpreserve_untracks_folios": False}, "cancel_releases_all"),
     Defect("KHO-M21", "the KHOP stamp is lost before restore",
-           "K§6 M21; fix 'kho: mm: don't allow deferred struct page with KHO'",
+           "kernel/liveupdate/kexec_handover.c: kho_memory_init, kho_restore_page; "
+           "fix 'kho: mm: don't allow deferred struct page with KHO'",
            {"stamps_survive_boot": False}, "restore_once"),
     Defect("O1", "PREPARE keeps PREPARED when kho_finalize() fails",
-           "L§6 O1, L§3.3 (v4 luo_core.c: state set before kho_finalize)",
+           "googleprodkernel/linux-liveupdate v3/v4 "
+           "kernel/liveupdate/luo_core.c: luo_prepare (state set before kho_finalize)",
            {"prepare_rolls_back_on_finalize_error": False}, "update_delivers_prepared",
            base="legacy",
            detect=_o1, calls=frozenset({"prepare"})),
     Defect("O2", "CANCEL gives up when kho_abort() fails (reached through O1)",
-           "L§6 O2, L§3.3 (v4 luo_core.c); alone it is unobservable: only O1 leaves "
-           "PREPARED without finalized KHO", {"prepare_rolls_back_on_finalize_error": False,
-                                              "cancel_without_finalized_kho": False},
+           "googleprodkernel/linux-liveupdate v3/v4 "
+           "kernel/liveupdate/luo_core.c: luo_cancel (kho_abort first); alone it is "
+           "unobservable: only O1 leaves PREPARED without finalized KHO",
+           {"prepare_rolls_back_on_finalize_error": False,
+            "cancel_without_finalized_kho": False},
            "cancel_returns_to_normal", base="legacy",
            detect=_o2, calls=frozenset({"cancel"})),
     Defect("O3", "a FREEZE failure cancels only the files before the failing one",
-           "L§6 O3, L§3.4, A5 (v3 luo_files.c freeze rollback)",
+           "googleprodkernel/linux-liveupdate v3 "
+           "kernel/liveupdate/luo_files.c: luo_files_freeze (luo_freeze's kernel-doc "
+           "says everything is canceled)",
            {"freeze_failure_cancels_all": False}, "no_free_while_preserved", base="legacy",
            detect=_o3, calls=frozenset({"freeze", "reboot"})),
     Defect("O4", "FD_RESTORE marks the file reclaimed before retrieve() runs",
-           "L§6 O4, L§3.3 (v3 luo_files.c restore)", {"reclaim_after_retrieve": False},
+           "googleprodkernel/linux-liveupdate v3 "
+           "kernel/liveupdate/luo_files.c: luo_retrieve_file",
+           {"reclaim_after_retrieve": False},
            "finish_disposes", base="legacy",
            detect=_o4, calls=frozenset({"retrieve_fd"})),
     Defect("O5", "FREEZE with nothing prepared returns an uninitialized value",
-           "L§6 O5 (v4 luo_session.c freeze)", {"freeze_ret_initialized": False},
+           "googleprodkernel/linux-liveupdate v4 "
+           "kernel/liveupdate/luo_session.c: luo_session_freeze",
+           {"freeze_ret_initialized": False},
            "freeze_fails_only_on_error", base="legacy",
            detect=_o5, calls=frozenset({"freeze", "reboot"})),
     Defect("O6", "closing /dev/liveupdate in PREPARED unregisters the files, stays PREPARED",
-           "L§6 O6, L§3.3 (v3 luo_release)", {"close_cancels_prepared": False},
+           "googleprodkernel/linux-liveupdate v3 "
+           "kernel/liveupdate/luo_ioctl.c: luo_release",
+           {"close_cancels_prepared": False},
            "cancel_returns_to_normal", base="legacy",
            detect=_o6, calls=frozenset({"close_session"})),
 )

@@ -1,9 +1,38 @@
 """The property catalogue: what LUO and KHO guarantee about page ownership.
 
 Properties are values (after stateright): a name stating the good condition, a kind, the
-kernel guarantee in one sentence, its source in ``shared/reference`` (In = invariant n of
-kho-semantics.md section 5, LUO-Mn / KHO-Mn = bug n of section 6), and a predicate whose
-message carries the values that break it. Bounds never appear here.
+kernel guarantee in one sentence, its source, and a predicate whose message carries the
+values that break it. Bounds never appear here.
+
+A source names the defects that break the property (LUO-Mn, KHO-Mn, On, MFn: the ids of
+``specs/defects.py``), a kernel selftest, or a KHO invariant In, numbered as in the
+property table of README.md. The sources are printed in reports and kept as they are,
+so a few still carry the section number (``L§n``) of the design notes they were first
+written from; in kernel terms (``kernel/liveupdate/``): L§2.4 closing an outgoing
+session (``luo_session.c``: ``luo_session_release``); L§2.5 the reboot path
+(``luo_core.c``: ``liveupdate_reboot``; ``luo_session.c``: ``luo_session_serialize``;
+step 2 is the rollback of a failed freeze, ``luo_file.c``: ``luo_file_unfreeze``);
+L§2.7 RETRIEVE_FD (``luo_file.c``: ``luo_retrieve_file``); L§2.8 FINISH (``luo_file.c``:
+``luo_file_finish``); L§2.9 which session ioctls each session kind accepts (LUO-M7);
+L§3.3 / L§3.4 the v3/v4 global state machine
+(googleprodkernel/linux-liveupdate ``luo_core.c``: ``luo_prepare``, ``luo_freeze``,
+``luo_cancel``, ``liveupdate_reboot``; ``luo_files.c``: ``luo_files_freeze``). The
+invariants, in words:
+
+* I1 -- no page is freed while KHO still tracks it;
+* I2 -- no preserved page and no KHO metadata lies in a scratch region;
+* I3 -- a preserved block has at most one owner: no two preserved files name it;
+* I5 -- at the jump, the blocks named by serialized metadata are exactly the tracked
+  blocks their owners preserved;
+* I9 -- the new kernel reserves exactly the handed-over blocks;
+* I10 -- a page carries the KHO stamp iff it heads a handed-over block not yet restored;
+* I11 -- each handed-over block is restored at most once; restoring anything else fails;
+* I12 -- a restored page has exactly one owner;
+* I13 -- after a session is finished, nothing its files named stays reserved;
+* I14 -- a block not restored in kernel N+1 (and not preserved again) is free memory in
+  kernel N+2: a leak lasts one kernel;
+* I15 -- no reserved KHO block lies in the scratch regions inherited by the new kernel;
+* I17 -- preserved bytes are unchanged between the jump and the restore.
 
 Kinds:
 
@@ -334,7 +363,7 @@ def finish_disposes(pre: State, action: Action, out: Outcome[State]) -> str | No
     return None
 
 
-# ------------------------------------------------ the legacy global state machine (L§3)
+# ------------------------------------- the legacy global state machine (v3/v4 series)
 
 def cancel_returns_to_normal(pre: State, action: Action, out: Outcome[State]) -> str | None:
     """CANCEL (or closing /dev/liveupdate) from PREPARED / FROZEN ends in NORMAL with
