@@ -58,7 +58,7 @@ from collections.abc import Iterable
 from luoverify.model import errno as E
 from luoverify.model import state as st
 from luoverify.model.core import Action, Outcome
-from luoverify.model.luo import Kernel, LuoModel, act
+from luoverify.model.luo import Kernel, LuoModel, act, double_management_check
 from luoverify.model.state import (
     FAULTS,
     FL_ST,
@@ -296,8 +296,9 @@ class LegacyKernel(Kernel):
         if fd == "devnull":
             return -E.ENOENT
         assert isinstance(fd, int)
-        if self.d.reject_double_preserve and self.managed(fd):
-            return -E.EBUSY
+        busy = double_management_check(self.pre, self.d, fd)
+        if busy is not None:
+            return busy
         self.w.out[0].files.append(WFile(st=st.REGISTERED, memfd=fd, ser=NONE, folios=()))
         return 0
 

@@ -134,6 +134,13 @@ def preserve_fd_check(pre: State, d: Design, lst: str, fd: int | str,
         return -E.EEXIST
     if fd == "closed":
         return -E.EBADF
+    return double_management_check(pre, d, fd)
+
+
+def double_management_check(pre: State, d: Design, fd: int | str) -> int | None:
+    """LUO-M3's rule, in one place for both machines: with the fix ("liveupdate: prevent
+    double management of files", luo_file.c: luo_preserve_file), a memfd LUO already
+    manages cannot be preserved again (EBUSY)."""
     if isinstance(fd, int) and d.reject_double_preserve and st.managed(pre, fd):
         return -E.EBUSY
     return None
