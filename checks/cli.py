@@ -1,9 +1,11 @@
 """``luo-verify``: the command line.
 
-Exit codes (as in README.md): 0 every property holds; 1 a property is violated (or
-coverage has a gap); 2 usage or input error; 3 inconclusive (a state limit was reached
-before the space was exhausted, or Z3 answered unknown / timed out); 4 replay diverged
-from the model.
+Exit codes (checks/exits.py, README.md "Exit codes"): 0 every property holds; 1 a property
+is violated (diff: the designs differ); 2 the user's input is wrong (one line on stderr);
+3 inconclusive (a state, time or Z3 resource limit); 4 replay diverged from the model;
+5 coverage gap (an expected outcome never fired); 70 internal error of the tool (one line,
+the traceback saved to a file); 130 interrupted (check and mutants print the partial
+result first).
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from pathlib import Path
 from typing import Literal, TypeAlias, get_args, get_origin, get_type_hints
 
 from luoverify.checks.designs import load_design
-from luoverify.checks.run import EXIT_USAGE, dump_json, run_check
+from luoverify.checks.exits import (
+    EXIT_FAIL,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_PASS,
+    EXIT_USAGE,
+    MEANINGS,
+)
+from luoverify.checks.run import dump_json, run_check
+from luoverify.checks.traces import SUITE_TRACE
 from luoverify.model.bounds import DEFAULT_BOUNDS, NAMED_BOUNDS, Bounds
 from luoverify.model.design import DEFAULT_DESIGN, PROFILES, DesignError
 from luoverify.specs.properties import BY_NAME, select
@@ -44,8 +55,9 @@ _Subparsers: TypeAlias = "argparse._SubParsersAction[_Parser]"
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"luo-verify: error: {message}", file=sys.stderr)
+        """A usage error: one line on stderr, exit 2 (argparse would print the usage
+        too)."""
+        print(f"luo-verify: error: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(EXIT_USAGE)
 
 
@@ -54,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="luo-verify",
         description="Model checking of Linux LUO / KHO page ownership across "
                     "preserve, close, freeze, kexec and finish.",
+        epilog="exit codes: " + "; ".join(f"{code} {what}" for code, what in MEANINGS.items()),
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for add in (_check_parser, _prove_parser, _replay_parser, _traces_parser,
@@ -115,7 +128,8 @@ def _check_parser(sub: _Subparsers) -> None:
     check.add_argument("--trace-dir", type=Path, metavar="DIR",
                        help="write each counterexample as an ITF trace file in DIR")
     check.add_argument("--graph", type=Path, metavar="FILE",
-                       help="write the explored state graph (.graphml, or DOT otherwise)")
+                       help="write the explored state graph: .graphml (GraphML) or "
+                            ".dot / .gv (DOT)")
     check.add_argument("--no-progress", action="store_true",
                        help="no progress line on stderr (it is shown only on a terminal)")
     check.add_argument("--replay", action="store_true",
@@ -183,7 +197,11 @@ def _traces_parser(sub: _Subparsers) -> None:
                     "coverage is 100 %% and every trace replays, 1 otherwise.")
     tr.set_defaults(func=_traces)
     tr.add_argument("--out", type=Path, required=True, metavar="DIR",
-                    help="directory for the traces and manifest.json")
+                    help="directory for the traces and manifest.json: new or empty, "
+                         "unless --force")
+    tr.add_argument("--force", action="store_true",
+                    help="write into a non-empty --out, replacing the files an earlier "
+                         "run wrote there (NNN.itf.json, manifest.json) and no others")
     tr.add_argument("--design", default=DEFAULT_DESIGN, metavar="NAME|FILE")
     _add_bounds(tr)
     tr.add_argument("--json", action="store_true", help="print the manifest as JSON")
@@ -234,7 +252,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     run: _Command = args.func
-    return run(args)
+    try:
+        return run(args)
+    except DesignError as exc:  # a variant's replaced step failed while it ran
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print("luo-verify: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # whoever read our output went away: no verdict to give
+        _silence_stdout()
+        print("luo-verify: error: output closed before the report was written",
+              file=sys.stderr)
+        return EXIT_USAGE
+    except Exception:  # a bug of the tool: one line, the traceback in a file
+        return _internal_error()
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final flush is quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _internal_error() -> int:
+    """Save the current exception's traceback to a file; say where, in one line."""
+    import tempfile
+    import traceback
+
+    fd, path = tempfile.mkstemp(prefix="luo-verify-crash-", suffix=".txt")
+    with os.fdopen(fd, "w") as out:
+        out.write(f"luo-verify {' '.join(sys.argv[1:])}\n\n")
+        out.write(traceback.format_exc())
+    err = sys.exc_info()[1]
+    print(f"luo-verify: internal error ({type(err).__name__}: {err}); please report it "
+          f"with the traceback saved in {path}", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 def _fail(message: str) -> int:
@@ -273,6 +326,11 @@ def _check(args: argparse.Namespace) -> int:
     if (bad := _trace_dir_error(args.trace_dir)) is not None:
         return _fail(bad)
     if args.graph is not None:
+        from luoverify.checks.graphs import GRAPH_FORMATS
+
+        if args.graph.suffix not in GRAPH_FORMATS:
+            return _fail(f"--graph: unknown format {args.graph.suffix or '(no suffix)'!r} "
+                         f"of {args.graph}: expected {', '.join(GRAPH_FORMATS)}")
         try:
             args.graph.touch()
         except OSError as exc:
@@ -349,7 +407,7 @@ def _diff(args: argparse.Namespace) -> int:
         return _fail(f"both designs are named {a.name!r}; give two different designs")
     report = diff_designs(a, b, NAMED_BOUNDS[args.bounds], args.bounds)
     print(json.dumps(report.to_json(), indent=2) if args.json else report.to_text())
-    return 0
+    return EXIT_FAIL if report.verdicts or report.differences else EXIT_PASS
 
 
 def _mutants(args: argparse.Namespace) -> int:
@@ -395,13 +453,17 @@ def _traces(args: argparse.Namespace) -> int:
     try:
         design = load_design(args.design)
         args.out.mkdir(parents=True, exist_ok=True)
+        present = sorted(args.out.iterdir())
     except DesignError as exc:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(f"--out: cannot use {args.out}: {exc.strerror}")
-    old = sorted(args.out.glob("*.itf.json"))
-    for path in old:  # a stale suite must not survive a regeneration
-        path.unlink()
+    if present and not args.force:
+        return _fail(f"--out: {args.out} is not empty ({len(present)} entries); give a new "
+                     "or empty folder, or --force to replace the suite written there")
+    for path in present:  # a stale suite must not survive a regeneration
+        if path.name == "manifest.json" or SUITE_TRACE.fullmatch(path.name):
+            path.unlink()
     suite = build_suite(design, NAMED_BOUNDS[args.bounds], args.out,
                         bounds_name=args.bounds)
     if args.json:

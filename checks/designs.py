@@ -8,8 +8,12 @@ catalogue (``luoverify.specs.defects``); the model itself knows only the
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import inspect
+import io
 import sys
+import traceback
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -39,11 +43,76 @@ def _check_step(key: str) -> str | None:
     return None
 
 
+#: a design file larger than this is refused unread (a variant is a few lines)
+MAX_DESIGN_BYTES = 1 << 20
+
+
+def _target(key: str) -> Any:
+    """The method that step ``key`` replaces (on the legacy classes, which subclass the
+    session ones, so a step of either is found)."""
+    for prefix, cls in (("model.", model_legacy.LegacyKernel),
+                        ("reference.kernel.", LegacyKernel),
+                        ("reference.memfd.", LegacyMemfdHandler)):
+        if key.startswith(prefix):
+            return getattr(cls, key[len(prefix):])
+    raise KeyError(key)
+
+
+def _check_signature(key: str, fn: Any) -> str | None:
+    """Why ``fn`` cannot be called as the method step ``key`` replaces, or None: it must
+    accept ``self`` and every parameter of the original, positionally and (for the
+    model's ``do_*`` calls, which are called with keyword arguments) by name."""
+    original = inspect.signature(_target(key))
+    try:
+        replacement = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None  # a builtin or C callable: it will be checked when it runs
+    params = [p for p in original.parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    try:
+        replacement.bind(*[None] * len(params))
+        if key.startswith("model.do_"):
+            replacement.bind(None, **{p.name: None for p in params[1:]})
+    except TypeError as exc:
+        return (f"{getattr(fn, '__name__', 'the function')}{replacement} cannot replace "
+                f"{key.rsplit('.', maxsplit=1)[-1]}{original} ({exc})")
+    return None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _line_in(exc: BaseException, path: Path) -> str:
+    """' line N' of the design file where ``exc`` was raised, if it was raised there."""
+    line = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if Path(frame.f_code.co_filename).resolve() == path.resolve():
+            line = lineno
+    return "" if line is None else f" line {line}"
+
+
+def _what_happened(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"called exit({exc.code!r}) while loading"
+    if isinstance(exc, KeyboardInterrupt):
+        return "was interrupted while loading"
+    return f"raised {type(exc).__name__}: {_one_line(str(exc))}"
+
+
+def _printed(captured: io.StringIO) -> str:
+    text = _one_line(captured.getvalue())
+    return f" (it printed: {text[:200]})" if text else ""
+
+
 def load_design(spec: str) -> Design:
     """A profile by name, or the ``DESIGN`` defined by a Python file at path ``spec``.
 
-    Raises :class:`DesignError` with a one-line message for an unknown name, a missing or
-    unreadable file, a file that raises, or a file whose ``DESIGN`` is not a Design.
+    Raises :class:`DesignError` with a one-line message for an unknown name, a missing,
+    unreadable, non-regular or oversized file, a file that raises, exits or is
+    interrupted while it loads (with the line of the file where it happened and what it
+    printed: its output is captured, never shown on stdout), a file whose ``DESIGN`` is
+    not a Design, or ``STEPS`` that name no step or do not fit the step's signature.
     """
     if spec in PROFILES:
         return PROFILES[spec]
@@ -59,21 +128,28 @@ def load_design(spec: str) -> Design:
             f"unknown design {spec!r}: expected one of {', '.join(sorted(PROFILES))} "
             "or a path to a .py file defining DESIGN"
         )
-    if not path.is_file():
+    if not path.exists():
         raise DesignError(f"design file {spec!r} does not exist")
+    if not path.is_file():
+        raise DesignError(f"design file {spec!r} is not a regular file")
+    if path.stat().st_size > MAX_DESIGN_BYTES:
+        raise DesignError(f"design file {spec!r} is larger than {MAX_DESIGN_BYTES} bytes")
     module_name = f"_luo_design_{abs(hash(str(path.resolve())))}"
     loader_spec = importlib.util.spec_from_file_location(module_name, path)
     if loader_spec is None or loader_spec.loader is None:
         raise DesignError(f"design file {spec!r} cannot be loaded as Python")
     module = importlib.util.module_from_spec(loader_spec)
+    captured = io.StringIO()  # what the file prints must not reach stdout (--json)
     try:
         sys.modules[module_name] = module
-        loader_spec.loader.exec_module(module)
+        with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+            loader_spec.loader.exec_module(module)
     except SyntaxError as exc:
-        raise DesignError(
-            f"design file {spec!r}: syntax error line {exc.lineno}: {exc.msg}") from None
-    except Exception as exc:  # the user's code: report, never a traceback
-        raise DesignError(f"design file {spec!r} raised {type(exc).__name__}: {exc}") from None
+        raise DesignError(f"design file {spec!r}: syntax error line {exc.lineno}: "
+                          f"{_one_line(str(exc.msg))}") from None
+    except BaseException as exc:  # the user's code: raise, exit, Ctrl-C: input error
+        raise DesignError(f"design file {spec!r}{_line_in(exc, path)} "
+                          f"{_what_happened(exc)}{_printed(captured)}") from None
     finally:
         sys.modules.pop(module_name, None)
     design: Any = getattr(module, "DESIGN", None)
@@ -92,7 +168,7 @@ def load_design(spec: str) -> Design:
         if not isinstance(key, str) or not callable(fn):
             raise DesignError(f"design file {spec!r}: STEPS[{key!r}] must map a step name "
                               "to a function")
-        problem = _check_step(key)
+        problem = _check_step(key) or _check_signature(key, fn)
         if problem:
             raise DesignError(f"design file {spec!r}: STEPS[{key!r}]: {problem}")
     if steps:

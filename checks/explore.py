@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import gc
 import itertools
+import signal
 import sys
+import threading
 import time
 from array import array
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -123,6 +125,8 @@ class ExploreResult(Generic[S]):
     via: array[int] = field(default_factory=lambda: array("i"))
     #: per violated property: seconds from the start until its first violation was seen
     found_seconds: dict[str, float] = field(default_factory=dict)
+    #: the search was stopped by SIGINT (Ctrl-C); ``limit_reason`` says so
+    interrupted: bool = False
 
     @property
     def rate(self) -> float:
@@ -268,9 +272,11 @@ def explore(
     gc_was = gc.isenabled()
     gc.disable()
     progress = _Progress(opts.progress)
+    stop = _StopOnSigint()
     try:
-        search = _bfs(model, plan, opts, keep_graph, start, progress)
+        search = _bfs(model, plan, opts, keep_graph, start, progress, stop.requested)
     finally:
+        stop.restore()
         progress.close()
         if gc_was:
             gc.enable()
@@ -299,7 +305,32 @@ def explore(
         parent=search.parent,
         via=search.via,
         found_seconds=search.found_at,
+        interrupted=bool(stop.requested),
     )
+
+
+class _StopOnSigint:
+    """While the search runs, the first SIGINT (Ctrl-C) asks it to stop after the state
+    it is expanding, so the caller gets the partial result (``interrupted``); a second
+    one interrupts at once (KeyboardInterrupt). Only in the main thread (elsewhere
+    Python delivers no signals)."""
+
+    def __init__(self) -> None:
+        #: non-empty once SIGINT arrived (a list: the BFS loop reads it without a call)
+        self.requested: list[bool] = []
+        self._previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested.append(True)
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def _bfs(
@@ -309,6 +340,7 @@ def _bfs(
     keep_graph: bool,
     start: float,
     progress: _Progress,
+    stop: list[bool],
 ) -> _Search:
     """The search itself: store every reachable state, record the first witnesses.
 
@@ -398,6 +430,10 @@ def _bfs(
                 and time.perf_counter() - start >= opts.max_seconds):
             limit_reason = (f"time limit {opts.max_seconds:g} s reached with "
                             f"{len(keys) - nxt_index} states still queued")
+            break
+        if stop:
+            limit_reason = (f"interrupted (SIGINT) with {len(keys) - nxt_index} states "
+                            "still queued")
             break
         if revived:
             cur = revived.pop()

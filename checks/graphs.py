@@ -44,11 +44,20 @@ def check_graph_property(
     return None
 
 
+#: the suffixes --graph accepts, and what each writes
+GRAPH_FORMATS = {".graphml": "GraphML", ".dot": "DOT", ".gv": "DOT"}
+
+
 def write_graph(
     path: Path, model: Model[S], keys: list[bytes],
     edges: Iterable[tuple[int, int, int, int]], actions: list[Action],
 ) -> None:
-    """The explored graph as GraphML (``.graphml``) or DOT (anything else)."""
+    """The explored graph as GraphML (``.graphml``) or DOT (``.dot``, ``.gv``).
+
+    Raises ``ValueError`` for another suffix (the CLI checks it before exploring).
+    """
+    if path.suffix not in GRAPH_FORMATS:
+        raise ValueError(f"unknown graph format {path.suffix!r}")
     from luoverify.model.errno import ret_name
 
     graph = nx.MultiDiGraph()

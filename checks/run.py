@@ -8,6 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from luoverify.checks import itf
+from luoverify.checks.exits import (
+    EXIT_COVERAGE,
+    EXIT_DIVERGED,
+    EXIT_FAIL,
+    EXIT_INCONCLUSIVE,
+    EXIT_INTERRUPTED,
+    EXIT_PASS,
+)
 from luoverify.checks.explore import Counterexample, ExploreOptions, ExploreResult, explore
 from luoverify.checks.replay import Divergence, ReplayResult, Violation, parse_trace, replay
 from luoverify.model import errno as E
@@ -21,7 +29,6 @@ from luoverify.model.state import State
 from luoverify.specs.defects import classify, diagnose
 from luoverify.specs.properties import CATALOGUE
 
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_DIVERGED = 0, 1, 2, 3, 4
 _GRAPH_PROPS = frozenset(p.name for p in CATALOGUE if p.kind == "graph")
 
 
@@ -92,10 +99,17 @@ class CheckReport:
 
     @property
     def exit_code(self) -> int:
+        """checks/exits.py: 130 interrupted, 4 a counterexample did not replay, 1 a
+        property violated, 5 only a coverage gap, 3 inconclusive, 0 pass."""
+        if self.result.interrupted:
+            return EXIT_INTERRUPTED
         if not self.replay_ok:
             return EXIT_DIVERGED
-        return {"pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}[
-            self.verdict]
+        verdict = self.verdict
+        if verdict == "fail":
+            violated = any(v == "violated" for v in self.result.status.values())
+            return EXIT_FAIL if violated else EXIT_COVERAGE
+        return EXIT_INCONCLUSIVE if verdict == "inconclusive" else EXIT_PASS
 
     # ------------------------------------------------------------------ JSON
     def to_json(self, *, timings: bool = True) -> dict[str, Any]:

@@ -20,6 +20,7 @@ replayed on the reference implementation.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,10 @@ def class_witnesses(model: LuoModel, result: ExploreResult[State]
         if c not in witness or cand < witness[c]:
             witness[c] = cand
     return witness
+
+
+#: the name of each trace of a suite: 001.itf.json, 002.itf.json, ...
+SUITE_TRACE = re.compile(r"[0-9]{3,}\.itf\.json")
 
 
 def build_suite(design: Design, bounds: Bounds, out: Path, *, bounds_name: str = "custom",

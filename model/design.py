@@ -29,6 +29,8 @@ comparing like with like.
 
 from __future__ import annotations
 
+import functools
+import types
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -150,6 +152,20 @@ class Design:
         return {f.name: getattr(self, f.name) for f in fields(self)
                 if f.name not in ("name", "steps")}
 
+    def install_steps(self, target: Any, prefix: str) -> None:
+        """Bind this design's replaced steps named ``prefix + method`` as methods of
+        ``target`` (a kernel object of the model or of the reference implementation).
+
+        Each runs guarded: the variant's code raising, exiting (``SystemExit``) or a
+        ``do_*`` step returning something other than an int raises :class:`DesignError`
+        naming the step, which the CLI reports as the user's input error (exit 2).
+        """
+        for name, fn in self.steps:
+            if name.startswith(prefix):
+                method = name[len(prefix):]
+                setattr(target, method,
+                        types.MethodType(_guarded(name, fn, method.startswith("do_")), target))
+
     def step(self, where: str) -> Any:
         """The replacement for step ``where`` (e.g. ``model.memfd_luo_unpreserve``)."""
         for name, fn in self.steps:
@@ -168,6 +184,28 @@ class Design:
         if self.steps:
             parts.append("replaced steps: " + ", ".join(name for name, _fn in self.steps))
         return f"{self.name} ({'; '.join(parts)})"
+
+
+def _guarded(name: str, fn: Any, returns_int: bool) -> Any:
+    """``fn`` (a variant's step ``name``) with its failures turned into DesignError."""
+
+    @functools.wraps(fn)
+    def step(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = fn(*args, **kwargs)
+        except DesignError:
+            raise
+        except (Exception, SystemExit) as exc:
+            code = fn.__code__ if hasattr(fn, "__code__") else None
+            where = f" ({code.co_filename}:{code.co_firstlineno})" if code else ""
+            raise DesignError(f"replaced step STEPS[{name!r}]{where} raised "
+                              f"{type(exc).__name__}: {exc}") from None
+        if returns_int and not isinstance(result, int):
+            raise DesignError(f"replaced step STEPS[{name!r}] returned {result!r}; a "
+                              "kernel call returns 0 or -errno (an int)")
+        return result
+
+    return step
 
 
 UPSTREAM = Design(name="upstream")

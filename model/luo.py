@@ -33,7 +33,6 @@ Abstractions, and why they are sound for page ownership:
 
 from __future__ import annotations
 
-import types
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -690,9 +689,7 @@ class Kernel:
         self.d = design
         self.b = bounds
         self.events: list[Event] = []
-        for name, fn in design.steps:  # a variant's replaced steps (model/design.py)
-            if name.startswith("model."):
-                setattr(self, name[len("model."):], types.MethodType(fn, self))
+        design.install_steps(self, "model.")  # a variant's replaced steps
 
     # ================================================================ page allocator
     def _referenced(self) -> set[int]:

@@ -22,7 +22,6 @@ model makes the same choice.
 
 from __future__ import annotations
 
-import types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,12 +97,9 @@ class Kernel:
         self.events: list[Event] = []
         self.kho.events = self.events
         self.handlers = [MemfdHandler(self)]
-        for name, fn in self.design.steps:  # a variant's replaced steps (model/design.py)
-            if name.startswith("reference.kernel."):
-                setattr(self, name[len("reference.kernel."):], types.MethodType(fn, self))
-            elif name.startswith("reference.memfd."):
-                setattr(self.handlers[0], name[len("reference.memfd."):],
-                        types.MethodType(fn, self.handlers[0]))
+        # a variant's replaced steps (model/design.py: Design.install_steps)
+        self.design.install_steps(self, "reference.kernel.")
+        self.design.install_steps(self.handlers[0], "reference.memfd.")
         self.outgoing: list[LuoSession] = []
         self.incoming: list[LuoSession] = []
         self.user = Process()

@@ -15,7 +15,6 @@ defects O1-O6 are read from the Design flags exactly where v3 / v4 had them; see
 
 from __future__ import annotations
 
-import types
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -160,10 +159,7 @@ class LegacyKernel(Kernel):
         self.kho.events = self.events
         self.alloc.tracked_frames = lambda: self.kho.tracker
         self.memfd = LegacyMemfdHandler(self)
-        for name, fn in self.design.steps:  # a variant's replaced handler ops
-            if name.startswith("reference.memfd."):
-                setattr(self.memfd, name[len("reference.memfd."):],
-                        types.MethodType(fn, self.memfd))
+        self.design.install_steps(self.memfd, "reference.memfd.")  # replaced handler ops
         self.luo_state = NORMAL
         self.files: dict[int, LegacyFile] = {}  # the outgoing xarray, by token
         self.files_fdt: int | None = None  # the files FDT page, written at PREPARE

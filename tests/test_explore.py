@@ -16,7 +16,8 @@ TINY = NAMED_BOUNDS["tiny"]
 
 
 def test_coverage_gap_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Verifies that an expected outcome that never fires makes the verdict fail."""
+    """Verifies that an expected outcome that never fires makes the verdict fail with
+    the coverage-gap exit code (5), not the violation code (1)."""
     original = LuoModel.expected_outcomes
 
     def with_gap(self: LuoModel) -> dict[tuple[str, int], str | None]:
@@ -27,7 +28,7 @@ def test_coverage_gap_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(LuoModel, "expected_outcomes", with_gap)
     report = run_check(PROFILES["upstream"], TINY, CATALOGUE)
     assert report.coverage.missing == [("create_session[name=dup]", -E.ENOSPC)]
-    assert report.verdict == "fail" and report.exit_code == 1
+    assert report.verdict == "fail" and report.exit_code == 5
     assert "never fired: create_session[name=dup] = -ENOSPC" in report.to_text()
 
 
