@@ -5,7 +5,17 @@ and ``states``; each state carries the model variables plus ``mbt::actionTaken``
 kernel call), ``mbt::nondetPicks`` (its arguments) and ``luo::ret`` (``"0"`` or
 ``"-EXXX"``). Files are written with sorted-free, fixed key order and no timestamps, so
 the same run writes the same bytes.
+
+Reading is checks/replay.py (``load_trace``), against the JSON Schema ``itf.schema.json``.
 """
+
+# itf-py (PyPI, 0.5.0) was evaluated for reading and writing this format and is not used:
+# it only maps an already-parsed document to Python values (namedtuples, frozendict) and
+# back, reads no file and validates nothing (a hand-written trace without "vars" raises
+# KeyError, "states": null TypeError, a key starting with "_" ValueError, deep nesting
+# RecursionError; "luo::ret": null passes), so none of the hardening of the loader is
+# there; and its writer encodes every integer as {"#bigint": ...}, which would change the
+# bytes this module writes (the committed suite is compared byte for byte).
 
 from __future__ import annotations
 

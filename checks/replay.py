@@ -20,38 +20,76 @@ Trace files are ITF JSON. A hand-written trace needs only, per step, ``mbt::acti
 (the call), ``mbt::nondetPicks`` (its arguments) and ``luo::ret``; ``#meta`` may give
 ``design`` and ``bounds`` (a named bound, or an object of bound fields). README.md lists
 the vocabulary.
+
+A trace is data people share, so nothing in it is trusted: :func:`load_trace` reads only a
+regular file of at most :data:`MAX_TRACE_BYTES`, decodes it as strict UTF-8, parses it as
+strict JSON (no NaN, no duplicate key, bounded nesting), validates it against
+``itf.schema.json`` (JSON Schema, with ``jsonschema``) before interpreting anything, and
+reports every problem as a one-line :class:`TraceError` naming the file and the JSON path.
+``#meta.design`` is read only by :func:`design_name_from_meta`, which accepts a built-in
+profile or ``mutant:ID`` and never a file: replaying a trace runs no code the user did not
+name on the command line.
 """
 
 from __future__ import annotations
 
+import codecs
+import functools
+import itertools
 import json
+import os
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from luoverify.checks.itf import changes
 from luoverify.model import errno as E
 from luoverify.model.bounds import DEFAULT_BOUNDS, NAMED_BOUNDS, Bounds
 from luoverify.model.core import Action, Outcome
-from luoverify.model.design import Design
+from luoverify.model.design import PROFILES, Design
 from luoverify.model.factory import model_for
 from luoverify.model.legacy import LegacyKernel
 from luoverify.model.luo import Kernel, LuoModel
 from luoverify.model.property import Property
 from luoverify.model.state import State, view
 from luoverify.reference import NotCallable, ReferenceDriver, reference_for
+from luoverify.specs.defects import BY_ID
 from luoverify.specs.properties import CATALOGUE
 
 EXIT_FAITHFUL, EXIT_VIOLATED, EXIT_DIVERGED = 0, 1, 4
 ACTIONS = tuple(sorted({n[3:] for k in (Kernel, LegacyKernel) for n in dir(k)
                        if n.startswith("do_")}))
 MODEL_VARS = ("kexecs", "phase", "faults_left", "outgoing", "incoming", "memfds", "pages")
+#: a trace file larger than this is refused (the committed traces are below 100 KiB)
+MAX_TRACE_BYTES: Final = 16 << 20
+#: JSON nested deeper than this is refused before validation (a recorded trace nests 9)
+MAX_TRACE_DEPTH: Final = 32
+#: an integer literal with more digits than this is refused while parsing
+MAX_INT_DIGITS: Final = 30
+#: the JSON Schema every trace is validated against (package data of luoverify.checks)
+SCHEMA_FILE: Final = "itf.schema.json"
+#: schema errors examined to find the first problem in document order
+_MAX_ERRORS: Final = 200
 
 
 class TraceError(Exception):
-    """The trace cannot be replayed as given (one-line message; exit 2)."""
+    """The trace cannot be replayed as given (one-line message; exit 2).
+
+    Control and other unprintable characters of the message (which may quote the file's
+    contents or its name) are escaped, so the message is always exactly one line.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_one_line(message))
+
+
+def _one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 @dataclass
@@ -69,77 +107,362 @@ class Trace:
     bounds_name: str
     steps: list[TraceStep]
     property: str | None = None
+    #: where the trace came from (the file name), for error messages
+    source: str = "trace"
 
 
-def _bounds_of(meta: Mapping[str, Any]) -> tuple[Bounds, str]:
+# --- reading a trace file ----------------------------------------------------------------
+
+def _mib(n: int) -> str:
+    return f"{n >> 20} MiB" if n and n % (1 << 20) == 0 else f"{n} bytes"
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def read_trace_bytes(path: Path) -> bytes:
+    """The bytes of trace file ``path``: a regular file (checked with ``stat`` before it is
+    opened, so a FIFO never blocks and a device is never read) of at most
+    :data:`MAX_TRACE_BYTES` bytes (at most that many plus one are read)."""
+    limit = MAX_TRACE_BYTES
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError) as exc:
+        raise TraceError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}"
+                         ) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise TraceError(f"{path} is {_file_kind(info.st_mode)}, not a trace file "
+                         "(a regular file)")
+    if info.st_size > limit:
+        raise TraceError(f"{path} is larger than {_mib(limit)}, the most a trace file may "
+                         f"have ({info.st_size} bytes)")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # replaced since the stat
+                raise TraceError(f"{path} is not a trace file (a regular file)")
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise TraceError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise TraceError(f"{path} is larger than {_mib(limit)}, the most a trace file may "
+                         "have")
+    return data
+
+
+class _NotJson(ValueError):
+    """What strict parsing refuses that Python's json module would accept."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _NotJson(f"duplicate key {_repr(key)} in an object")
+            seen.add(key)
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON value")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _NotJson(f"an integer of {len(text.lstrip('-'))} digits (at most "
+                       f"{MAX_INT_DIGITS})")
+    return int(text)
+
+
+def parse_trace_bytes(data: bytes, source: str = "trace") -> Any:
+    """The JSON document in ``data``: strict UTF-8 (no byte order mark), strict JSON (no
+    NaN or Infinity, no duplicate key, integers of at most :data:`MAX_INT_DIGITS` digits).
+    Not yet validated: :func:`parse_trace` does that."""
+    if data.startswith(codecs.BOM_UTF8):
+        raise TraceError(f"{source} starts with a byte order mark (EF BB BF): save it as "
+                         "UTF-8 without one")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TraceError(f"{source} is not UTF-8: byte 0x{data[exc.start]:02x} at offset "
+                         f"{exc.start} ({exc.reason})") from None
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant,
+                          parse_int=_bounded_int)
+    except json.JSONDecodeError as exc:
+        raise TraceError(f"{source} is not JSON: {exc.msg} (line {exc.lineno}, column "
+                         f"{exc.colno})") from None
+    except RecursionError:
+        raise TraceError(f"{source} is not a trace: its JSON is nested too deeply to read "
+                         f"(a trace nests at most {MAX_TRACE_DEPTH} levels)") from None
+    except ValueError as exc:  # _NotJson, or a limit of the json module
+        raise TraceError(f"{source} is not JSON: {exc}") from None
+
+
+# --- validation: the schema first, then the meaning --------------------------------------
+
+@functools.cache
+def _validator() -> Any:
+    """A validator for ``itf.schema.json`` in which only JSON integers are integers (not
+    ``1.0``, not ``true``)."""
+    from jsonschema import validators  # type: ignore[import-untyped, unused-ignore]
+
+    schema = json.loads(resources.files("luoverify.checks").joinpath(SCHEMA_FILE)
+                        .read_text(encoding="utf-8"))
+    base = validators.validator_for(schema)
+    checker = base.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, v: isinstance(v, int) and not isinstance(v, bool))
+    return validators.extend(base, type_checker=checker)(schema)
+
+
+def _too_deep(doc: Any, limit: int) -> bool:
+    """Whether ``doc`` nests arrays and objects more than ``limit`` levels (iteratively:
+    the check itself cannot overflow the stack)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+def _repr(value: str, width: int = 60) -> str:
+    """A string quoted on one line, clipped to ``width`` characters."""
+    return repr(value[:width]) + ("..." if len(value) > width else "")
+
+
+def _shown(value: Any) -> str:
+    """What a JSON value is, in a message: ``null``, ``the string '0'``, ``an array``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {_repr(value)}"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _json_path(path: Sequence[Any]) -> str:
+    """A JSONPath (RFC 9535) to the value at ``path``: ``$.states[3]['luo::ret']``."""
+    out = "$"
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
+            out += f".{part}"
+        else:
+            out += f"[{_repr(part)}]"
+    return out
+
+
+def _key_at_fault(err: Any) -> str | None:
+    """The member an error is about: the first missing one of ``required`` or
+    ``dependentRequired``, the first unexpected one of ``additionalProperties``."""
+    obj = err.instance
+    if not isinstance(obj, dict):
+        return None
+    if err.validator == "required":
+        return next((k for k in err.validator_value if k not in obj), None)
+    if err.validator == "dependentRequired":
+        return next((d for k, deps in err.validator_value.items() if k in obj
+                     for d in deps if d not in obj), None)
+    if err.validator == "additionalProperties":
+        allowed = err.schema.get("properties", {})
+        return next((k for k in obj if k not in allowed), None)
+    return None
+
+
+def _position(doc: Any, err: Any) -> tuple[int, ...]:
+    """Where an error is in the document, for finding the first one: indices of array
+    elements and of object members in their order in the file; a missing member comes
+    after the members present."""
+    pos: list[int] = []
+    node = doc
+    for part in err.absolute_path:
+        pos.append(list(node).index(part) if isinstance(node, dict) else part)
+        node = node[part]
+    key = _key_at_fault(err)
+    if key is not None and isinstance(node, dict):
+        pos.append(list(node).index(key) if key in node else len(node))
+    return tuple(pos)
+
+
+_MISSING_IN_STEP: Final = {
+    "mbt::actionTaken": "every step names its call",
+    "mbt::nondetPicks": "every step gives its call's arguments ({} for none)",
+    "luo::ret": "every step gives the return code it expects",
+}
+
+
+def _call_of(doc: Any, path: Sequence[Any]) -> str:
+    call = doc["states"][path[1]].get("mbt::actionTaken")
+    return call if call in ACTIONS or call == "init" else "the call"
+
+
+def _describe(doc: Any, err: Any) -> str:
+    """One line for a schema error: its JSON path and what is wrong, in the trace's
+    vocabulary (the call, the argument, what it must be)."""
+    path = list(err.absolute_path)
+    where = _json_path(path)
+    inst, kind, key = err.instance, err.validator, _key_at_fault(err)
+    in_state = len(path) == 2 and path[0] == "states"
+    in_picks = len(path) == 3 and path[0] == "states" and path[2] == "mbt::nondetPicks"
+    if kind in ("required", "dependentRequired") and key is not None:
+        if not path:
+            return f"not an ITF trace: {where}: missing {_repr(key)}"
+        if in_state and key in MODEL_VARS:
+            return (f"{where}: records some model variables but not {key} (a recorded "
+                    f"state has all of {', '.join(MODEL_VARS)}; a hand-written one none)")
+        if in_state and key in _MISSING_IN_STEP:
+            return f"{where}: missing {_repr(key)}: {_MISSING_IN_STEP[key]}"
+        if in_picks:
+            return f"{where}: {_call_of(doc, path)}: missing argument {_repr(key)}"
+        return f"{where}: missing {_repr(key)}"
+    if kind == "additionalProperties" and key is not None:
+        allowed = ", ".join(err.schema.get("properties", {})) or "none"
+        if not path:
+            return (f"not an ITF trace: {where}: unknown key {_repr(key)} (a trace has "
+                    f"{allowed})")
+        if in_picks:
+            return (f"{where}: {_call_of(doc, path)} takes no argument {_repr(key)} (its "
+                    f"arguments: {allowed})")
+        return f"{where}: unknown key {_repr(key)} (known: {allowed})"
+    if path == ["states"] and kind == "minItems":
+        return f"{where}: a trace needs at least one step after the initial state"
+    if path[-1:] == ["mbt::actionTaken"] and isinstance(inst, str):
+        if inst == "init":
+            return f"{where}: 'init' may only be the first state"
+        return f"{where}: unknown action {_repr(inst)} (known: {', '.join(ACTIONS)})"
+    desc = err.schema.get("description") if isinstance(err.schema, dict) else None
+    if path[-1:] == ["luo::ret"] and isinstance(inst, str) and kind == "anyOf":
+        return f"{where}: unknown return code {_repr(inst)}: expected {desc}"
+    if in_picks or (len(path) == 4 and path[2] == "mbt::nondetPicks"):
+        label = f"{_call_of(doc, path)}: {path[3]}" if len(path) == 4 else (
+            f"{_call_of(doc, path)}'s arguments")
+    elif in_state:
+        label = f"state {path[1]}"
+    else:
+        named = [i for i, p in enumerate(path) if isinstance(p, str)]
+        label = (path[named[-1]] + "".join(f"[{p}]" for p in path[named[-1] + 1:])
+                 if named else "the trace")
+    if desc:
+        return f"{where}: {label} must be {desc}, got {_shown(inst)}"
+    message = str(err.message)
+    return f"{where}: {label}: {message[:120]}{'...' if len(message) > 120 else ''}"
+
+
+def _schema_problem(doc: Any) -> str | None:
+    """The first problem (in document order) of ``doc`` against the schema, or None."""
+    errors = list(itertools.islice(_validator().iter_errors(doc), _MAX_ERRORS))
+    if not errors:
+        return None
+    return _describe(doc, min(errors, key=lambda e: _position(doc, e)))
+
+
+def _bounds_of(meta: Mapping[str, Any], source: str) -> tuple[Bounds, str]:
     spec = meta.get("bounds", DEFAULT_BOUNDS)
+    known = ", ".join(sorted(NAMED_BOUNDS))
     if isinstance(spec, str):
         if spec not in NAMED_BOUNDS:
-            raise TraceError(f"unknown bounds {spec!r} in #meta (known: "
-                             f"{', '.join(sorted(NAMED_BOUNDS))})")
+            raise TraceError(f"{source}: $['#meta'].bounds: unknown bounds {_repr(spec)} "
+                             f"(known: {known})")
         return NAMED_BOUNDS[spec], spec
-    if not isinstance(spec, dict):
-        raise TraceError("#meta.bounds must be a bound name or an object")
     fields = {k: v for k, v in spec.items() if k != "name"}
-    name = str(spec.get("name", DEFAULT_BOUNDS))
-    base = NAMED_BOUNDS.get(name, NAMED_BOUNDS[DEFAULT_BOUNDS])
+    name = spec.get("name", DEFAULT_BOUNDS)
+    if name not in NAMED_BOUNDS:
+        raise TraceError(f"{source}: $['#meta'].bounds.name: unknown bounds {_repr(name)} "
+                         f"(known: {known})")
+    base = NAMED_BOUNDS[name]
     try:
         bounds = base.with_overrides(**fields)
     except (TypeError, ValueError) as exc:
-        raise TraceError(f"#meta.bounds: {exc}") from None
-    if name in NAMED_BOUNDS and bounds != base:
+        raise TraceError(f"{source}: $['#meta'].bounds: {exc}") from None
+    if bounds != base:
         name += "+overrides"
     return bounds, name
 
 
-def parse_trace(doc: Any) -> Trace:
-    """A :class:`Trace` from a parsed ITF document (recorded or hand-written)."""
+def parse_trace(doc: Any, source: str = "trace") -> Trace:
+    """A :class:`Trace` from a parsed ITF document (recorded or hand-written).
+
+    The document is validated against ``itf.schema.json`` before anything in it is
+    interpreted; every problem is a :class:`TraceError` whose one-line message starts
+    with ``source`` and names the JSON path of the first problem in the document.
+    """
     if not isinstance(doc, dict) or not isinstance(doc.get("states"), list):
-        raise TraceError("not an ITF trace: expected an object with a \"states\" list")
+        raise TraceError(f"{source}: not an ITF trace: expected an object with a "
+                         "\"states\" list")
+    if _too_deep(doc, MAX_TRACE_DEPTH):
+        raise TraceError(f"{source}: not a trace: nested more than {MAX_TRACE_DEPTH} "
+                         "levels deep")
+    problem = _schema_problem(doc)
+    if problem is not None:
+        raise TraceError(f"{source}: {problem}")
     meta = doc.get("#meta", {})
-    if not isinstance(meta, dict):
-        raise TraceError("#meta must be an object")
-    bounds, bounds_name = _bounds_of(meta)
+    bounds, bounds_name = _bounds_of(meta, source)
     steps: list[TraceStep] = []
     for i, entry in enumerate(doc["states"]):
-        if not isinstance(entry, dict):
-            raise TraceError(f"state {i} is not an object")
-        call = entry.get("mbt::actionTaken")
-        if call is None:
-            raise TraceError(f"state {i} has no mbt::actionTaken")
-        if call == "init":
-            if i:
-                raise TraceError(f"state {i}: 'init' may only be the first state")
+        call = entry["mbt::actionTaken"]
+        if call == "init":  # the schema allows it only first
             continue
-        if call not in ACTIONS:
-            raise TraceError(f"state {i}: unknown action {call!r} (known: {', '.join(ACTIONS)})")
-        picks = entry.get("mbt::nondetPicks", {})
-        if not isinstance(picks, dict):
-            raise TraceError(f"state {i}: mbt::nondetPicks must be an object")
-        ret: int | None = None
-        if "luo::ret" in entry:
-            try:
-                ret = E.parse_ret(entry["luo::ret"])
-            except ValueError as exc:
-                raise TraceError(f"state {i}: {exc}") from None
-        has_vars = all(v in entry for v in MODEL_VARS)
-        steps.append(TraceStep(call, picks, ret,
+        try:
+            ret = E.parse_ret(entry["luo::ret"])
+        except ValueError as exc:  # the schema's pattern admits only known codes
+            raise TraceError(f"{source}: {_json_path(['states', i, 'luo::ret'])}: {exc}"
+                             ) from None
+        has_vars = "kexecs" in entry  # the schema: all of MODEL_VARS or none
+        steps.append(TraceStep(call, dict(entry["mbt::nondetPicks"]), ret,
                                {v: entry[v] for v in MODEL_VARS} if has_vars else None))
-    design = meta.get("design")
-    return Trace(design if isinstance(design, str) else None, bounds, bounds_name, steps,
-                 meta.get("property") if isinstance(meta.get("property"), str) else None)
+    return Trace(meta.get("design"), bounds, bounds_name, steps, meta.get("property"),
+                 source)
 
 
 def load_trace(path: Path) -> Trace:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise TraceError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TraceError(f"{path} is not JSON: {exc.msg} (line {exc.lineno})") from None
-    return parse_trace(doc)
+    """The trace in file ``path``, read, parsed and validated as the module docstring
+    says; any problem is a one-line :class:`TraceError` naming ``path``."""
+    return parse_trace(parse_trace_bytes(read_trace_bytes(path), str(path)), str(path))
+
+
+def design_name_from_meta(trace: Trace) -> str | None:
+    """The design ``#meta.design`` names, or None when the trace names none.
+
+    Only a built-in profile (:data:`~luoverify.model.design.PROFILES`) or ``mutant:ID``
+    (:data:`~luoverify.specs.defects.BY_ID`) is taken from a trace. Anything else (a
+    ``.py`` path, the name of a design defined in a file, an unknown name) is a
+    :class:`TraceError`: a trace is data people share, and replaying one never runs code
+    the user did not name on the command line (``--design FILE``).
+    """
+    name = trace.design
+    if name is None or name in PROFILES:
+        return name
+    where = f"{trace.source}: $['#meta'].design"
+    if name.startswith("mutant:"):
+        if name[len("mutant:"):] in BY_ID:
+            return name
+        raise TraceError(f"{where}: unknown mutant {_repr(name)} (known: "
+                         f"mutant:{', mutant:'.join(BY_ID)})")
+    if name.endswith(".py") or "/" in name or os.sep in name:
+        raise TraceError(f"{where} names a file ({_repr(name)}); replay never runs code a "
+                         "trace names: if you trust that file, name it on the command "
+                         "line: --design FILE")
+    raise TraceError(f"{where}: {_repr(name)} is neither a profile ({', '.join(PROFILES)}) "
+                     "nor mutant:ID; if it is the design of a file you trust, name that "
+                     "file on the command line: --design FILE")
 
 
 @dataclass
@@ -215,13 +538,14 @@ class ReplayResult:
         return "\n".join(lines)
 
 
-def _resolve(model: LuoModel, state: State, step: TraceStep, index: int) -> Action:
+def _resolve(model: LuoModel, state: State, step: TraceStep, index: int,
+             source: str) -> Action:
     enabled = [a for a in model.actions(state) if a.name == step.call]
     for a in enabled:
         if a.picks() == step.picks:
             return a
     offered = ", ".join(str(a) for a in enabled) or "none"
-    raise TraceError(f"step {index}: {step.call}"
+    raise TraceError(f"{source}: step {index}: {step.call}"
                      f"({', '.join(f'{k}={v}' for k, v in step.picks.items())}) is not "
                      f"callable here (offered: {offered})")
 
@@ -265,7 +589,7 @@ def replay(trace: Trace, design: Design, *, compare_vars: bool = True,
                                        changes(view(state), view(abstract)))
         return result
     for index, tstep in enumerate(trace.steps, 1):
-        action = _resolve(model, state, tstep, index)
+        action = _resolve(model, state, tstep, index, trace.source)
         out = model.next_state(state, action)
         try:
             ret, events = driver.apply(action)

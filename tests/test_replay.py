@@ -153,15 +153,22 @@ def test_fixed_design_rejects_v619_counterexample(
     assert "recorded under design v6.19" in out
 
 
+_REBOOT = '{"mbt::actionTaken": "reboot", "mbt::nondetPicks": {}, "luo::ret": "0"}'
+
+
 @pytest.mark.parametrize(("content", "message"), [
     (None, "cannot read"),
     ("not json", "is not JSON"),
     ('{"a": 1}', "not an ITF trace"),
     ('{"states": [{"mbt::actionTaken": "defrost"}]}', "unknown action 'defrost'"),
     ('{"states": [{"mbt::actionTaken": "finish", "mbt::nondetPicks": '
-     '{"list": "in", "session": 0}}]}', "is not callable here"),
-    ('{"#meta": {"bounds": "huge"}, "states": []}', "unknown bounds 'huge'"),
-    ('{"#meta": {"bounds": {"pages": 99}}, "states": []}', "#meta.bounds"),
+     '{"list": "in", "session": 0}, "luo::ret": "0"}]}', "is not callable here"),
+    ('{"#meta": {"bounds": "huge"}, "states": [' + _REBOOT + ']}', "unknown bounds 'huge'"),
+    ('{"#meta": {"bounds": {"pages": 99}}, "states": [' + _REBOOT + ']}',
+     "$['#meta'].bounds: bound pages=99"),
+    ('{"states": []}', "at least one step"),
+    ('{"states": [{"mbt::actionTaken": "reboot", "mbt::nondetPicks": {}}]}',
+     "missing 'luo::ret'"),
     ('{"states": [{"mbt::actionTaken": "reboot", "luo::ret": "-EWHAT"}]}',
      "unknown return code"),
 ])
