@@ -38,8 +38,11 @@ def _check_step(key: str) -> str | None:
         target, name = LegacyMemfdHandler, key[len("reference.memfd."):]
     else:
         return "expected model.*, reference.kernel.* or reference.memfd.*"
-    if name.startswith("_") or not callable(getattr(target, name, None)):
-        return f"{target.__bases__[0].__name__} has no method {name!r}"
+    where = f"{target.__bases__[0].__module__}.{target.__bases__[0].__name__}"
+    if name.startswith("_"):
+        return f"{name!r} is private to {where}: not a replaceable step"
+    if not callable(getattr(target, name, None)):
+        return f"{where} has no method {name!r}"
     return None
 
 

@@ -42,9 +42,9 @@ Class = tuple[str, str, str]  # (kind@side, ret, stage)
 
 
 def stage(state: State) -> str:
-    p = state[0][1]
+    p = state[st.GLOB][st.PHASE]
     phase = st.PHASE_NAMES[p] if p < len(st.PHASE_NAMES) else st.legacy_phase_name(p)
-    return f"{phase}{'' if state[0][0] == 0 else ' after kexec'}"
+    return f"{phase}{'' if state[st.GLOB][st.KEXECS] == 0 else ' after kexec'}"
 
 
 def side_kind(model: LuoModel, action: Action) -> str:

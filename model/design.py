@@ -132,7 +132,7 @@ class Design:
 
     #: replaced steps from a variant file: ``(("model.<Kernel method>", fn), ...)`` and
     #: ``(("reference.kernel.<Kernel method>" | "reference.memfd.<handler op>", fn), ...)``
-    #: (see :func:`load_design`). Empty for every profile and mutant.
+    #: (see ``luoverify.checks.designs.load_design``). Empty for every profile and mutant.
     steps: tuple[tuple[str, Any], ...] = ()
 
     def checks_kind(self, op: str) -> bool:

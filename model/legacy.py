@@ -157,8 +157,9 @@ class LegacyModel(LuoModel):
 
     # ------------------------------------------------------------------ transitions
     def next_state(self, state: State, action: Action) -> Outcome[State]:
-        """Every call runs the legacy kernel paths (no fast paths: a registered file
-        holds LUO's reference, which the session model's close_memfd shortcut ignores)."""
+        """Every call runs the legacy kernel paths: the session model's fast paths
+        (``LuoModel.unchanged``, ``FAST_CALLS``) mirror the session machine's checks,
+        not this machine's (e.g. FD_PRESERVE is refused by the global state first)."""
         return self._run_kernel(state, action)
 
     # ------------------------------------------------------------------ coverage

@@ -600,13 +600,13 @@ def _set_page(pages: tuple[Any, ...], p: int, page: tuple[int, ...]) -> tuple[An
 def _fast_alloc_pages(state: State, p: int) -> State:
     pg = state[PAGES][p]
     page = (st.OTHER, pg[P_TRACKED], pg[P_STAMPED], st.FOREIGN, pg[P_SCRATCH])
-    return state[:4] + (_set_page(state[PAGES], p, page),)
+    return state[:PAGES] + (_set_page(state[PAGES], p, page),)
 
 
 def _fast_free_pages(state: State, p: int) -> State:
     pg = state[PAGES][p]
     page = (st.FREE, pg[P_TRACKED], pg[P_STAMPED], st.ZERO, pg[P_SCRATCH])
-    return state[:4] + (_set_page(state[PAGES], p, page),)
+    return state[:PAGES] + (_set_page(state[PAGES], p, page),)
 
 
 def _fast_memfd_write(state: State, m: int) -> State:
@@ -615,7 +615,7 @@ def _fast_memfd_write(state: State, m: int) -> State:
         pg = pages[p]
         pages = _set_page(pages, p,
                           (pg[P_OWNER], pg[P_TRACKED], pg[P_STAMPED], st.DATA_B, pg[P_SCRATCH]))
-    return state[:4] + (pages,)
+    return state[:PAGES] + (pages,)
 
 
 def _fast_close_memfd(state: State, m: int) -> State:
@@ -623,13 +623,13 @@ def _fast_close_memfd(state: State, m: int) -> State:
     folios = memfds[m][M_FOLIOS]
     if st.managed(state, m):
         memfds[m] = (0, folios)
-        return state[:3] + (tuple(memfds), state[PAGES])
+        return state[:MEMFDS] + (tuple(memfds), state[PAGES])
     memfds[m] = None
     pages = state[PAGES]
     for p in folios:
         pg = pages[p]
         pages = _set_page(pages, p, (st.FREE, pg[P_TRACKED], pg[P_STAMPED], st.ZERO, pg[P_SCRATCH]))
-    return state[:3] + (tuple(memfds), pages)
+    return state[:MEMFDS] + (tuple(memfds), pages)
 
 
 FAST_CALLS = {

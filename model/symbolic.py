@@ -1327,17 +1327,17 @@ def encode(state: State, sizes: dict[str, int]) -> tuple[S, Labels]:
     """The relational (concrete) form of an explicit state."""
     glob, outs, incs, memfds, pages = state
     P = sizes["P"]
-    if any(pg[4] for pg in pages):
+    if any(pg[st.P_SCRATCH] for pg in pages):
         raise ValueError("scratch pages are not encoded")
-    s = S(kexecs=glob[0], phase=glob[1], faults=glob[2])
+    s = S(kexecs=glob[st.KEXECS], phase=glob[st.PHASE], faults=glob[st.FAULTS])
     nS, nF = sizes["S"], sizes["F"]
-    s["owner"] = tuple(pg[0] for pg in pages)
-    s["kho_tracked"] = tuple(bool(pg[1]) for pg in pages)
-    s["stamped"] = tuple(bool(pg[2]) for pg in pages)
-    s["content"] = tuple(pg[3] for pg in pages)
+    s["owner"] = tuple(pg[st.P_OWNER] for pg in pages)
+    s["kho_tracked"] = tuple(bool(pg[st.P_TRACKED]) for pg in pages)
+    s["stamped"] = tuple(bool(pg[st.P_STAMPED]) for pg in pages)
+    s["content"] = tuple(pg[st.P_CONTENT] for pg in pages)
     s["memfd_alive"] = tuple(mf is not None for mf in memfds)
-    s["memfd_user_fd"] = tuple(bool(mf is not None and mf[0]) for mf in memfds)
-    s["memfd_folio"] = tuple(tuple(mf is not None and p in mf[1] for p in range(P))
+    s["memfd_user_fd"] = tuple(bool(mf is not None and mf[st.M_USER]) for mf in memfds)
+    s["memfd_folio"] = tuple(tuple(mf is not None and p in mf[st.M_FOLIOS] for p in range(P))
                       for mf in memfds)
     sess: dict[str, list[Any]] = {
         k: []
@@ -1418,12 +1418,12 @@ def encode(state: State, sizes: dict[str, int]) -> tuple[S, Labels]:
                 ("session_frozen", bool(frozen)),
                 ("session_vetoed", bool(vetoed)),
                 ("session_snapshot", snap is not None),
-                ("snapshot_has_block", snap is not None and snap[0] >= 0),
-                ("snapshot_block", max(snap[0], 0) if snap is not None else 0),
+                ("snapshot_has_block", snap is not None and snap[st.SNAP_FBLK] >= 0),
+                ("snapshot_block", max(snap[st.SNAP_FBLK], 0) if snap is not None else 0),
             ):
                 sess[k].append(v)
             seq += 1
-            entries = list(snap[1]) if snap is not None else []
+            entries = list(snap[st.SNAP_FILES]) if snap is not None else []
             for j, f in enumerate(files):
                 # a snapshot entry taken from this file (same position, same data) rides
                 # on the same slot; any other entry gets a slot of its own
@@ -1466,7 +1466,9 @@ def encode(state: State, sizes: dict[str, int]) -> tuple[S, Labels]:
 
 
 def _same(entry: tuple[Any, ...], f: tuple[Any, ...]) -> bool:
-    return bool(entry[0] == f[2] and tuple(entry[1]) == tuple(f[3]) and entry[2] == f[4])
+    ser, folios, handle = entry
+    return bool(ser == f[st.FL_SER] and tuple(folios) == tuple(f[st.FL_FOLIOS])
+                and handle == f[st.FL_HANDLE])
 
 
 def _expect_pages(f: tuple[Any, ...]) -> tuple[int, ...]:
@@ -1478,9 +1480,10 @@ def _expect_pages(f: tuple[Any, ...]) -> tuple[int, ...]:
     per memfd (the bounded readings) the page can be any: the decoder reads contents in
     page order. Retrieved files keep their memfd's folios.
     """
-    if f[3] and len(f[3]) == len(f[6]):
-        return tuple(f[3])
-    return tuple(range(len(f[6])))
+    folios, expect = f[st.FL_FOLIOS], f[st.FL_EXPECT]
+    if folios and len(folios) == len(expect):
+        return tuple(folios)
+    return tuple(range(len(expect)))
 
 
 def decode(s: S) -> State:

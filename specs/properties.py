@@ -215,7 +215,7 @@ def no_free_while_preserved(state: State) -> str | None:
         if p in snap:
             return f"{_page(state, p)} is named by the {snap[p]} but was freed"
     for si, s in enumerate(state[INCOMING]):
-        if s[S_FBLK] >= 0 and pages[s[S_FBLK]][0] in (st.FREE, st.OTHER):
+        if s[S_FBLK] >= 0 and pages[s[S_FBLK]][P_OWNER] in (st.FREE, st.OTHER):
             return f"{_page(state, s[S_FBLK])} is the files block of incoming session {si} but free"
     return None
 
@@ -228,7 +228,7 @@ def metadata_tracked(state: State) -> str | None:
                 return (f"{_page(state, p)} is named by outgoing session {si} file {fi} "
                         "but KHO does not track it: it will not be handed over")
     for si, s in enumerate(state[OUTGOING]):
-        if s[S_FBLK] >= 0 and not pages[s[S_FBLK]][1]:
+        if s[S_FBLK] >= 0 and not pages[s[S_FBLK]][P_TRACKED]:
             return f"files block {_page(state, s[S_FBLK])} of outgoing session {si} is not tracked"
     return None
 

@@ -53,7 +53,9 @@ def _imports(tree: ast.AST) -> list[tuple[str, list[str]]]:
             return
         if isinstance(node, ast.Import):
             found.extend((alias.name, []) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        elif isinstance(node, ast.ImportFrom):
+            assert not node.level, f"relative import of {node.module!r}: use the full name"
+            assert node.module is not None
             found.append((node.module, [alias.name for alias in node.names]))
         for child in ast.iter_child_nodes(node):
             walk(child)
@@ -98,6 +100,28 @@ def test_model_imports_only_the_model() -> None:
     wrong = sorted((a, b) for a, b in graph.edges
                    if a.startswith("luoverify.model") and not b.startswith("luoverify.model"))
     assert not wrong, f"the model imports from outside it: {wrong}"
+
+
+#: which packages each package may import (besides itself): the layers of README.md
+ALLOWED = {
+    "luoverify.model": set(),
+    "luoverify.reference": {"luoverify.model"},
+    "luoverify.specs": {"luoverify.model"},
+    "luoverify.checks": {"luoverify.model", "luoverify.reference", "luoverify.specs"},
+}
+
+
+def _package(module: str) -> str:
+    return next(p for p in PACKAGES if module == p or module.startswith(p + "."))
+
+
+def test_layers() -> None:
+    """Verifies the layering: reference and specs are peers that import only the model,
+    and only the checkers import all three."""
+    graph = import_graph()
+    wrong = sorted((a, b) for a, b in graph.edges
+                   if _package(a) != _package(b) and _package(b) not in ALLOWED[_package(a)])
+    assert not wrong, f"imports across layers: {wrong}"
 
 
 def test_a_cycle_is_found() -> None:

@@ -143,7 +143,7 @@ def test_live_update_restore_finish() -> None:
 
 def test_freeze_failure_cancels_everything() -> None:
     """Verifies that a freeze failure inside reboot aborts the kexec with -EIO and, as the
-    v3 documentation says (A5), cancels every file and aborts KHO."""
+    v3 documentation says, cancels every file and aborts KHO."""
     lu = Both()
     registered_memfd(lu)
     lu("prepare")
