@@ -22,6 +22,7 @@ from typing import Literal, TypeAlias, get_args, get_origin, get_type_hints
 from luoverify.checks.designs import load_design
 from luoverify.checks.exits import (
     EXIT_FAIL,
+    EXIT_INCONCLUSIVE,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_PASS,
@@ -106,8 +107,8 @@ def _check_parser(sub: _Subparsers) -> None:
                     "one. Exit 0 all hold, 1 violated, 2 bad input, 3 inconclusive.")
     check.set_defaults(func=_check)
     check.add_argument("--design", default=DEFAULT_DESIGN, metavar="NAME|FILE",
-                       help=f"profile ({', '.join(PROFILES)}) or a .py file defining DESIGN "
-                            f"(default {DEFAULT_DESIGN})")
+                       help=f"profile ({', '.join(PROFILES)}), mutant:ID, or a .py file "
+                            f"defining DESIGN (default {DEFAULT_DESIGN})")
     _add_bounds(check, f"named bounds (default {DEFAULT_BOUNDS})")
     _add_bound_overrides(check)
     check.add_argument("--property", action="append", metavar="NAME", dest="props",
@@ -159,9 +160,6 @@ def _prove_parser(sub: _Subparsers) -> None:
     pv.add_argument("--bmc-only", action="store_true",
                     help="skip the inductive proof (a quick verdict on a broken design; "
                          "without a violation the verdict is then inconclusive)")
-    pv.add_argument("--timeout", type=float, default=10.0, metavar="S",
-                    help="Z3 time limit per query in seconds (default 10; the slowest "
-                         "upstream obligation takes about 1 s)")
     pv.add_argument("--trace-dir", type=Path, metavar="DIR",
                     help="write BMC counterexamples and upgraded CTIs as ITF traces")
     pv.add_argument("--obligations", action="store_true",
@@ -181,7 +179,8 @@ def _replay_parser(sub: _Subparsers) -> None:
     rep.set_defaults(func=_replay)
     rep.add_argument("trace", type=Path, metavar="TRACE", help="an ITF JSON trace file")
     rep.add_argument("--design", metavar="NAME|FILE",
-                     help="profile or design file (default: the trace's #meta.design, else "
+                     help="profile, mutant:ID or design file (default: the profile or "
+                          "mutant the trace's #meta.design names, else "
                           f"{DEFAULT_DESIGN}); a design other than the one that recorded the "
                           "trace compares return codes only, not recorded states")
     rep.add_argument("--json", action="store_true", help="print one JSON object")
@@ -202,7 +201,8 @@ def _traces_parser(sub: _Subparsers) -> None:
     tr.add_argument("--force", action="store_true",
                     help="write into a non-empty --out, replacing the files an earlier "
                          "run wrote there (NNN.itf.json, manifest.json) and no others")
-    tr.add_argument("--design", default=DEFAULT_DESIGN, metavar="NAME|FILE")
+    tr.add_argument("--design", default=DEFAULT_DESIGN, metavar="NAME|FILE",
+                    help=f"profile, mutant:ID or design file (default {DEFAULT_DESIGN})")
     _add_bounds(tr)
     tr.add_argument("--json", action="store_true", help="print the manifest as JSON")
 
@@ -372,8 +372,6 @@ def _prove(args: argparse.Namespace) -> int:
         return _fail("--bmc must be between 0 and 30")
     if args.bmc_only and args.bmc == 0:
         return _fail("--bmc-only needs --bmc K with K >= 1")
-    if not args.timeout > 0:
-        return _fail("--timeout must be positive")
     if (bad := _trace_dir_error(args.trace_dir)) is not None:
         return _fail(bad)
     show = sys.stderr.isatty() and not args.json
@@ -383,7 +381,7 @@ def _prove(args: argparse.Namespace) -> int:
             print(f"\r\033[K{msg[:100]}", end="", file=sys.stderr, flush=True)
 
     report = run_prove(design, bounds, bounds_name=args.bounds, bmc_depth=args.bmc,
-                       timeout_ms=int(args.timeout * 1000), trace_dir=args.trace_dir,
+                       trace_dir=args.trace_dir,
                        progress=progress, run_induction=not args.bmc_only)
     if show:
         print("\r\033[K", end="", file=sys.stderr)
@@ -424,27 +422,45 @@ def _mutants(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     n = len(args.only) if args.only else len(BY_ID)
+    rows: list[MutantRow] = []
+    interrupted = False
     with tqdm(total=n, desc="mutants", unit="mutant", file=sys.stderr, leave=False,
               disable=not sys.stderr.isatty() or args.json) as bar:
         def progress(row: MutantRow) -> None:
+            rows.append(row)
             bar.set_postfix_str(f"{row.id} {'caught' if row.caught else 'SURVIVED'}")
             bar.update()
 
-        rows = run_mutants(args.bounds, walks=args.walks, steps=args.steps, only=args.only,
-                           bmc_depth=args.bmc_depth, jobs=args.jobs, progress=progress)
+        try:
+            run_mutants(args.bounds, walks=args.walks, steps=args.steps, only=args.only,
+                        bmc_depth=args.bmc_depth, jobs=args.jobs, progress=progress)
+        except KeyboardInterrupt:  # report the rows finished so far
+            interrupted = True
     disagree = [r.id for r in rows if not bmc_agrees(r, args.bmc_depth)]
+    limited = [r.id for r in rows if r.bmc == "inconclusive"]
     if args.json:
-        print(json.dumps({"bounds": args.bounds, "mutants": [r.as_dict() for r in rows],
+        print(json.dumps({"bounds": args.bounds, "complete": not interrupted,
+                          "mutants": [r.as_dict() for r in rows],
                           "not_expressible": NOT_EXPRESSIBLE, "score": score_line(rows)},
                          indent=2))
     else:
         print(f"luo-verify mutants: {len(rows)} mutants, each one defect on top of "
               f"upstream (O1-O6: on top of legacy), bounds {args.bounds}")
         print(to_text(rows))
+    if interrupted:
+        print(f"luo-verify: interrupted after {len(rows)} of {n} mutants", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if disagree:
-        print(f"luo-verify mutants: BMC and the exhaustive search disagree on "
+        print(f"luo-verify: internal error: BMC and the exhaustive search disagree on "
               f"{', '.join(disagree)} (a tool bug: please report it)", file=sys.stderr)
-    return 0 if all(r.caught for r in rows) and not disagree else 1
+        return EXIT_INTERNAL
+    if not all(r.caught for r in rows):
+        return EXIT_FAIL
+    if limited:
+        print(f"luo-verify mutants: BMC inconclusive for {', '.join(limited)} (Z3 reached "
+              "its resource limit)", file=sys.stderr)
+        return EXIT_INCONCLUSIVE
+    return EXIT_PASS
 
 
 def _traces(args: argparse.Namespace) -> int:
@@ -474,11 +490,12 @@ def _traces(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from luoverify.checks.replay import TraceError, load_trace, replay
+    from luoverify.checks.replay import TraceError, design_name_from_meta, load_trace, replay
 
     try:
         trace = load_trace(args.trace)
-        name = args.design or trace.design or DEFAULT_DESIGN
+        # a trace is data: its #meta.design may name a profile or a mutant, never code
+        name = args.design or design_name_from_meta(trace) or DEFAULT_DESIGN
         design = load_design(name)
     except (TraceError, DesignError) as exc:
         return _fail(str(exc))

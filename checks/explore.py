@@ -156,6 +156,9 @@ class ExploreOptions:
     stop_at_first: bool = False
     #: stop once every property has a counterexample (each still a shortest one)
     stop_when_all: bool = False
+    #: the first SIGINT (Ctrl-C) stops the search with a partial result (``interrupted``)
+    #: instead of raising KeyboardInterrupt (``check`` reports what it explored)
+    partial_on_sigint: bool = False
 
 
 class _Progress:
@@ -272,7 +275,7 @@ def explore(
     gc_was = gc.isenabled()
     gc.disable()
     progress = _Progress(opts.progress)
-    stop = _StopOnSigint()
+    stop = _StopOnSigint(opts.partial_on_sigint)
     try:
         search = _bfs(model, plan, opts, keep_graph, start, progress, stop.requested)
     finally:
@@ -315,11 +318,11 @@ class _StopOnSigint:
     one interrupts at once (KeyboardInterrupt). Only in the main thread (elsewhere
     Python delivers no signals)."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool) -> None:
         #: non-empty once SIGINT arrived (a list: the BFS loop reads it without a call)
         self.requested: list[bool] = []
         self._previous: Any = None
-        if threading.current_thread() is threading.main_thread():
+        if enabled and threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
 
     def _handle(self, signum: int, frame: Any) -> None:

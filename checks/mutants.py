@@ -25,11 +25,11 @@ order; only the times differ).
 
 from __future__ import annotations
 
+import multiprocessing
 import random
+import signal
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,12 +59,15 @@ class MutantRow:
     reproduced: bool | None = None
     differential: bool | None = None
     diff_detail: str = ""
-    #: "caught" | "not found" (to ``bmc_depth``) | "unknown" (Z3 gave up) | "n/a" | None
+    #: "caught" | "not found" (to ``bmc_depth``) | "inconclusive" (Z3 reached its
+    #: resource limit: never a disagreement) | "n/a" | None
     bmc: str | None = None
     bmc_property: str | None = None
     bmc_length: int | None = None
     bmc_detail: str = ""
     bmc_seconds: float = 0.0
+    #: Z3 resource units the BMC column used (deterministic: checks/prove.py RLIMITS)
+    bmc_rlimit: int = 0
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -77,7 +80,7 @@ class MutantRow:
                 "bmc": None if self.bmc is None else {
                     "status": self.bmc, "property": self.bmc_property,
                     "length": self.bmc_length, "detail": self.bmc_detail,
-                    "seconds": round(self.bmc_seconds, 2)},
+                    "rlimit": self.bmc_rlimit, "seconds": round(self.bmc_seconds, 2)},
                 "seconds": round(self.seconds, 2)}
 
 
@@ -126,12 +129,14 @@ def bmc_column(mutant: Defect, bounds: Bounds, depth: int, row: MutantRow) -> No
         row.bmc, row.bmc_length = "caught", trace.length
         row.bmc_detail = trace.message
     elif res.unknown:
-        row.bmc, row.bmc_detail = "unknown", f"Z3 returned unknown for {mutant.expect}"
+        row.bmc = "inconclusive"
+        row.bmc_detail = "; ".join(f"{p}: {why}" for p, why in res.unknown_why.items())
     else:
         row.bmc = "not found"
         row.bmc_detail = f"no violation of {mutant.expect} in {depth} steps" + (
             f" (slots ran out at depth {res.overflow_at}: inconclusive beyond it)"
             if res.overflow_at is not None else "")
+    row.bmc_rlimit = res.usage.rlimit
     row.bmc_seconds = time.perf_counter() - t0
 
 
@@ -139,26 +144,49 @@ def run_mutants(bounds_name: str = "ci", *, walks: int = 100, steps: int = 60,
                 seed: int = 0, only: list[str] | None = None, bmc_depth: int = 0,
                 jobs: int = 1, progress: Callable[[MutantRow], None] | None = None
                 ) -> list[MutantRow]:
-    """One row per mutant (catalogue order). ``bmc_depth`` 0 skips the BMC column."""
+    """One row per mutant (catalogue order). ``bmc_depth`` 0 skips the BMC column.
+
+    ``jobs`` > 1 runs the mutants in that many worker processes (same rows, same order).
+    Ctrl-C raises KeyboardInterrupt here at once (the workers are terminated, and ignore
+    SIGINT themselves); the rows finished before it have reached ``progress``.
+    """
     chosen = [m for m in DEFECTS if not only or m.id in only]
     work = [(m, bounds_name, walks, steps, seed, bmc_depth) for m in chosen]
     rows: list[MutantRow] = []
-    with ExitStack() as stack:
-        mapper: Callable[..., Iterable[MutantRow]] = map
-        if jobs > 1 and len(work) > 1:
-            mapper = stack.enter_context(ProcessPoolExecutor(max_workers=jobs)).map
-        for row in mapper(_row_of, work):
+
+    def take(results: Iterable[MutantRow]) -> None:
+        for row in results:
             rows.append(row)
             if progress is not None:
                 progress(row)
+
+    if jobs <= 1 or len(work) <= 1:
+        take(map(_row_of, work))
+        return rows
+    pool = multiprocessing.Pool(min(jobs, len(work)), initializer=_ignore_sigint)
+    try:
+        take(pool.imap(_row_of, work))
+    except BaseException:
+        pool.terminate()
+        raise
+    else:
+        pool.close()
+    finally:
+        pool.join()
     return rows
+
+
+def _ignore_sigint() -> None:
+    """Worker processes leave Ctrl-C to the parent, which terminates them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def bmc_agrees(row: MutantRow, depth: int) -> bool:
     """BMC and the exhaustive search tell the same story: where the search found the
     expected property violated within ``depth`` steps, BMC found it at the same length."""
-    if row.bmc in (None, "n/a") or row.expect not in row.violated or row.length is None:
-        return True
+    if row.bmc in (None, "n/a", "inconclusive") or row.expect not in row.violated or (
+            row.length is None):
+        return True  # a limit reached says nothing either way: inconclusive, not a bug
     if row.length > depth:
         return row.bmc == "not found"
     return row.bmc == "caught" and row.bmc_length == row.length

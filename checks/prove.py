@@ -14,7 +14,7 @@ properties in ``specs/zforms.py``.
   auxiliary invariants (``specs/invariants.py``) holds initially and is preserved by every
   action, and that no action from such a state breaks a step property: one obligation per
   (action, property) pair, each ``proved``, ``cti`` (counterexample to induction) or
-  ``unknown`` (a failure, as is a timeout).
+  ``unknown`` (a failure: Z3 reached its resource limit, see ``RLIMITS``).
 """
 
 from __future__ import annotations
@@ -56,6 +56,93 @@ class Disagreement(Exception):
     """A Z3 counterexample that the explicit model does not reproduce (a tool bug)."""
 
 
+# ==================================================================== Z3 resource limits
+# Every query is limited by Z3's own resource count ("rlimit"), never by the clock: the
+# same input uses the same count on an idle or a loaded machine, so the verdict does not
+# depend on load (for one Z3 version: z3-solver is pinned exactly in pyproject.toml). A
+# query that needs more than its budget answers unknown ("max. resource limit
+# exceeded"): inconclusive, with that reason. The wall-clock cap below is only a safety
+# net against a runaway query; when it fires, the reason says so (and that this one
+# answer depended on the machine).
+
+#: rlimit per query, in Z3's resource units (measured: README.md, "luo-verify prove")
+RLIMITS: dict[str, int] = {
+    "obligation": 20_000_000,  # one induction obligation from every hypothesis
+    "quick": 4_000_000,  # its first attempt, from the property alone
+    "cti": 20_000_000,  # a bounded search for a counterexample to induction
+    "bmc": 2_000_000_000,  # one BMC query (a property at one depth)
+}
+#: the wall-clock safety net per query, seconds (never the intended limit)
+WALL_CAP_SECONDS = 3600.0
+
+
+@dataclass
+class Z3Usage:
+    """What the Z3 queries of one run used: deterministic counts, for the reports."""
+
+    queries: int = 0
+    #: Z3 resource units used, summed over queries
+    rlimit: int = 0
+    #: queries that ran out of their rlimit (inconclusive), and of the wall-clock cap
+    rlimit_reached: int = 0
+    wall_cap_reached: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": z3.get_version_string(), "rlimits": dict(RLIMITS),
+                "wall_cap_seconds": WALL_CAP_SECONDS, "queries": self.queries,
+                "rlimit_used": self.rlimit, "rlimit_reached": self.rlimit_reached,
+                "wall_cap_reached": self.wall_cap_reached}
+
+
+#: the process's Z3 context counts resources cumulatively: the count after the last query
+_COUNTED = [0]
+
+
+def new_solver(kind: str) -> z3.Solver:
+    """A solver whose every ``check`` is limited to ``RLIMITS[kind]`` resource units (the
+    limit applies to each check separately), with the wall-clock safety net."""
+    solver = z3.Solver()
+    solver.set("rlimit", RLIMITS[kind])
+    solver.set("timeout", int(WALL_CAP_SECONDS * 1000))
+    return solver
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One metered query: Z3's answer, the resource units it used, and for ``unknown``
+    why (the rlimit, the wall-clock safety cap, or Z3's own reason)."""
+
+    result: Any
+    rlimit: int
+    why: str | None = None
+
+
+def metered_check(solver: z3.Solver, kind: str, usage: Z3Usage, *assumptions: Any) -> Answer:
+    """``solver.check(*assumptions)`` for a solver made by ``new_solver(kind)``."""
+    t0 = time.perf_counter()
+    r = solver.check(*assumptions)
+    seconds = time.perf_counter() - t0
+    stats = solver.statistics()
+    keys = stats.keys()
+    count = int(stats.get_key_value("rlimit count")) if "rlimit count" in keys else 0
+    used = max(0, count - _COUNTED[0])
+    _COUNTED[0] = max(count, _COUNTED[0])
+    usage.queries += 1
+    usage.rlimit += used
+    if r != z3.unknown:
+        return Answer(r, used)
+    # Z3 words a resource-limit stop in several ways ("max. resource limit exceeded",
+    # "push canceled"): the count is what tells
+    if used >= RLIMITS[kind]:
+        usage.rlimit_reached += 1
+        return Answer(r, used, f"Z3 reached its resource limit ({RLIMITS[kind]:,} units)")
+    if seconds >= WALL_CAP_SECONDS:
+        usage.wall_cap_reached += 1
+        return Answer(r, used, f"Z3 reached the {WALL_CAP_SECONDS:g} s wall-clock safety "
+                               "cap (this answer depends on the machine's speed and load)")
+    return Answer(r, used, f"Z3 answered unknown: {solver.reason_unknown()}")
+
+
 # =========================================================================== BMC
 
 @dataclass
@@ -78,6 +165,9 @@ class BmcResult:
     unknown: list[str] = field(default_factory=list)
     #: the encoding ran out of slots at some depth (inconclusive beyond it)
     overflow_at: int | None = None
+    #: why each property in ``unknown`` is unknown
+    unknown_why: dict[str, str] = field(default_factory=dict)
+    usage: Z3Usage = field(default_factory=Z3Usage)
 
 
 def flat_vars(s: S) -> list[tuple[str, Any]]:
@@ -111,7 +201,7 @@ def concrete_state(model: z3.ModelRef, s: S) -> S:
 
 
 def bmc(design: Design, bounds: Bounds, depth: int, *,
-        props: Sequence[str] | None = None, timeout_ms: int = 600_000,
+        props: Sequence[str] | None = None,
         progress: Callable[[str], None] | None = None) -> BmcResult:
     """Shortest violations up to ``depth`` steps (every property separately)."""
     t0 = time.perf_counter()
@@ -125,8 +215,7 @@ def bmc(design: Design, bounds: Bounds, depth: int, *,
              if n in zf.STATE_FORMS or n in zf.STEP_FORMS]
     result = BmcResult(depth, checked=list(names))
     insts = sym.instances()
-    solver = z3.Solver()
-    solver.set("timeout", timeout_ms)
+    solver = new_solver("bmc")
     states = [sym.variables("0")]
     init = sym.init()
     for (_n, var), (_m, val) in zip(flat_vars(states[0]), flat_vars(init), strict=True):
@@ -199,12 +288,13 @@ def bmc(design: Design, bounds: Bounds, depth: int, *,
 def _sat(solver: z3.Solver, cond: Any, result: BmcResult, name: str) -> bool:
     lit = z3.FreshBool("q")
     solver.add(z3.Implies(lit, cond))
-    r = solver.check(lit)
-    if r == z3.unknown:
+    answer = metered_check(solver, "bmc", result.usage, lit)
+    if answer.result == z3.unknown:
         if name not in result.unknown:
             result.unknown.append(name)
+            result.unknown_why[name] = answer.why or "unknown"
         return False
-    return bool(r == z3.sat)
+    return bool(answer.result == z3.sat)
 
 
 def _decode_trace(design: Design, bounds: Bounds, sym: SymbolicLuo, insts: list[Inst],
@@ -256,6 +346,8 @@ class Obligation:
     hypotheses: str = "all"
     #: a reachable counterexample that confirms the CTI (see ``upgrade``)
     upgraded: BmcTrace | None = None
+    #: Z3 resource units its queries used (deterministic)
+    rlimit: int = 0
 
 
 @dataclass
@@ -263,6 +355,7 @@ class InductionResult:
     invariants: list[str]
     obligations: list[Obligation]
     seconds: float
+    usage: Z3Usage = field(default_factory=Z3Usage)
 
     def failed(self) -> list[Obligation]:
         return [o for o in self.obligations if o.status != "proved"]
@@ -281,7 +374,7 @@ def _shape(inst: Inst) -> str:
 
 
 def induction(design: Design, bounds: Bounds, *, props: Sequence[str] | None = None,
-              actions: Sequence[str] | None = None, timeout_ms: int = 60_000,
+              actions: Sequence[str] | None = None,
               progress: Callable[[str], None] | None = None) -> InductionResult:
     """Inductive proof of the state properties (with the auxiliary invariants), and of
     the step properties from every state satisfying them, for unbounded sizes."""
@@ -295,38 +388,41 @@ def induction(design: Design, bounds: Bounds, *, props: Sequence[str] | None = N
     step_names = [n for n in zf.STEP_FORMS if props is None or n in props]
     obligations: list[Obligation] = []
 
+    usage = Z3Usage()
+
     def solve(assumptions: list[Any], goal_violation: Any,
-              limit: int = timeout_ms) -> tuple[str, Any]:
-        solver = z3.Solver()
-        solver.set("timeout", limit)
+              kind: str = "obligation") -> tuple[str, Any, int]:
+        solver = new_solver(kind)
         solver.add(*assumptions)
         solver.add(goal_violation)
-        r = solver.check()
-        if r == z3.unsat:
-            return "proved", None
-        if r == z3.sat:
-            return "cti", solver.model()
-        return "unknown", solver.reason_unknown()
+        answer = metered_check(solver, kind, usage)
+        if answer.result == z3.unsat:
+            return "proved", None, answer.rlimit
+        if answer.result == z3.sat:
+            return "cti", solver.model(), answer.rlimit
+        return "unknown", answer.why, answer.rlimit
 
     def check(label: str, prop: str, assumptions: list[Any], goal_violation: Any,
               own: Any = None) -> None:
         t = time.perf_counter()
         status = "unknown"
         used = "all"
+        spent = 0
         if own is not None:
             # first from the property itself (a proof from fewer hypotheses is still a
             # proof, and the solver has fewer quantifiers to instantiate); then from the
             # whole conjunction
-            status, extra = solve([own, *assumptions[len(holds_pre):]], goal_violation,
-                                  min(timeout_ms, 2000))
+            status, extra, spent = solve([own, *assumptions[len(holds_pre):]],
+                                         goal_violation, "quick")
             used = "self"
         if status != "proved":
-            status, extra = solve(assumptions, goal_violation)
+            status, extra, more = solve(assumptions, goal_violation)
+            spent += more
             used = "all"
         cti = {"model": extra} if status == "cti" else (
             {"reason": str(extra)} if status == "unknown" else None)
         obligations.append(Obligation(label, prop, status, time.perf_counter() - t, cti,
-                                      hypotheses=used))
+                                      hypotheses=used, rlimit=spent))
         if progress is not None:
             progress(f"{label} / {prop}: {status}")
 
@@ -352,7 +448,7 @@ def induction(design: Design, bounds: Bounds, *, props: Sequence[str] | None = N
             if viol is False:
                 continue
             check(label, name, base, lift(viol))
-    return InductionResult(state_names, obligations, time.perf_counter() - t0)
+    return InductionResult(state_names, obligations, time.perf_counter() - t0, usage)
 
 
 # ================================================= counterexamples to induction (CTIs)
@@ -393,7 +489,7 @@ class Cti:
 
 
 def find_cti(design: Design, bounds: Bounds, shape: str, prop: str,
-             timeout_ms: int = 60_000) -> Cti | str:
+             usage: Z3Usage | None = None) -> Cti | str:
     """A CTI of obligation (``shape``, ``prop``) among states of the bounded slots.
 
     Quantifier-free, so Z3 decides it where the unbounded query may answer unknown. The
@@ -401,8 +497,7 @@ def find_cti(design: Design, bounds: Bounds, shape: str, prop: str,
     the unbounded obligation too. Returns the CTI, or why there is none."""
     sym = SymbolicLuo(design, bounds, Finite(slot_sizes(bounds)))
     pre = sym.variables("cti")
-    solver = z3.Solver()
-    solver.set("timeout", timeout_ms)
+    solver = new_solver("cti")
     solver.add(*_well_formed(sym, pre))
     for _name, form, _doc in inv.invariants(design):
         solver.add(lift(form(sym, pre)))
@@ -421,10 +516,10 @@ def find_cti(design: Design, bounds: Bounds, shape: str, prop: str,
         return f"no instance of {shape} at these bounds"
     which = z3.Int("which")
     solver.add(z3.Or([z3.And(which == i, c) for i, c in enumerate(choices)]))
-    r = solver.check()
-    if r != z3.sat:
-        return "no CTI within the bounded slots" if r == z3.unsat else \
-            f"Z3 unknown ({solver.reason_unknown()})"
+    answer = metered_check(solver, "cti", Z3Usage() if usage is None else usage)
+    if answer.result != z3.sat:
+        return ("no CTI within the bounded slots" if answer.result == z3.unsat
+                else answer.why or "unknown")
     mdl = solver.model()
     i = mdl.eval(which).as_long()
     concrete_pre = concrete_state(mdl, pre)
@@ -527,6 +622,17 @@ class ProveReport:
     trace_paths: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
+    def usage(self) -> Z3Usage:
+        """The Z3 resources of the whole run (induction, CTI searches, BMC)."""
+        total = Z3Usage()
+        for part in (self.induction.usage, self.bmc.usage if self.bmc else None):
+            if part is not None:
+                total.queries += part.queries
+                total.rlimit += part.rlimit
+                total.rlimit_reached += part.rlimit_reached
+                total.wall_cap_reached += part.wall_cap_reached
+        return total
+
     # --- verdicts ---------------------------------------------------------------------
     def violated(self) -> dict[str, int]:
         """Property -> length of a reachable counterexample (BMC or an upgraded CTI)."""
@@ -578,7 +684,7 @@ class ProveReport:
         for o in self.induction.obligations:
             row: dict[str, Any] = {"action": o.action, "property": o.prop,
                                    "status": o.status, "hypotheses": o.hypotheses,
-                                   "seconds": t(o.seconds)}
+                                   "seconds": t(o.seconds), "rlimit": o.rlimit}
             key = (o.action, o.prop)
             if key in self.ctis:
                 c = self.ctis[key]
@@ -595,6 +701,7 @@ class ProveReport:
         if self.bmc is not None:
             bmc = {"depth": self.bmc.depth, "seconds": t(self.bmc.seconds),
                    "overflow_at": self.bmc.overflow_at, "unknown": self.bmc.unknown,
+                   "unknown_why": self.bmc.unknown_why,
                    "violations": {p: {"length": tr.length, "message": tr.message,
                                       "trace": self.trace_paths.get(p),
                                       "calls": [str(a) for a, _r, _s in tr.steps[1:]]}
@@ -610,6 +717,7 @@ class ProveReport:
             "invariants": {n: d for n, _f, d in inv.invariants(self.design)},
             "obligations": obligations,
             "bmc": bmc,
+            "z3": self.usage().to_json(),
         }
 
     def to_text(self, *, every: bool = False) -> str:
@@ -699,7 +807,7 @@ def _render_cti(design: Design, bounds: Bounds, c: Cti) -> list[str]:
 
 
 def run_prove(design: Design, bounds: Bounds, *, bounds_name: str = "custom",
-              bmc_depth: int = 0, timeout_ms: int = 10_000,
+              bmc_depth: int = 0,
               trace_dir: Any = None, run_induction: bool = True,
               progress: Callable[[str], None] | None = None) -> ProveReport:
     """Induction, CTI search and upgrade for what fails, then BMC to ``bmc_depth``."""
@@ -709,7 +817,7 @@ def run_prove(design: Design, bounds: Bounds, *, bounds_name: str = "custom",
     from luoverify.checks.explore import Step as XStep
 
     t0 = time.perf_counter()
-    ind = (induction(design, bounds, timeout_ms=timeout_ms, progress=progress)
+    ind = (induction(design, bounds, progress=progress)
            if run_induction else InductionResult([], [], 0.0))
     report = ProveReport(design, bounds_name, bounds, ind, None)
     model = model_for(design, bounds, symmetry=False)
@@ -733,7 +841,7 @@ def run_prove(design: Design, bounds: Bounds, *, bounds_name: str = "custom",
         key = (o.action, o.prop)
         if progress is not None:
             progress(f"counterexample to induction for {o.action} / {o.prop}")
-        report.ctis[key] = find_cti(design, bounds, o.action, o.prop, timeout_ms)
+        report.ctis[key] = find_cti(design, bounds, o.action, o.prop, ind.usage)
         if isinstance(report.ctis[key], Cti):
             o.status = "cti"
             targets.append(key)

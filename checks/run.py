@@ -308,7 +308,8 @@ def run_check(
     result = explore(model, properties, ExploreOptions(
         max_states=max_states, max_seconds=max_seconds, keep_graph=keep_graph,
         progress=progress,
-        not_applicable=not_applicable, prune_violations=prune, classify=classify))
+        not_applicable=not_applicable, prune_violations=prune, classify=classify,
+        partial_on_sigint=True))
     report = CheckReport(design, bounds_name, bounds, result, model, properties,
                          coverage_report(model, result), symmetry=symmetry)
 

@@ -102,9 +102,18 @@ def test_diff_lists_double_preservation() -> None:
     assert any(d.call.startswith("finish@out") for d in rep.differences)
 
 
-def test_diff_cli(capsys: pytest.CaptureFixture[str]) -> None:
+def test_diff_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Verifies diff exits 1 when the designs answer differently, 0 when they do not."""
     code, out, _ = run(capsys, "diff", "--design", "upstream", "--design", "mutant:LUO-M7b",
                        "--bounds", "tiny")
-    assert code == 0 and "retrieve_fd" in out and "-EINVAL" in out
+    assert code == 1 and "retrieve_fd" in out and "-EINVAL" in out
+    same = tmp_path / "same.py"
+    same.write_text("from dataclasses import replace\n"
+                    "from luoverify.model.design import PROFILES\n"
+                    "DESIGN = replace(PROFILES['upstream'], name='same')\n")
+    code, out, _ = run(capsys, "diff", "--design", "upstream", "--design", str(same),
+                       "--bounds", "tiny", "--json")
+    doc = json.loads(out)
+    assert code == 0 and not doc["differences"] and not doc["verdict_changes"]
     code, _, err = run(capsys, "diff", "--design", "upstream")
     assert code == 2 and "exactly two" in err

@@ -96,7 +96,7 @@ def test_traces_regenerate_identically(tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     """Verifies that luo-verify traces at the ci bound covers 100 % of the transition
     classes and writes byte for byte the suite kept in tests/traces/upstream-ci (run
-    ``luo-verify traces --out tests/traces/upstream-ci`` after a model change)."""
+    ``luo-verify traces --force --out tests/traces/upstream-ci`` after a model change)."""
     code, out, _ = run(capsys, "traces", "--out", str(tmp_path))
     assert code == 0, out
     assert "(100.0 %)" in out

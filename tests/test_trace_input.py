@@ -328,8 +328,6 @@ def test_meta_design_file_is_never_run_by_the_loader(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-@pytest.mark.xfail(reason="checks/cli.py _replay does not call design_name_from_meta yet: "
-                          "remove this mark once it does", strict=True)
 def test_replay_never_runs_the_design_file_a_trace_names(tmp_path: Path) -> None:
     """Verifies that ``luo-verify replay`` of a shared trace naming a .py design file does
     not import it (no marker is written) and exits 2 with one line."""
