@@ -229,7 +229,7 @@ def test_legacy_through_the_cli(capsys: pytest.CaptureFixture[str], tmp_path: An
                  "--out", str(tmp_path / "suite")]) == 0
     assert "every trace replays" in capsys.readouterr().out
     assert main(["diff", "--design", "upstream", "--design", "legacy",
-                 "--bounds", "tiny"]) == 0
+                 "--bounds", "tiny"]) == 1  # they differ
     assert "create_session[name=dup]: upstream -EEXIST, legacy -EBUSY" in (
         capsys.readouterr().out)
     assert main(["prove", "--design", "legacy"]) == 2

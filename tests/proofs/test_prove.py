@@ -68,7 +68,7 @@ def test_mutant_cti_upgraded(mutant: str, action: str, prop: str, tmp_path: Path
     breaks, with a counterexample to induction upgraded to a reachable counterexample
     (written as a trace), and the verdict is fail."""
     report = prove.run_prove(load_design(f"mutant:{mutant}"), NAMED_BOUNDS["ci"],
-                             bounds_name="ci", timeout_ms=5000, trace_dir=tmp_path)
+                             bounds_name="ci", trace_dir=tmp_path)
     failed = {(o.action, o.prop) for o in report.induction.failed()}
     assert (action, prop) in failed
     cti = report.ctis[(action, prop)]
