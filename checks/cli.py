@@ -11,6 +11,7 @@ result first).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -21,10 +22,13 @@ from typing import Literal, TypeAlias, get_args, get_origin, get_type_hints
 
 from luoverify.checks.designs import load_design
 from luoverify.checks.exits import (
+    EXIT_COVERAGE,
+    EXIT_DIVERGED,
     EXIT_FAIL,
     EXIT_INCONCLUSIVE,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
+    EXIT_OUTPUT,
     EXIT_PASS,
     EXIT_USAGE,
     MEANINGS,
@@ -104,7 +108,9 @@ def _check_parser(sub: _Subparsers) -> None:
     check = sub.add_parser(
         "check", help="explore every reachable state of a design at a bound",
         description="Exhaustive breadth-first search: every counterexample is a shortest "
-                    "one. Exit 0 all hold, 1 violated, 2 bad input, 3 inconclusive.")
+                    "one. Exit 0 all hold, 1 violated, 2 bad input, 3 inconclusive, 4 a "
+                    "counterexample did not replay (--replay), 5 coverage gap, 130 "
+                    "interrupted (the partial result is printed).")
     check.set_defaults(func=_check)
     check.add_argument("--design", default=DEFAULT_DESIGN, metavar="NAME|FILE",
                        help=f"profile ({', '.join(PROFILES)}), mutant:ID, or a .py file "
@@ -148,7 +154,8 @@ def _prove_parser(sub: _Subparsers) -> None:
                     "reachable counterexample when the exhaustive checker reaches one. "
                     "--bmc K adds bounded model checking to depth K at --bounds. Exit 0 "
                     "all proved, 1 a property violated, 2 bad input, 3 inconclusive (Z3 "
-                    "unknown or a timeout, or a CTI that is not reachable).")
+                    "reached its resource limit or answered unknown, or a CTI that is not "
+                    "reachable).")
     pv.set_defaults(func=_prove)
     pv.add_argument("--design", default=DEFAULT_DESIGN, metavar="NAME|FILE",
                     help=f"profile, mutant:ID or design file (default {DEFAULT_DESIGN})")
@@ -193,7 +200,8 @@ def _traces_parser(sub: _Subparsers) -> None:
                     "traces that together cover every transition class (action kind, "
                     "session side, return value, stage) of the bounded state graph, with "
                     "a manifest; every trace is replayed on the reference. Exit 0 when "
-                    "coverage is 100 %% and every trace replays, 1 otherwise.")
+                    "coverage is 100 % and every trace replays, 4 when one diverges, 5 when "
+                    "some class is not covered.")
     tr.set_defaults(func=_traces)
     tr.add_argument("--out", type=Path, required=True, metavar="DIR",
                     help="directory for the traces and manifest.json: new or empty, "
@@ -214,7 +222,9 @@ def _mutants_parser(sub: _Subparsers) -> None:
                     "of upstream, against the exhaustive search (with replay of its "
                     "counterexample on the reference), Z3 bounded model checking and "
                     "differential random walks. Exit 0 when every mutant is caught by the "
-                    "exhaustive search, 1 when one survives.")
+                    "exhaustive search, 1 when one survives, 3 when a BMC cell reached Z3's "
+                    "resource limit, 70 when BMC and the search disagree (a tool bug), 130 "
+                    "interrupted (the rows finished are printed).")
     mu.set_defaults(func=_mutants)
     _add_bounds(mu)
     mu.add_argument("--only", action="append", metavar="ID",
@@ -236,7 +246,7 @@ def _diff_parser(sub: _Subparsers) -> None:
         "diff", help="what changes in behaviour between two designs",
         description="Explore two designs at the same bounds; list the calls they answer "
                     "differently (each with its shortest trace) and the properties whose "
-                    "verdict changes. Exit 0.")
+                    "verdict changes. Exit 0 when they behave the same, 1 when they differ.")
     df.set_defaults(func=_diff)
     df.add_argument("--design", action="append", required=True, metavar="NAME|FILE",
                     help="give exactly two, e.g. --design upstream --design v6.19")
@@ -252,20 +262,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     run: _Command = args.func
+    if sys.stdout is None:  # started with stdout closed: the report would vanish
+        return _output_error("standard output is closed")
     try:
-        return run(args)
+        code = run(args)
+        sys.stdout.flush()  # a failed write is reported here, not at interpreter exit
+        return code
     except DesignError as exc:  # a variant's replaced step failed while it ran
         return _fail(str(exc))
     except KeyboardInterrupt:
         print("luo-verify: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:  # whoever read our output went away: no verdict to give
-        _silence_stdout()
-        print("luo-verify: error: output closed before the report was written",
-              file=sys.stderr)
-        return EXIT_USAGE
-    except Exception:  # a bug of the tool: one line, the traceback in a file
+    except OSError as exc:  # stdout closed by its reader, a full disk, an unwritable file
+        if isinstance(exc, BrokenPipeError) or exc.filename is None:
+            return _output_error(f"cannot write the report to standard output: "
+                                 f"{exc.strerror or exc}")
+        return _output_error(f"cannot write {exc.filename}: {exc.strerror or exc}")
+    except SystemExit:
+        raise
+    except BaseException as exc:  # a bug of the tool: one line, the traceback in a file
+        if _is_interrupt(exc):
+            print("luo-verify: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
         return _internal_error()
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C that arrived inside a ctypes call into Z3 (raised as ArgumentError)."""
+    return type(exc).__name__ == "ArgumentError" and "KeyboardInterrupt" in str(exc)
+
+
+def _output_error(message: str) -> int:
+    """The report could not be written: exit 74 (EX_IOERR), one line."""
+    if sys.stdout is not None:
+        with contextlib.suppress(OSError, ValueError):
+            _silence_stdout()
+    print(f"luo-verify: error: {message}", file=sys.stderr)
+    return EXIT_OUTPUT
 
 
 def _silence_stdout() -> None:
@@ -284,14 +317,15 @@ def _internal_error() -> int:
     with os.fdopen(fd, "w") as out:
         out.write(f"luo-verify {' '.join(sys.argv[1:])}\n\n")
         out.write(traceback.format_exc())
-    err = sys.exc_info()[1]
-    print(f"luo-verify: internal error ({type(err).__name__}: {err}); please report it "
-          f"with the traceback saved in {path}", file=sys.stderr)
+    err = " ".join(str(sys.exc_info()[1]).split())[:200]
+    print(f"luo-verify: internal error ({type(sys.exc_info()[1]).__name__}: {err}); please "
+          f"report it with the traceback saved in {path}", file=sys.stderr)
     return EXIT_INTERNAL
 
 
 def _fail(message: str) -> int:
-    print(f"luo-verify: error: {message}", file=sys.stderr)
+    """The user's input is wrong: one line (the message flattened), exit 2."""
+    print(f"luo-verify: error: {' '.join(message.split())}", file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -331,6 +365,8 @@ def _check(args: argparse.Namespace) -> int:
         if args.graph.suffix not in GRAPH_FORMATS:
             return _fail(f"--graph: unknown format {args.graph.suffix or '(no suffix)'!r} "
                          f"of {args.graph}: expected {', '.join(GRAPH_FORMATS)}")
+        if args.graph.exists() and not args.graph.is_file():
+            return _fail(f"--graph: {args.graph} exists and is not a regular file")
         try:
             args.graph.touch()
         except OSError as exc:
@@ -352,6 +388,9 @@ def _check(args: argparse.Namespace) -> int:
         print(dump_json(report))
     else:
         print(report.to_text())
+    if report.result.interrupted:
+        print(f"luo-verify: interrupted after {report.result.states:,} states; the "
+              "report above is partial", file=sys.stderr)
     return report.exit_code
 
 
@@ -477,16 +516,26 @@ def _traces(args: argparse.Namespace) -> int:
     if present and not args.force:
         return _fail(f"--out: {args.out} is not empty ({len(present)} entries); give a new "
                      "or empty folder, or --force to replace the suite written there")
-    for path in present:  # a stale suite must not survive a regeneration
-        if path.name == "manifest.json" or SUITE_TRACE.fullmatch(path.name):
+    ours = [p for p in present if p.name == "manifest.json" or SUITE_TRACE.fullmatch(p.name)]
+    if any(p.is_dir() and not p.is_symlink() for p in ours):
+        return _fail(f"--out: {args.out} holds a folder named like a suite file; remove it")
+    import tempfile
+
+    # the new suite is built aside: a failed run leaves the old one as it was
+    with tempfile.TemporaryDirectory(dir=args.out, prefix=".luo-verify-") as tmp:
+        suite = build_suite(design, NAMED_BOUNDS[args.bounds], Path(tmp),
+                            bounds_name=args.bounds)
+        for path in ours:  # a stale suite must not survive a regeneration
             path.unlink()
-    suite = build_suite(design, NAMED_BOUNDS[args.bounds], args.out,
-                        bounds_name=args.bounds)
+        for path in sorted(Path(tmp).iterdir()):
+            path.replace(args.out / path.name)
     if args.json:
         print(json.dumps(suite.manifest(), indent=2))
     else:
         print(suite.to_text())
-    return 0 if suite.complete and suite.replay_ok else 1
+    if not suite.replay_ok:
+        return EXIT_DIVERGED
+    return EXIT_PASS if suite.complete else EXIT_COVERAGE
 
 
 def _replay(args: argparse.Namespace) -> int:

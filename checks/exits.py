@@ -23,6 +23,9 @@ EXIT_DIVERGED: Final = 4
 #: coverage gap: every property holds but an expected outcome never fired (vacuity: a
 #: failure, but not a violation)
 EXIT_COVERAGE: Final = 5
+#: the report could not be written: standard output closed by its reader (a broken pipe)
+#: or full, or an output file (--graph, --trace-dir, --out) that cannot be written
+EXIT_OUTPUT: Final = 74
 #: an internal error of the tool (a bug, including a real disagreement between two of
 #: its checkers): one line on stderr naming the file the traceback was saved to
 EXIT_INTERNAL: Final = 70
@@ -36,6 +39,7 @@ MEANINGS: Final = {
     EXIT_INCONCLUSIVE: "inconclusive: a state, time or Z3 resource limit was reached",
     EXIT_DIVERGED: "replay: the reference implementation diverged from the model",
     EXIT_COVERAGE: "coverage gap: an expected outcome never fired",
+    EXIT_OUTPUT: "the report or an output file could not be written",
     EXIT_INTERNAL: "internal error of luo-verify (traceback saved, path on stderr)",
     EXIT_INTERRUPTED: "interrupted",
 }

@@ -131,6 +131,9 @@ def metered_check(solver: z3.Solver, kind: str, usage: Z3Usage, *assumptions: An
     usage.rlimit += used
     if r != z3.unknown:
         return Answer(r, used)
+    if "interrupted" in solver.reason_unknown():
+        # Z3 catches SIGINT itself while it searches and answers unknown: it is Ctrl-C
+        raise KeyboardInterrupt
     # Z3 words a resource-limit stop in several ways ("max. resource limit exceeded",
     # "push canceled"): the count is what tells
     if used >= RLIMITS[kind]:

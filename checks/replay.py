@@ -589,7 +589,17 @@ def replay(trace: Trace, design: Design, *, compare_vars: bool = True,
                                        changes(view(state), view(abstract)))
         return result
     for index, tstep in enumerate(trace.steps, 1):
-        action = _resolve(model, state, tstep, index, trace.source)
+        try:
+            action = _resolve(model, state, tstep, index, trace.source)
+        except TraceError as exc:
+            if compare_vars:  # the trace's own design: the trace is wrong (exit 2)
+                raise
+            # another design than the one that recorded the trace: the designs behave
+            # differently before this step, which is what the replay is asked to show
+            result.divergence = Divergence(
+                index, tstep.call, f"not callable under {design.name}: the designs differ "
+                "before this step", [str(exc)])
+            return result
         out = model.next_state(state, action)
         try:
             ret, events = driver.apply(action)

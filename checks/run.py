@@ -100,14 +100,17 @@ class CheckReport:
     @property
     def exit_code(self) -> int:
         """checks/exits.py: 130 interrupted, 4 a counterexample did not replay, 1 a
-        property violated, 5 only a coverage gap, 3 inconclusive, 0 pass."""
+        property violated, 5 only a coverage gap (an expected outcome never fired, or a
+        ``sometimes`` vacuity guard never reached), 3 inconclusive, 0 pass."""
         if self.result.interrupted:
             return EXIT_INTERRUPTED
         if not self.replay_ok:
             return EXIT_DIVERGED
         verdict = self.verdict
         if verdict == "fail":
-            violated = any(v == "violated" for v in self.result.status.values())
+            vacuity = {p.name for p in self.properties if p.kind == "sometimes"}
+            violated = any(v == "violated" and name not in vacuity
+                           for name, v in self.result.status.items())
             return EXIT_FAIL if violated else EXIT_COVERAGE
         return EXIT_INCONCLUSIVE if verdict == "inconclusive" else EXIT_PASS
 

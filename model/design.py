@@ -29,7 +29,11 @@ comparing like with like.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import inspect
+import sys
+import traceback
 import types
 from dataclasses import dataclass, fields
 from typing import Any
@@ -156,15 +160,17 @@ class Design:
         """Bind this design's replaced steps named ``prefix + method`` as methods of
         ``target`` (a kernel object of the model or of the reference implementation).
 
-        Each runs guarded: the variant's code raising, exiting (``SystemExit``) or a
-        ``do_*`` step returning something other than an int raises :class:`DesignError`
-        naming the step, which the CLI reports as the user's input error (exit 2).
+        Each runs guarded (see ``_guarded``): the variant's code raising, exiting or
+        returning a value of the wrong type raises :class:`DesignError` naming the step
+        and the line, which the CLI reports as the user's input error (exit 2).
         """
         for name, fn in self.steps:
             if name.startswith(prefix):
                 method = name[len(prefix):]
-                setattr(target, method,
-                        types.MethodType(_guarded(name, fn, method.startswith("do_")), target))
+                original = getattr(type(target), method, None)
+                if original is None:  # a step of the other machine (legacy vs sessions)
+                    continue
+                setattr(target, method, types.MethodType(_guarded(name, fn, original), target))
 
     def step(self, where: str) -> Any:
         """The replacement for step ``where`` (e.g. ``model.memfd_luo_unpreserve``)."""
@@ -186,26 +192,61 @@ class Design:
         return f"{self.name} ({'; '.join(parts)})"
 
 
-def _guarded(name: str, fn: Any, returns_int: bool) -> Any:
-    """``fn`` (a variant's step ``name``) with its failures turned into DesignError."""
+#: the largest errno a kernel call returns (include/linux/err.h: MAX_ERRNO)
+MAX_ERRNO = 4095
+
+
+def _guarded(name: str, fn: Any, original: Any) -> Any:
+    """``fn`` (a variant's step ``name``, replacing ``original``) with its failures turned
+    into DesignError: it raising anything but KeyboardInterrupt (a real Ctrl-C), exiting,
+    or returning a value of another type than ``original`` is annotated to return (an
+    int: 0 or -errno for a kernel call; None; a bool). What it prints goes to stderr, so
+    that a report on stdout stays intact."""
+    returns = getattr(inspect.signature(original), "return_annotation", None)
 
     @functools.wraps(fn)
     def step(*args: Any, **kwargs: Any) -> Any:
         try:
-            result = fn(*args, **kwargs)
-        except DesignError:
+            with contextlib.redirect_stdout(sys.stderr):
+                result = fn(*args, **kwargs)
+        except (DesignError, KeyboardInterrupt):
             raise
-        except (Exception, SystemExit) as exc:
-            code = fn.__code__ if hasattr(fn, "__code__") else None
-            where = f" ({code.co_filename}:{code.co_firstlineno})" if code else ""
-            raise DesignError(f"replaced step STEPS[{name!r}]{where} raised "
+        except BaseException as exc:
+            raise DesignError(f"replaced step STEPS[{name!r}]{_raised_at(exc, fn)} raised "
                               f"{type(exc).__name__}: {exc}") from None
-        if returns_int and not isinstance(result, int):
-            raise DesignError(f"replaced step STEPS[{name!r}] returned {result!r}; a "
-                              "kernel call returns 0 or -errno (an int)")
+        problem = _wrong_return(result, returns)
+        if problem:
+            raise DesignError(f"replaced step STEPS[{name!r}] returned {result!r:.80}; "
+                              f"{problem}")
         return result
 
     return step
+
+
+def _raised_at(exc: BaseException, fn: Any) -> str:
+    """' (file:line)' of the innermost frame of ``fn``'s file where ``exc`` was raised."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return ""
+    line = code.co_firstlineno
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename == code.co_filename:
+            line = lineno
+    return f" ({code.co_filename}:{line})"
+
+
+def _wrong_return(result: Any, returns: Any) -> str | None:
+    """Why ``result`` cannot be what a method annotated ``returns`` returns, or None."""
+    if returns in ("int", int):
+        if type(result) is not int:
+            return "the step returns an int (a kernel call: 0 or -errno)"
+        if not -MAX_ERRNO <= result <= MAX_ERRNO:
+            return f"a return code lies in -{MAX_ERRNO}..{MAX_ERRNO}"
+    elif returns in ("None", None) and result is not None:
+        return "the step returns nothing (None)"
+    elif returns in ("bool", bool) and type(result) is not bool:
+        return "the step returns a bool"
+    return None
 
 
 UPSTREAM = Design(name="upstream")

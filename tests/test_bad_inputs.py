@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -178,6 +179,16 @@ RUNTIME_STEPS: list[tuple[str, str, str]] = [
                "STEPS = {'model.memfd_luo_unpreserve': f}\n", "raised RuntimeError: boom"),
     ("exits", "import sys\ndef f(self, f):\n    sys.exit(0)\n"
               "STEPS = {'model.memfd_luo_unpreserve': f}\n", "raised SystemExit"),
+    ("genexit", "def f(self, f):\n    raise GeneratorExit('g')\n"
+                "STEPS = {'model.memfd_luo_unpreserve': f}\n", "raised GeneratorExit"),
+    ("returns-true", "def f(self, list, session, fault):\n    return True\n"
+                     "STEPS = {'model.do_finish': f}\n", "returned True"),
+    ("returns-huge", "def f(self, list, session, fault):\n    return 10**30\n"
+                     "STEPS = {'model.do_finish': f}\n", "-4095..4095"),
+    ("helper-none", "def f(self, s, m, fault):\n    return None\n"
+                    "STEPS = {'model.memfd_luo_preserve': f}\n", "returns an int"),
+    ("multi-line", "def f(self, f):\n    raise RuntimeError('one\\ntwo')\n"
+                   "STEPS = {'model.memfd_luo_unpreserve': f}\n", "one two"),
     ("asserts", "def f(self, m):\n    assert False, 'no'\n"
                 "STEPS = {'model.managed': f}\n", "raised AssertionError: no"),
     # the reference runs only to replay a counterexample: this model step makes one
@@ -199,6 +210,61 @@ def test_replaced_steps_that_fail_while_running(tmp_path: Path, name: str, body:
     code, _out, err = run(["check", "--design", str(path), "--bounds", "tiny", "--replay"])
     assert_one_line_error(code, err, expect)
     assert "STEPS[" in err
+
+
+def test_a_step_that_prints_keeps_json_intact(tmp_path: Path) -> None:
+    """Verifies that what a replaced step prints goes to stderr: --json stays one JSON
+    object on stdout."""
+    path = tmp_path / "chatty.py"
+    path.write_text(UPSTREAM + "def f(self, f):\n    print('hello from the step')\n"
+                    "    self.kho_unpreserve(f.ser)\n    self.free_page(f.ser)\n"
+                    "STEPS = {'model.memfd_luo_unpreserve': f}\n")
+    code, out, err = run(["check", "--design", str(path), "--bounds", "tiny", "--json"])
+    assert code == 1 and json.loads(out)["verdict"] == "fail"
+    assert "hello from the step" in err
+
+
+def test_replay_under_another_design_diverges(tmp_path: Path) -> None:
+    """Verifies that a valid trace replayed under a design that no longer offers one of
+    its calls stops as a divergence (4), not as bad input (2)."""
+    code, _out, _err = run(["check", "--design", "v6.19", "--bounds", "tiny",
+                            "--trace-dir", str(tmp_path)])
+    assert code == 1
+    codes = {run(["replay", "--design", "upstream", str(t)])[0]
+             for t in sorted(tmp_path.glob("*.itf.json"))}
+    assert codes == {4}
+
+
+def test_vacuity_alone_is_a_coverage_gap() -> None:
+    """Verifies that a vacuity guard never reached (no kexec at these bounds) is the
+    coverage-gap code 5, not a violation (1)."""
+    code, out, _err = run(["check", "--bounds", "tiny", "--kexecs", "0"])
+    assert code == 5 and "sometimes" in out
+
+
+@pytest.mark.parametrize("how", ["pipe", "full", "closed"])
+def test_output_that_cannot_be_written(how: str) -> None:
+    """Verifies that a report that cannot be written (the reader closed the pipe, a full
+    device, stdout closed) is exit 74 with one line, never a pass or a traceback."""
+    cmd = [sys.executable, "-m", "luoverify.checks.cli", "check", "--bounds", "tiny",
+           "--design", "v6.19"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if how == "pipe":
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env, cwd=ROOT)
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # as `| head -0` does
+        err = proc.stderr.read().decode()
+        code = proc.wait()
+    else:
+        stdout: Any = open("/dev/full", "w") if how == "full" else subprocess.DEVNULL  # noqa: SIM115
+        res = subprocess.run(cmd, stdout=stdout, stderr=subprocess.PIPE, text=True,
+                             env=env, cwd=ROOT, check=False, close_fds=True,
+                             preexec_fn=(lambda: os.close(1)) if how == "closed" else None)
+        code, err = res.returncode, res.stderr
+        if how == "full":
+            stdout.close()
+    assert_one_line_error(code, err, "standard output", want=74)
 
 
 def test_odd_files_as_designs(tmp_path: Path) -> None:
