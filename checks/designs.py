@@ -148,7 +148,8 @@ def load_design(spec: str) -> Design:
         with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
             loader_spec.loader.exec_module(module)
     except SyntaxError as exc:
-        raise DesignError(f"design file {spec!r}: syntax error line {exc.lineno}: "
+        where = f" line {exc.lineno}" if exc.lineno else ""
+        raise DesignError(f"design file {spec!r}: syntax error{where}: "
                           f"{_one_line(str(exc.msg))}") from None
     except BaseException as exc:  # the user's code: raise, exit, Ctrl-C: input error
         raise DesignError(f"design file {spec!r}{_line_in(exc, path)} "

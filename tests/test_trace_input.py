@@ -349,12 +349,14 @@ def test_schema_is_valid_and_speaks_the_models_vocabulary() -> None:
     assert tuple(defs["varName"]["enum"]) == MODEL_VARS
     assert set(defs["state"]["dependentRequired"]) == set(MODEL_VARS)
     pattern = defs["ret"]["anyOf"][0]["pattern"]
-    names = re.search(r"-\(([A-Z|]+)\)\)\$$", pattern)
+    names = re.search(r"-\(([A-Z|]+)\)\)\$\(\?!\\n\)$", pattern)
     assert names is not None and set(names.group(1).split("|")) == set(E.NAMES.values())
     for ret in ("0", "1", "-16", "-4095", "4095"):
         assert re.fullmatch(pattern, ret), ret
     for ret in ("-4096", "00", "-0", "+1", "-E", "EBUSY"):
         assert not re.fullmatch(pattern, ret), ret
+    for ret in ("0\n", "-EBUSY\n"):  # Python's $ matches before a final newline
+        assert not re.search(pattern, ret), repr(ret)
 
 
 @pytest.mark.parametrize("design", [*PROFILES, "mutant:LUO-M3"])
