@@ -181,7 +181,7 @@ def load_design(spec: str) -> Design:
         if f.name == "steps":
             continue
         value = getattr(design, f.name)
-        expected = str if f.name == "name" else bool
+        expected = str if f.name in ("name", "base") else bool
         if not isinstance(value, expected):
             raise DesignError(
                 f"design file {spec!r}: DESIGN.{f.name} must be {expected.__name__}, "

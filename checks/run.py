@@ -48,6 +48,11 @@ class CoverageReport:
     impossible: list[tuple[str, int, str]]
     #: outcomes that fired but the model did not declare (a model/table mismatch)
     undeclared: list[tuple[str, int]]
+    #: for a variant: the profile whose expected outcomes it is judged against
+    base: str | None = None
+    #: a variant's behaviour change against ``base``: (kind, ret, times the base fires
+    #: it, times the variant fires it); 0 on one side = added or removed. Not a failure.
+    changes: list[tuple[str, int, int, int]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -166,6 +171,10 @@ class CheckReport:
                                for k, ret in self.coverage.undeclared],
                 "impossible": {f"{k} = {E.ret_name(ret)}": why
                                for k, ret, why in self.coverage.impossible},
+                **({"base": self.coverage.base, "changes": [
+                    {"outcome": f"{k} = {E.ret_name(ret)}", "base_fired": b, "fired": v}
+                    for k, ret, b, v in self.coverage.changes]}
+                   if self.coverage.base else {}),
             },
         }
         if r.limit_reason:
@@ -235,6 +244,12 @@ class CheckReport:
             lines.append(f"    never fired: {k} = {E.ret_name(ret)}")
         for k, ret in cov.undeclared:
             lines.append(f"    undeclared outcome: {k} = {E.ret_name(ret)}")
+        if cov.base:
+            lines.append(f"  behaviour change against {cov.base} (judged against its expected "
+                         "outcomes; not a failure):" + ("" if cov.changes else " none"))
+            for k, ret, b, v in cov.changes:
+                lines.append(f"    {k}: {E.ret_name(ret)} {cov.base} {b}x, "
+                             f"{self.design.name} {v}x")
         for name, cex in r.counterexamples.items():
             ids = self.defects.get(name, [])
             lines.append("")
@@ -268,8 +283,18 @@ class CheckReport:
         return "\n".join(lines)
 
 
-def coverage_report(model: LuoModel, result: ExploreResult[State]) -> CoverageReport:
-    expected = model.expected_outcomes()
+def coverage_report(model: LuoModel, result: ExploreResult[State],
+                    base: LuoModel | None = None) -> CoverageReport:
+    """Which expected outcomes fired, which never did, which fired undeclared.
+
+    A variant (``base``: the model of the profile it derives from, see
+    ``Design.base_profile``) is judged against its base's expected outcomes: an outcome
+    the base expects and the variant never fires, or one the variant fires and the base
+    does not expect, is the variant's behaviour change (listed with how often each side
+    fires it: the base is explored too when the variant removes an outcome), not a gap.
+    Vacuity stays guarded by the ``sometimes`` properties.
+    """
+    expected = (base or model).expected_outcomes()
     rows = [CoverageRow(kind, ks.enabled,
                         {ret: (o.fired, o.new_states) for ret, o in ks.outcomes.items()})
             for kind, ks in sorted(result.coverage.items())]
@@ -284,7 +309,17 @@ def coverage_report(model: LuoModel, result: ExploreResult[State]) -> CoverageRe
         impossible += [(k, ret, "not reached (search stopped at violations or a limit)")
                        for k, ret in missing]
         missing = []
-    return CoverageReport(rows, missing, impossible, undeclared)
+    if base is None:
+        return CoverageReport(rows, missing, impossible, undeclared)
+    counts = {(row.kind, ret): f for row in rows for ret, (f, _n) in row.outcomes.items()}
+    base_counts: dict[tuple[str, int], int] = {}
+    if missing:  # how often the base fires what the variant removed
+        base_result = explore(base, [], ExploreOptions())
+        base_counts = {(kind, ret): o.fired for kind, ks in base_result.coverage.items()
+                       for ret, o in ks.outcomes.items()}
+    changes = sorted([(k, ret, base_counts.get((k, ret), 0), 0) for k, ret in missing]
+                     + [(k, ret, 0, counts[(k, ret)]) for k, ret in undeclared])
+    return CoverageReport(rows, [], impossible, [], base.design.name, changes)
 
 
 def run_check(
@@ -307,6 +342,8 @@ def run_check(
     # reduction is exact only on the pruned space, so --continue explores without it.
     symmetry = symmetry and prune
     model = model_for(design, bounds, symmetry=symmetry)
+    base_design = design.base_profile()
+    base = None if base_design is None else model_for(base_design, bounds, symmetry=symmetry)
     not_applicable = props_not_applicable(properties, design, bounds)
     result = explore(model, properties, ExploreOptions(
         max_states=max_states, max_seconds=max_seconds, keep_graph=keep_graph,
@@ -314,7 +351,7 @@ def run_check(
         not_applicable=not_applicable, prune_violations=prune, classify=classify,
         partial_on_sigint=True))
     report = CheckReport(design, bounds_name, bounds, result, model, properties,
-                         coverage_report(model, result), symmetry=symmetry)
+                         coverage_report(model, result, base), symmetry=symmetry)
 
     def write(cex: Counterexample[State], ids: list[str], suffix: str) -> str | None:
         if trace_dir is None:

@@ -138,6 +138,18 @@ class Design:
     #: ``(("reference.kernel.<Kernel method>" | "reference.memfd.<handler op>", fn), ...)``
     #: (see ``luoverify.checks.designs.load_design``). Empty for every profile and mutant.
     steps: tuple[tuple[str, Any], ...] = ()
+    #: the profile this design derives from (a variant made with ``replace(PROFILES[...],
+    #: ...)`` keeps it): coverage of a variant is judged against its base's expected
+    #: outcomes, and what the variant adds or removes is reported as its behaviour change
+    base: str = ""
+
+    def base_profile(self) -> Design | None:
+        """The profile this design is a variant of, or None when it is a profile itself
+        (same flags, no replaced steps) or names no profile."""
+        base = PROFILES.get(self.base)
+        if base is None or (not self.steps and self.flags() == base.flags()):
+            return None
+        return base
 
     def checks_kind(self, op: str) -> bool:
         """Does the kernel reject ``op`` ('preserve', 'retrieve', 'finish') on the wrong
@@ -154,7 +166,7 @@ class Design:
 
     def flags(self) -> dict[str, bool]:
         return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name not in ("name", "steps")}
+                if f.name not in ("name", "steps", "base")}
 
     def install_steps(self, target: Any, prefix: str) -> None:
         """Bind this design's replaced steps named ``prefix + method`` as methods of
@@ -249,10 +261,11 @@ def _wrong_return(result: Any, returns: Any) -> str | None:
     return None
 
 
-UPSTREAM = Design(name="upstream")
+UPSTREAM = Design(name="upstream", base="upstream")
 
 V6_19 = Design(
     name="v6.19",
+    base="v6.19",
     check_session_kind=False,
     reject_double_preserve=False,
     remember_retrieve_status=False,
@@ -268,7 +281,7 @@ V6_19 = Design(
 
 #: The v3/v4 review series' global state machine with its defects O1-O6 (specs/defects.py)
 #: fixed; KHO of that era finalizes at PREPARE and refuses (un)preserve while finalized.
-LEGACY = Design(name="legacy", legacy=True)
+LEGACY = Design(name="legacy", base="legacy", legacy=True)
 
 PROFILES: dict[str, Design] = {d.name: d for d in (UPSTREAM, V6_19, LEGACY)}
 DEFAULT_DESIGN = "upstream"

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from luoverify.checks.cli import main
 from luoverify.checks.designs import load_design
-from luoverify.model.design import DesignError
+from luoverify.model.design import PROFILES, DesignError
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
+EXAMPLES = ROOT / "examples"
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -27,7 +29,7 @@ def test_readme_shows_the_example_files() -> None:
     """Verifies the README's code blocks are the code of examples/ (what a user pastes is
     what the tests run)."""
     blocks = [b.strip() for b in re.findall(r"```python\n(.*?)```", README, re.S)]
-    for name in ("with_finalize.py", "unpreserve_keeps_folios.py"):
+    for name in ("with_finalize.py", "unpreserve_keeps_folios.py", "retrieve_again_ebusy.py"):
         assert (ROOT / "examples" / name).read_text().strip() in blocks, name
 
 
@@ -106,3 +108,53 @@ def test_legacy_variant_replaces_a_step(tmp_path: Path,
     report = json.loads(out)
     entry = report["properties"]["no_free_while_preserved"]
     assert entry["status"] == "violated" and entry["reproduced"] is True
+
+
+def test_harmless_return_code_variant_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    """Verifies that a variant changing only a return code (a second RETRIEVE_SESSION
+    answers EBUSY instead of EINVAL, examples/retrieve_again_ebusy.py) passes check:
+    its coverage is judged against its base profile's expected outcomes, and what it
+    adds and removes is listed as its behaviour change; diff shows exactly that call."""
+    code, out, _ = run(capsys, "check", "--design", str(EXAMPLES / "retrieve_again_ebusy.py"),
+                       "--bounds", "tiny", "--replay", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["verdict"] == "pass", report["coverage"]
+    cov = report["coverage"]
+    assert cov["base"] == "upstream" and cov["ok"]
+    changes = {c["outcome"]: (c["base_fired"], c["fired"]) for c in cov["changes"]}
+    assert set(changes) == {"retrieve_session = -EINVAL", "retrieve_session = -EBUSY"}
+    assert changes["retrieve_session = -EINVAL"][1] == 0 < changes["retrieve_session = -EINVAL"][0]
+    assert changes["retrieve_session = -EBUSY"][0] == 0 < changes["retrieve_session = -EBUSY"][1]
+    code, out, _ = run(capsys, "diff", "--design", "upstream", "--design",
+                       str(EXAMPLES / "retrieve_again_ebusy.py"), "--bounds", "tiny", "--json")
+    diff = json.loads(out)
+    assert code == 1 and not diff["verdict_changes"]
+    assert [(d["call"], d["answers"]) for d in diff["differences"]] == [
+        ("retrieve_session", {"upstream": "-EINVAL", "retrieve-again-ebusy": "-EBUSY"})]
+
+
+def test_profiles_and_unchanged_copies_are_judged_by_their_own_outcomes() -> None:
+    """Verifies that a profile, and a renamed copy of one, are not variants: their
+    coverage is their own (a missing outcome stays a gap)."""
+    assert PROFILES["upstream"].base_profile() is None
+    assert replace(PROFILES["v6.19"], name="copy").base_profile() is None
+    assert replace(PROFILES["upstream"], name="x",
+                   check_session_kind=False).base_profile() == PROFILES["upstream"]
+
+
+def test_readme_shows_what_the_ebusy_variant_prints(capsys: pytest.CaptureFixture[str]
+                                                    ) -> None:
+    """Verifies the README's printed output of the return-code variant (its behaviour
+    change lines, and diff's trace) is what the commands print."""
+    example = str(EXAMPLES / "retrieve_again_ebusy.py")
+    code, out, _ = run(capsys, "check", "--design", example, "--bounds", "tiny", "--replay")
+    assert code == 0
+    shown = README.split("exactly that call, with its trace:")[0].rsplit("```", 2)[-2]
+    for line in shown.strip("\n").splitlines():
+        assert line in out.splitlines(), line
+    code, out, _ = run(capsys, "diff", "--design", "upstream", "--design", example,
+                       "--bounds", "tiny")
+    assert code == 1
+    block = README.split("exactly that call, with its trace:")[1].split("```")[1]
+    for line in block.strip("\n").splitlines():
+        assert line in out.splitlines(), line
