@@ -36,7 +36,7 @@ from luoverify.checks.exits import (
 from luoverify.checks.run import dump_json, run_check
 from luoverify.checks.traces import SUITE_TRACE
 from luoverify.model.bounds import DEFAULT_BOUNDS, NAMED_BOUNDS, Bounds
-from luoverify.model.design import DEFAULT_DESIGN, PROFILES, DesignError
+from luoverify.model.design import DEFAULT_DESIGN, PROFILES, Design, DesignError
 from luoverify.specs.properties import BY_NAME, select
 
 #: help text of each bound override option ``--<field>``, by field of :class:`Bounds`
@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for add in (_check_parser, _prove_parser, _replay_parser, _traces_parser,
-                _mutants_parser, _diff_parser):
+                _mutants_parser, _diff_parser, _steps_parser):
         add(sub)
     return parser
 
@@ -241,6 +241,32 @@ def _mutants_parser(sub: _Subparsers) -> None:
     mu.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+def _steps_parser(sub: _Subparsers) -> None:
+    st = sub.add_parser(
+        "steps", help="list the kernel steps a variant file may replace",
+        description="The step vocabulary: each kernel step a variant's STEPS may replace, "
+                    "with what it models, its model key and its reference counterpart and "
+                    "their signatures. Replace both sides of a step. Exit 0.")
+    st.set_defaults(func=_steps)
+
+
+def _steps(args: argparse.Namespace) -> int:
+    from luoverify.checks import steps
+
+    print(steps.render())
+    return EXIT_PASS
+
+
+def _load_design(spec: str) -> Design:
+    """load_design, then one warning line per step replaced on one side only."""
+    from luoverify.checks import steps
+
+    design = load_design(spec)
+    for warning in steps.warnings(design):
+        print(f"luo-verify: warning: {warning}", file=sys.stderr)
+    return design
+
+
 def _diff_parser(sub: _Subparsers) -> None:
     df = sub.add_parser(
         "diff", help="what changes in behaviour between two designs",
@@ -342,7 +368,7 @@ def _trace_dir_error(path: Path | None) -> str | None:
 
 def _check(args: argparse.Namespace) -> int:
     try:
-        design = load_design(args.design)
+        design = _load_design(args.design)
     except DesignError as exc:
         return _fail(str(exc))
     base = NAMED_BOUNDS[args.bounds]
@@ -388,6 +414,11 @@ def _check(args: argparse.Namespace) -> int:
         print(dump_json(report))
     else:
         print(report.to_text())
+    if args.replay:  # the one-sided steps again, beside the replay they weaken
+        from luoverify.checks import steps
+
+        for warning in steps.warnings(design):
+            print(f"luo-verify: warning: --replay: {warning}", file=sys.stderr)
     if report.result.interrupted:
         print(f"luo-verify: interrupted after {report.result.states:,} states; the "
               "report above is partial", file=sys.stderr)
@@ -399,7 +430,7 @@ def _prove(args: argparse.Namespace) -> int:
     from luoverify.model.symbolic import unsupported
 
     try:
-        design = load_design(args.design)
+        design = _load_design(args.design)
     except DesignError as exc:
         return _fail(str(exc))
     bounds = NAMED_BOUNDS[args.bounds]
@@ -437,7 +468,7 @@ def _diff(args: argparse.Namespace) -> int:
     if len(args.design) != 2:
         return _fail("diff needs exactly two --design options")
     try:
-        a, b = (load_design(d) for d in args.design)
+        a, b = (_load_design(d) for d in args.design)
     except DesignError as exc:
         return _fail(str(exc))
     if a.name == b.name:
@@ -506,7 +537,7 @@ def _traces(args: argparse.Namespace) -> int:
     from luoverify.checks.traces import build_suite
 
     try:
-        design = load_design(args.design)
+        design = _load_design(args.design)
         args.out.mkdir(parents=True, exist_ok=True)
         present = sorted(args.out.iterdir())
     except DesignError as exc:
@@ -545,7 +576,7 @@ def _replay(args: argparse.Namespace) -> int:
         trace = load_trace(args.trace)
         # a trace is data: its #meta.design may name a profile or a mutant, never code
         name = args.design or design_name_from_meta(trace) or DEFAULT_DESIGN
-        design = load_design(name)
+        design = _load_design(name)
     except (TraceError, DesignError) as exc:
         return _fail(str(exc))
     same = trace.design is None or trace.design == design.name

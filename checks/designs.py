@@ -18,31 +18,27 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from luoverify.model import legacy as model_legacy
+from luoverify.checks import steps
 from luoverify.model.design import PROFILES, Design, DesignError
-from luoverify.reference.luo_legacy import LegacyKernel, LegacyMemfdHandler
 from luoverify.specs.defects import BY_ID
 
 __all__ = ["PROFILES", "Design", "DesignError", "load_design"]
 
 
 def _check_step(key: str) -> str | None:
-    """Why ``key`` names no replaceable step, or None."""
-    # the legacy machine's classes subclass the session ones: a step of either is valid
-    if key.startswith("model."):
-        target: Any = model_legacy.LegacyKernel
-        name = key[len("model."):]
-    elif key.startswith("reference.kernel."):
-        target, name = LegacyKernel, key[len("reference.kernel."):]
-    elif key.startswith("reference.memfd."):
-        target, name = LegacyMemfdHandler, key[len("reference.memfd."):]
-    else:
-        return "expected model.*, reference.kernel.* or reference.memfd.*"
-    where = f"{target.__bases__[0].__module__}.{target.__bases__[0].__name__}"
+    """Why ``key`` names no replaceable step, or None (see ``luo-verify steps``)."""
+    prefix = next((p for p in steps.TARGETS if key.startswith(p)), None)
+    if prefix is None:
+        return f"expected one of {', '.join(p + '*' for p in steps.TARGETS)}"
+    name = key[len(prefix):]
+    where = steps.TARGETS[prefix].__bases__[0]
+    where_name = f"{where.__module__}.{where.__name__}"
     if name.startswith("_"):
-        return f"{name!r} is private to {where}: not a replaceable step"
-    if not callable(getattr(target, name, None)):
-        return f"{where} has no method {name!r}"
+        return f"{name!r} is private to {where_name}: not a replaceable step"
+    try:
+        steps.target_of(key)
+    except KeyError:
+        return f"{where_name} has no method {name!r} (luo-verify steps lists the steps)"
     return None
 
 
@@ -50,22 +46,11 @@ def _check_step(key: str) -> str | None:
 MAX_DESIGN_BYTES = 1 << 20
 
 
-def _target(key: str) -> Any:
-    """The method that step ``key`` replaces (on the legacy classes, which subclass the
-    session ones, so a step of either is found)."""
-    for prefix, cls in (("model.", model_legacy.LegacyKernel),
-                        ("reference.kernel.", LegacyKernel),
-                        ("reference.memfd.", LegacyMemfdHandler)):
-        if key.startswith(prefix):
-            return getattr(cls, key[len(prefix):])
-    raise KeyError(key)
-
-
 def _check_signature(key: str, fn: Any) -> str | None:
     """Why ``fn`` cannot be called as the method step ``key`` replaces, or None: it must
     accept ``self`` and every parameter of the original, positionally and (for the
     model's ``do_*`` calls, which are called with keyword arguments) by name."""
-    original = inspect.signature(_target(key))
+    original = inspect.signature(steps.target_of(key))
     try:
         replacement = inspect.signature(fn)
     except (TypeError, ValueError):

@@ -168,7 +168,9 @@ class Design:
         return {f.name: getattr(self, f.name) for f in fields(self)
                 if f.name not in ("name", "steps", "base")}
 
-    def install_steps(self, target: Any, prefix: str) -> None:
+    def install_steps(self, target: Any, prefix: str, *,
+                      only: frozenset[str] | None = None,
+                      skip: frozenset[str] = frozenset()) -> None:
         """Bind this design's replaced steps named ``prefix + method`` as methods of
         ``target`` (a kernel object of the model or of the reference implementation).
 
@@ -179,6 +181,8 @@ class Design:
         for name, fn in self.steps:
             if name.startswith(prefix):
                 method = name[len(prefix):]
+                if method in skip or (only is not None and method not in only):
+                    continue
                 original = getattr(type(target), method, None)
                 if original is None:  # a step of the other machine (legacy vs sessions)
                     continue

@@ -162,6 +162,11 @@ def finish_check(d: Design, lst: str) -> int | None:
     return None
 
 
+#: steps a variant may replace on the model itself rather than on its Kernel: which
+#: actions are enabled (see LuoModel.others_may_alloc)
+MODEL_LEVEL_STEPS = frozenset({"others_may_alloc"})
+
+
 class LuoModel:
     """LUO sessions + memfd handler + KHO page ownership, for a design and bounds."""
 
@@ -170,6 +175,8 @@ class LuoModel:
         self.design = design
         self.bounds = bounds
         self.symmetry = symmetry
+        # a variant's replaced model-level steps (the others are the kernel's: Kernel)
+        design.install_steps(self, "model.", only=MODEL_LEVEL_STEPS)
 
     # ------------------------------------------------------------------ Model protocol
     def init_states(self) -> Sequence[State]:
@@ -403,8 +410,9 @@ class LuoModel:
         referenced = _referenced_pages(state)
         seen: set[tuple[Any, ...]] = set()
         held_by_others = sum(1 for page in pages if page[P_OWNER] == st.OTHER)
+        may_alloc = self.others_may_alloc
         for p, page in enumerate(pages):
-            if page[P_OWNER] == st.FREE and held_by_others < b.others:
+            if held_by_others < b.others and may_alloc(state, p):
                 key = (page, p in referenced)
                 if not self.symmetry or key not in seen:
                     seen.add(key)
@@ -417,6 +425,15 @@ class LuoModel:
                     seen.add(key)
                     acts.append(act("free_pages", page=p))
         return acts
+
+    def others_may_alloc(self, state: State, page: int) -> bool:
+        """Whether another kernel user's ``alloc_pages`` may take page frame ``page`` (the
+        set of enabled actions: who may allocate what). The buddy allocator hands out
+        only free frames (mm/page_alloc.c); a page KHO reserved for the next kernel
+        (``memblock_reserve`` in ``kho_mem_deserialize``) is not free. A variant may
+        replace it as step ``model.others_may_alloc`` (its reference counterpart is
+        ``reference.kernel.other_alloc``)."""
+        return bool(state[PAGES][page][P_OWNER] == st.FREE)
 
     def actions(self, state: State) -> Iterable[Action]:
         """Every callable operation in ``state``, in a fixed order, failing ones included.
@@ -689,7 +706,8 @@ class Kernel:
         self.d = design
         self.b = bounds
         self.events: list[Event] = []
-        design.install_steps(self, "model.")  # a variant's replaced steps
+        # a variant's replaced steps (the model-level ones live on LuoModel)
+        design.install_steps(self, "model.", skip=MODEL_LEVEL_STEPS)
 
     # ================================================================ page allocator
     def _referenced(self) -> set[int]:

@@ -100,6 +100,8 @@ class Kernel:
         # a variant's replaced steps (model/design.py: Design.install_steps)
         self.design.install_steps(self, "reference.kernel.")
         self.design.install_steps(self.handlers[0], "reference.memfd.")
+        self.design.install_steps(self.kho, "reference.kho.")
+        self.design.install_steps(self.alloc, "reference.alloc.")
         self.outgoing: list[LuoSession] = []
         self.incoming: list[LuoSession] = []
         self.user = Process()
@@ -179,9 +181,15 @@ class Kernel:
             file.folios = []
             self.shmem_files.remove(file)
         elif isinstance(file, SessionFile) and file.session is not None:
-            ls.luo_session_release(self, file.session)
+            self.luo_session_release(file.session)
         elif isinstance(file, DeviceFile):
             self.device_in_use = False  # luo_release()
+
+    def luo_session_release(self, s: LuoSession) -> int:
+        """The session close path (``luo_session.c``: ``luo_session_release``), as a
+        method so that a variant may replace it (step ``reference.kernel.``
+        ``luo_session_release``, counterpart of ``model.do_close_session``)."""
+        return ls.luo_session_release(self, s)
 
     def luo_is_managed(self, file: File) -> bool:
         """The LUO-M3 fix's global table: is ``file`` preserved or retrieved right now?"""

@@ -156,6 +156,7 @@ class LegacyKernel(Kernel):
     def __init__(self, machine: Machine, handover: Any) -> None:
         super().__init__(machine, None)
         self.kho = LegacyKho(self.alloc, self.design)
+        self.design.install_steps(self.kho, "reference.kho.")
         self.kho.events = self.events
         self.alloc.tracked_frames = lambda: self.kho.tracker
         self.memfd = LegacyMemfdHandler(self)

@@ -143,7 +143,7 @@ DESIGN_FILES: list[tuple[str, str, str]] = [
      "is private"),
     ("steps-dunder", UPSTREAM + "STEPS = {'model.__init__': lambda self: 0}\n", "private"),
     ("steps-prefix", UPSTREAM + "STEPS = {'nope.x': lambda self: 0}\n",
-     "expected model.*"),
+     "expected one of model.*"),
     ("steps-ref", UPSTREAM + "STEPS = {'reference.kernel.nope': lambda self: 0}\n",
      "has no method 'nope'"),
     ("steps-memfd", UPSTREAM + "STEPS = {'reference.memfd.nope': lambda self: 0}\n",

@@ -29,7 +29,8 @@ def test_readme_shows_the_example_files() -> None:
     """Verifies the README's code blocks are the code of examples/ (what a user pastes is
     what the tests run)."""
     blocks = [b.strip() for b in re.findall(r"```python\n(.*?)```", README, re.S)]
-    for name in ("with_finalize.py", "unpreserve_keeps_folios.py", "retrieve_again_ebusy.py"):
+    for name in ("with_finalize.py", "unpreserve_keeps_folios.py", "retrieve_again_ebusy.py",
+                 "others_take_reserved.py"):
         assert (ROOT / "examples" / name).read_text().strip() in blocks, name
 
 
@@ -57,7 +58,7 @@ def test_breaking_variant_shows_its_counterexample(capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(("steps", "message"), [
     ("STEPS = 3", "STEPS must be a dict"),
     ("STEPS = {'model.nope': print}", "Kernel has no method 'nope'"),
-    ("STEPS = {'kernel.x': print}", "expected model.*, reference.kernel.*"),
+    ("STEPS = {'kernel.x': print}", "expected one of model.*, reference.kernel.*"),
     ("STEPS = {'model.do_finish': 3}", "must map a step name to a function"),
 ])
 def test_bad_steps(tmp_path: Path, steps: str, message: str) -> None:
@@ -158,3 +159,59 @@ def test_readme_shows_what_the_ebusy_variant_prints(capsys: pytest.CaptureFixtur
     block = README.split("exactly that call, with its trace:")[1].split("```")[1]
     for line in block.strip("\n").splitlines():
         assert line in out.splitlines(), line
+
+
+def test_others_taking_reserved_pages_is_caught_and_reproduced(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Verifies that a change of which actions are enabled is expressible: other kernel
+    users may allocate reserved, unrestored pages in the next kernel
+    (examples/others_take_reserved.py); no_alloc_of_reserved and single_owner are
+    violated, and every counterexample is reproduced on the reference."""
+    code, out, err = run(capsys, "check", "--design",
+                         str(EXAMPLES / "others_take_reserved.py"), "--bounds", "tiny",
+                         "--replay", "--json")
+    report = json.loads(out)
+    assert code == 1
+    props = report["properties"]
+    assert props["no_alloc_of_reserved"]["status"] == "violated"
+    assert props["single_owner"]["status"] == "violated"
+    assert report["replay"]["replayed"] == report["replay"]["reproduced"] > 0
+    assert "warning" not in err  # both sides replaced
+    code, text, _ = run(capsys, "check", "--design", str(EXAMPLES / "others_take_reserved.py"),
+                        "--bounds", "tiny", "--replay")
+    shown = README.split("The `no_alloc_of_reserved` counterexample ends:")[1].split("```")[1]
+    for line in shown.strip("\n").splitlines():  # what the README prints is printed
+        assert line in text.splitlines(), line
+
+
+def test_one_sided_step_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Verifies that replacing only the model side of a paired step warns when the design
+    loads, and again with --replay."""
+    f = tmp_path / "one_side.py"
+    f.write_text((EXAMPLES / "unpreserve_keeps_folios.py").read_text().replace(
+        '         "reference.memfd.unpreserve": reference_unpreserve}', "}"))
+    code, _out, err = run(capsys, "check", "--design", str(f), "--bounds", "tiny",
+                          "--replay")
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert len(warnings) == 2, err
+    assert all("'memfd_unpreserve'" in w and "reference.memfd.unpreserve" in w
+               for w in warnings)
+    assert "--replay" in warnings[1]
+    assert code in (1, 4)
+
+
+def test_steps_lists_every_step_with_both_sides(capsys: pytest.CaptureFixture[str]) -> None:
+    """Verifies ``luo-verify steps`` lists the vocabulary, every key of which names an
+    existing method with a signature (a renamed kernel method breaks this test)."""
+    from luoverify.checks import steps
+
+    code, out, _ = run(capsys, "steps")
+    assert code == 0
+    for step in steps.VOCABULARY:
+        assert f"{step.name}: {step.meaning}" in out
+        for key in (step.model, step.reference):
+            if key is not None:
+                assert key in out and steps.signature(key) in out
+    for key in ("model.others_may_alloc", "reference.kernel.luo_session_release",
+                "reference.alloc.pick", "reference.kho.kho_restore_folio"):
+        assert key in steps.BY_KEY
