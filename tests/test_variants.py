@@ -215,3 +215,14 @@ def test_steps_lists_every_step_with_both_sides(capsys: pytest.CaptureFixture[st
     for key in ("model.others_may_alloc", "reference.kernel.luo_session_release",
                 "reference.alloc.pick", "reference.kho.kho_restore_folio"):
         assert key in steps.BY_KEY
+
+
+def test_readme_flag_variant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Verifies the README's first variant snippet (a flag change) as printed: it fails
+    ops_on_right_side with LUO-M7."""
+    snippet = README.split("A variant is a Python file\ndefining `DESIGN`:")[1].split("```")[1]
+    f = tmp_path / "variant.py"
+    f.write_text(snippet.removeprefix("python\n"))
+    code, out, _ = run(capsys, "check", "--design", str(f), "--bounds", "tiny")
+    assert code == 1 and "LUO-M7" in out
+    assert re.search(r"ops_on_right_side +step +violated", out), out
