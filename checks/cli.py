@@ -36,7 +36,7 @@ from luoverify.checks.exits import (
 from luoverify.checks.run import dump_json, run_check
 from luoverify.checks.traces import SUITE_TRACE
 from luoverify.model.bounds import DEFAULT_BOUNDS, NAMED_BOUNDS, Bounds
-from luoverify.model.design import DEFAULT_DESIGN, PROFILES, Design, DesignError
+from luoverify.model.design import DEFAULT_DESIGN, PROFILES, STEP_CALLS, Design, DesignError
 from luoverify.specs.properties import BY_NAME, select
 
 #: help text of each bound override option ``--<field>``, by field of :class:`Bounds`
@@ -398,6 +398,7 @@ def _check(args: argparse.Namespace) -> int:
         except OSError as exc:
             return _fail(f"--graph: cannot write {args.graph}: {exc.strerror}")
     progress = not args.no_progress and sys.stderr.isatty()
+    STEP_CALLS.clear()
     report = run_check(design, bounds, props, bounds_name=bounds_name,
                        symmetry=not args.no_symmetry, max_states=args.max_states,
                        max_seconds=args.max_seconds,
@@ -414,6 +415,11 @@ def _check(args: argparse.Namespace) -> int:
         print(dump_json(report))
     else:
         print(report.to_text())
+    for key, _fn in design.steps:  # a model step the search never reached
+        if key.startswith("model.") and not STEP_CALLS[key] and report.result.complete:
+            print(f"luo-verify: warning: STEPS[{key!r}] never ran in this check: the "
+                  f"{design.base or 'design'} machine never calls it at these bounds",
+                  file=sys.stderr)
     if args.replay:  # the one-sided steps again, beside the replay they weaken
         from luoverify.checks import steps
 

@@ -61,9 +61,10 @@ def _check_signature(key: str, fn: Any) -> str | None:
         replacement.bind(*[None] * len(params))
         if key.startswith("model.do_"):
             replacement.bind(None, **{p.name: None for p in params[1:]})
-    except TypeError as exc:
+    except TypeError:
         return (f"{getattr(fn, '__name__', 'the function')}{replacement} cannot replace "
-                f"{key.rsplit('.', maxsplit=1)[-1]}{original} ({exc})")
+                f"{key.rsplit('.', maxsplit=1)[-1]}{original}: it must accept the same "
+                "parameters")
     return None
 
 

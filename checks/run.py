@@ -265,9 +265,14 @@ class CheckReport:
                 lines += self._replay_text(f"{name}#{extra.length}")
         lines.append("")
         violated = [p.name for p in self.properties if r.status[p.name] == "violated"]
+        fail = (f"FAIL: {len(violated)} propert{'y' if len(violated) == 1 else 'ies'}"
+                " violated" + ("" if cov.ok else ", coverage gaps"))
+        if self.exit_code == EXIT_COVERAGE:
+            fail = (f"FAIL: coverage gap ({len(violated)} vacuity guards never reached, "
+                    f"{len(cov.missing) + len(cov.undeclared)} outcomes missing or "
+                    "undeclared); no safety property violated")
         summary = {"pass": "PASS: every property holds",
-                   "fail": f"FAIL: {len(violated)} propert{'y' if len(violated) == 1 else 'ies'}"
-                           " violated" + ("" if cov.ok else ", coverage gaps"),
+                   "fail": fail,
                    "inconclusive": "INCONCLUSIVE: the bounded space was not exhausted"}
         if self.all_defects():
             lines.append(f"real defects exhibited: {', '.join(self.all_defects())}")

@@ -135,9 +135,11 @@ def warnings(design: Design) -> list[str]:
             continue
         other = step.reference if key == step.model else step.model
         if other is not None and other not in keys:
+            changed, same = (("model", "reference") if key == step.model
+                             else ("reference", "model"))
             out.append(f"STEPS[{key!r}] replaces one side of step {step.name!r} only: "
-                       f"{other} is unchanged, so --replay compares a changed model with "
-                       "an unchanged reference (or the reverse)")
+                       f"{other} is unchanged, so --replay compares a changed {changed} "
+                       f"with an unchanged {same}")
     return out
 
 

@@ -7,19 +7,18 @@ from typing import Any
 
 from luoverify.model import errno as E
 from luoverify.model.design import PROFILES
-from luoverify.model.luo import Kernel as ModelKernel
-from luoverify.reference.luo_core import Kernel as ReferenceKernel
 
 
 def model_retrieve_session(self: Any, session: Any) -> int:
-    """model: Kernel.do_retrieve_session, EBUSY where it answered EINVAL."""
-    ret: int = ModelKernel.do_retrieve_session(self, session)
+    """model: the original do_retrieve_session (type(self) is the design's own kernel
+    class), EBUSY where it answered EINVAL."""
+    ret: int = type(self).do_retrieve_session(self, session)
     return -E.EBUSY if ret == -E.EINVAL else ret
 
 
 def reference_retrieve_session(self: Any, devfd: int, name: str) -> int:
-    """reference: Kernel.ioctl_retrieve_session, the same change."""
-    ret: int = ReferenceKernel.ioctl_retrieve_session(self, devfd, name)
+    """reference: the original ioctl_retrieve_session, the same change."""
+    ret: int = type(self).ioctl_retrieve_session(self, devfd, name)
     return -E.EBUSY if ret == -E.EINVAL else ret
 
 

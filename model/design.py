@@ -29,6 +29,7 @@ comparing like with like.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import inspect
@@ -208,6 +209,10 @@ class Design:
         return f"{self.name} ({'; '.join(parts)})"
 
 
+#: how often each replaced step ran (step key -> calls), so that a step a run never
+#: reached can be reported; the CLI clears it before a run
+STEP_CALLS: collections.Counter[str] = collections.Counter()
+
 #: the largest errno a kernel call returns (include/linux/err.h: MAX_ERRNO)
 MAX_ERRNO = 4095
 
@@ -222,6 +227,7 @@ def _guarded(name: str, fn: Any, original: Any) -> Any:
 
     @functools.wraps(fn)
     def step(*args: Any, **kwargs: Any) -> Any:
+        STEP_CALLS[name] += 1
         try:
             with contextlib.redirect_stdout(sys.stderr):
                 result = fn(*args, **kwargs)
@@ -232,8 +238,10 @@ def _guarded(name: str, fn: Any, original: Any) -> Any:
                               f"{type(exc).__name__}: {exc}") from None
         problem = _wrong_return(result, returns)
         if problem:
-            raise DesignError(f"replaced step STEPS[{name!r}] returned {result!r:.80}; "
-                              f"{problem}")
+            code = getattr(fn, "__code__", None)
+            where = f" ({code.co_filename}:{code.co_firstlineno})" if code else ""
+            raise DesignError(f"replaced step STEPS[{name!r}]{where} returned "
+                              f"{result!r:.80}; {problem}")
         return result
 
     return step

@@ -226,3 +226,20 @@ def test_readme_flag_variant(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     code, out, _ = run(capsys, "check", "--design", str(f), "--bounds", "tiny")
     assert code == 1 and "LUO-M7" in out
     assert re.search(r"ops_on_right_side +step +violated", out), out
+
+
+def test_a_step_the_design_never_calls_warns(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Verifies that a replaced model step the search never ran (RETRIEVE_SESSION on the
+    legacy machine, which has no such call) is reported, so a reviewer does not take a
+    PASS for a checked patch."""
+    f = tmp_path / "legacy_ebusy.py"
+    f.write_text((EXAMPLES / "retrieve_again_ebusy.py").read_text().replace(
+        'PROFILES["upstream"], name="retrieve-again-ebusy"',
+        'PROFILES["legacy"], name="legacy-ebusy"'))
+    code, _out, err = run(capsys, "check", "--design", str(f), "--bounds", "tiny")
+    assert code == 0
+    assert "STEPS['model.do_retrieve_session'] never ran" in err
+    code, _out, err = run(capsys, "check", "--design", str(EXAMPLES / "retrieve_again_ebusy.py"),
+                          "--bounds", "tiny")
+    assert code == 0 and "never ran" not in err
