@@ -13,13 +13,12 @@ import importlib.util
 import inspect
 import io
 import sys
-import traceback
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 from luoverify.checks import steps
-from luoverify.model.design import PROFILES, Design, DesignError
+from luoverify.model.design import PROFILES, Design, DesignError, line_in_file
 from luoverify.specs.defects import BY_ID
 
 __all__ = ["PROFILES", "Design", "DesignError", "load_design"]
@@ -73,11 +72,9 @@ def _one_line(text: str) -> str:
 
 
 def _line_in(exc: BaseException, path: Path) -> str:
-    """' line N' of the design file where ``exc`` was raised, if it was raised there."""
-    line = None
-    for frame, lineno in traceback.walk_tb(exc.__traceback__):
-        if Path(frame.f_code.co_filename).resolve() == path.resolve():
-            line = lineno
+    """' line N' of the design file where ``exc`` was raised, if it was raised there
+    (the loader runs the file under its own path, so its frames carry that name)."""
+    line = line_in_file(exc, str(path))
     return "" if line is None else f" line {line}"
 
 

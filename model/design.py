@@ -247,15 +247,22 @@ def _guarded(name: str, fn: Any, original: Any) -> Any:
     return step
 
 
+def line_in_file(exc: BaseException, filename: str) -> int | None:
+    """The line of file ``filename`` innermost in ``exc``'s traceback, or None: where a
+    user's design code raised (also used by the design loader)."""
+    line = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename == filename:
+            line = lineno
+    return line
+
+
 def _raised_at(exc: BaseException, fn: Any) -> str:
     """' (file:line)' of the innermost frame of ``fn``'s file where ``exc`` was raised."""
     code = getattr(fn, "__code__", None)
     if code is None:
         return ""
-    line = code.co_firstlineno
-    for frame, lineno in traceback.walk_tb(exc.__traceback__):
-        if frame.f_code.co_filename == code.co_filename:
-            line = lineno
+    line = line_in_file(exc, code.co_filename) or code.co_firstlineno
     return f" ({code.co_filename}:{line})"
 
 
