@@ -32,6 +32,7 @@ from luoverify.checks.exits import (
     EXIT_PASS,
     EXIT_USAGE,
     MEANINGS,
+    tool_version,
 )
 from luoverify.checks.run import dump_json, run_check
 from luoverify.checks.traces import SUITE_TRACE
@@ -73,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
                     "preserve, close, freeze, kexec and finish.",
         epilog="exit codes: " + "; ".join(f"{code} {what}" for code, what in MEANINGS.items()),
     )
+    from importlib.metadata import version
+
+    parser.add_argument("--version", action="version",
+                        version=f"luo-verify {tool_version()} (z3-solver "
+                                f"{version('z3-solver')}, python {sys.version.split()[0]})")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for add in (_check_parser, _prove_parser, _replay_parser, _traces_parser,
                 _mutants_parser, _diff_parser, _steps_parser):

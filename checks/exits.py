@@ -32,6 +32,16 @@ EXIT_INTERNAL: Final = 70
 #: interrupted (Ctrl-C / SIGINT): one line, and for check / mutants the partial result
 EXIT_INTERRUPTED: Final = 130
 
+def tool_version() -> str:
+    """The installed luo-verify version (pyproject.toml), for --version and the reports."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("luo-verify")
+    except PackageNotFoundError:  # running from a tree that was never installed
+        return "unknown"
+
+
 MEANINGS: Final = {
     EXIT_PASS: "every property holds",
     EXIT_FAIL: "a property is violated (diff: the designs differ)",

@@ -15,6 +15,7 @@ from luoverify.checks.exits import (
     EXIT_INCONCLUSIVE,
     EXIT_INTERRUPTED,
     EXIT_PASS,
+    tool_version,
 )
 from luoverify.checks.explore import Counterexample, ExploreOptions, ExploreResult, explore
 from luoverify.checks.replay import Divergence, ReplayResult, Violation, parse_trace, replay
@@ -142,6 +143,7 @@ class CheckReport:
                 entry.update(self._replay_json(p.name))
             props[p.name] = entry
         out: dict[str, Any] = {
+            "tool": {"name": "luo-verify", "version": tool_version()},
             "design": self.design.name,
             "design_flags": self.design.flags(),
             "bounds": {"name": self.bounds_name, **self.bounds.as_dict()},

@@ -169,3 +169,17 @@ def test_bound_options_follow_the_bounds_fields(capsys: pytest.CaptureFixture[st
     bounds = json.loads(out)["bounds"]
     assert code == 0 and bounds["name"] == "tiny+overrides"
     assert bounds["pages"] == 4 and bounds["reboot"] == "atomic"
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """Verifies ``--version`` prints the installed version (exit 0) and every check
+    report carries it."""
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert f"luo-verify {version('luo-verify')}" in capsys.readouterr().out
+    code, out, _ = run(capsys, "check", "--bounds", "tiny", "--json")
+    assert code == 0 and json.loads(out)["tool"] == {"name": "luo-verify",
+                                                     "version": version("luo-verify")}
