@@ -20,6 +20,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Literal, TypeAlias, get_args, get_origin, get_type_hints
 
+from luoverify.checks import steps
 from luoverify.checks.designs import load_design
 from luoverify.checks.exits import (
     EXIT_COVERAGE,
@@ -257,16 +258,12 @@ def _steps_parser(sub: _Subparsers) -> None:
 
 
 def _steps(args: argparse.Namespace) -> int:
-    from luoverify.checks import steps
-
     print(steps.render())
     return EXIT_PASS
 
 
 def _load_design(spec: str) -> Design:
     """load_design, then one warning line per step replaced on one side only."""
-    from luoverify.checks import steps
-
     design = load_design(spec)
     for warning in steps.warnings(design):
         print(f"luo-verify: warning: {warning}", file=sys.stderr)
@@ -427,8 +424,6 @@ def _check(args: argparse.Namespace) -> int:
                   f"{design.base or 'design'} machine never calls it at these bounds",
                   file=sys.stderr)
     if args.replay:  # the one-sided steps again, beside the replay they weaken
-        from luoverify.checks import steps
-
         for warning in steps.warnings(design):
             print(f"luo-verify: warning: --replay: {warning}", file=sys.stderr)
     if report.result.interrupted:
