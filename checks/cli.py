@@ -486,8 +486,14 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _mutants(args: argparse.Namespace) -> int:
-    from luoverify.checks.mutants import MutantRow, bmc_agrees, run_mutants, score_line, to_text
-    from luoverify.specs.defects import BY_ID, NOT_EXPRESSIBLE
+    from luoverify.checks.mutants import (
+        MutantRow,
+        bmc_agrees,
+        mutants_json,
+        run_mutants,
+        to_text,
+    )
+    from luoverify.specs.defects import BY_ID
 
     for mid in args.only or []:
         if mid not in BY_ID:
@@ -516,10 +522,7 @@ def _mutants(args: argparse.Namespace) -> int:
     disagree = [r.id for r in rows if not bmc_agrees(r, args.bmc_depth)]
     limited = [r.id for r in rows if r.bmc == "inconclusive"]
     if args.json:
-        print(json.dumps({"bounds": args.bounds, "complete": not interrupted,
-                          "mutants": [r.as_dict() for r in rows],
-                          "not_expressible": NOT_EXPRESSIBLE, "score": score_line(rows)},
-                         indent=2))
+        print(json.dumps(mutants_json(rows, args.bounds, complete=not interrupted), indent=2))
     else:
         print(f"luo-verify mutants: {len(rows)} mutants, each one defect on top of "
               f"upstream (O1-O6: on top of legacy), bounds {args.bounds}")
