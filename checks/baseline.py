@@ -150,9 +150,9 @@ def compare_check(baseline: dict[str, Any], current: dict[str, Any]) -> Comparis
             gone = [i for i in before.get("defects", []) if i not in ids]
             if gone:
                 out.improvements.append(f"{name}: no longer exhibits {', '.join(gone)}")
-    for name in before_props:
-        if name not in current["properties"]:
-            out.notes.append(f"{name}: in the baseline, not checked in this run")
+    unchecked = [name for name in before_props if name not in current["properties"]]
+    if unchecked:
+        out.notes.append(f"in the baseline, not checked in this run: {', '.join(unchecked)}")
     new_defects = [i for i in current["defects"]
                    if i not in baseline["defects"] and i not in explained]
     if new_defects:
@@ -205,9 +205,9 @@ def compare_mutants(baseline: dict[str, Any], current: dict[str, Any]) -> Compar
         elif b.get("reproduced") and m.get("reproduced") is False:
             out.notes.append(f"mutant {mid}: its counterexample no longer reproduces on "
                              "the reference")
-    for mid in before:
-        if mid not in now:
-            out.notes.append(f"mutant {mid}: in the baseline, not run now")
+    unrun = [mid for mid in before if mid not in now]
+    if unrun:
+        out.notes.append(f"mutants in the baseline, not run now: {', '.join(unrun)}")
     return out
 
 
