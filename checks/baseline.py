@@ -164,12 +164,13 @@ def compare_check(baseline: dict[str, Any], current: dict[str, Any]) -> Comparis
         out.improvements.append("the search completes (the baseline's did not)")
     was_fired, fired = _outcomes(baseline), _outcomes(current)
     judged = current["complete"] and not current["pruned"]
-    for outcome in sorted(set(was_fired) - set(fired)):
-        line = f"{outcome} fired {was_fired[outcome]}x in the baseline, never in this run"
-        if judged:
-            out.regressions.append(f"coverage drop: {line}")
-        else:
-            out.notes.append(f"{line} (the search stopped at violations or a limit)")
+    lost = sorted(set(was_fired) - set(fired))
+    if judged:
+        out.regressions += [f"coverage drop: {outcome} fired {was_fired[outcome]}x in the "
+                            "baseline, never in this run" for outcome in lost]
+    elif lost:
+        out.notes.append(f"{len(lost)} outcomes of the baseline not reached (the search "
+                         f"stopped at violations or a limit): {', '.join(lost)}")
     for outcome in sorted(set(fired) - set(was_fired)):
         out.improvements.append(f"coverage: {outcome} fires now ({fired[outcome]}x), "
                                 "never in the baseline")

@@ -110,8 +110,8 @@ def test_pure_comparison_ignores_timing_and_counts() -> None:
     assert len(cmp.regressions) == 2 and not cmp.improvements
     assert cmp.regressions[0].startswith("verdict worse: recoverable holds -> unknown")
     assert "no longer completes (state limit reached)" in cmp.regressions[1]
-    assert cmp.notes == ["finish = -EBUSY fired 1x in the baseline, never in this run "
-                         "(the search stopped at violations or a limit)"]
+    assert cmp.notes == ["1 outcomes of the baseline not reached (the search stopped at "
+                         "violations or a limit): finish = -EBUSY"]
     worse["complete"] = True
     assert "coverage drop: finish = -EBUSY fired 1x in the baseline, never in this run" in \
         baseline.compare_check(doc, worse).regressions
