@@ -19,7 +19,6 @@ The same run writes the same bytes, except the ``time`` attributes (timing).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,10 +80,12 @@ def document(suite_name: str, properties: Mapping[str, str], cases: Sequence[Cas
 
 
 def to_bytes(xml: JUnitXml) -> bytes:
-    """The document as UTF-8 XML, indented."""
-    buf = io.BytesIO()
-    xml.write(buf, pretty=True)
-    return buf.getvalue()
+    """The document as UTF-8 XML, indented (as junitparser's own ``pretty`` writer does,
+    from ``tostring``, which every junitparser version since 3.1 has)."""
+    from xml.dom.minidom import parseString
+
+    text: bytes = xml.tostring()  # type: ignore[no-untyped-call, unused-ignore]
+    return parseString(text).toprettyxml(encoding="utf-8")  # our own document
 
 
 def write(path: Path, xml: JUnitXml) -> None:
