@@ -18,9 +18,11 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Literal, TypeAlias, get_args, get_origin, get_type_hints
+from typing import Any, Literal, TypeAlias, get_args, get_origin, get_type_hints
 
-from luoverify.checks import steps
+from junitparser import JUnitXml
+
+from luoverify.checks import baseline, junit, steps
 from luoverify.checks.designs import load_design
 from luoverify.checks.exits import (
     EXIT_COVERAGE,
@@ -35,7 +37,8 @@ from luoverify.checks.exits import (
     MEANINGS,
     tool_version,
 )
-from luoverify.checks.run import dump_json, run_check
+from luoverify.checks.header import header
+from luoverify.checks.run import run_check
 from luoverify.checks.traces import SUITE_TRACE
 from luoverify.model.bounds import DEFAULT_BOUNDS, NAMED_BOUNDS, Bounds
 from luoverify.model.design import DEFAULT_DESIGN, PROFILES, STEP_CALLS, Design, DesignError
@@ -111,6 +114,82 @@ def _add_bound_overrides(parser: argparse.ArgumentParser) -> None:
             raise TypeError(f"no command-line option for bound {f.name}: {hint!r}")
 
 
+def _add_junit(parser: argparse.ArgumentParser, cases: str) -> None:
+    parser.add_argument("--junit", type=Path, metavar="FILE",
+                        help=f"also write the result as JUnit XML to FILE: {cases} (exit "
+                             "74 when FILE cannot be written)")
+
+
+def _add_baseline(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--baseline", type=Path, metavar="REPORT.json",
+                        help=f"compare with an earlier report ({what}): exit 1 only on a "
+                             "regression, 0 otherwise; each regression and improvement is "
+                             "one line on stderr")
+
+
+def _junit_error(path: Path | None) -> str | None:
+    """Whether --junit FILE can be written, before a long run: the error line, or None."""
+    if path is None:
+        return None
+    if path.exists() and not path.is_file():
+        return f"--junit: {path} exists and is not a regular file"
+    existed = path.exists()
+    try:
+        with path.open("ab"):
+            pass
+    except OSError as exc:
+        return f"--junit: cannot write {path}: {exc.strerror}"
+    if not existed:
+        path.unlink()
+    return None
+
+
+def _write_junit(path: Path | None, make: Callable[[], JUnitXml]) -> None:
+    """Write the JUnit document ``make()`` builds to ``path`` (when given)."""
+    if path is not None:
+        junit.write(path, make())
+
+
+def _load_baseline(path: Path | None, current: dict[str, Any]) -> dict[str, Any] | None:
+    """The --baseline report, checked against this run's header (``current``); raises
+    BaselineError (exit 2) when it cannot be used."""
+    if path is None:
+        return None
+    doc = baseline.load(path, current["report"])
+    why = baseline.incompatible(doc, current)
+    if why is not None:
+        raise baseline.BaselineError(why)
+    return doc
+
+
+def _judge_baseline(path: Path, base: dict[str, Any], doc: dict[str, Any]
+                    ) -> baseline.Comparison:
+    """Compare ``doc`` (this run's report) with the baseline; add the ``baseline`` section
+    to ``doc``; return the comparison."""
+    cmp = baseline.compare(base, doc)
+    doc["baseline"] = cmp.to_json(str(path))
+    return cmp
+
+
+def _baseline_exit(code: int, path: Path, cmp: baseline.Comparison) -> int:
+    """Print the comparison (stderr, one line each); the exit code with a baseline: the
+    run's own code when it is not a verdict (4, 70, 74, 130), else 1 on a regression and
+    0 without one."""
+    n = len(cmp.regressions)
+    print(f"luo-verify: baseline {path}: {n} regression{'' if n == 1 else 's'}, "
+          f"{len(cmp.improvements)} improvement{'' if len(cmp.improvements) == 1 else 's'}",
+          file=sys.stderr)
+    for line in cmp.regressions:
+        print(f"luo-verify: regression: {line}", file=sys.stderr)
+    for line in cmp.improvements:
+        print(f"luo-verify: improved: {line}", file=sys.stderr)
+    for line in cmp.notes:
+        print(f"luo-verify: note: {line}", file=sys.stderr)
+    if code in (EXIT_DIVERGED, EXIT_INTERNAL, EXIT_OUTPUT, EXIT_INTERRUPTED, EXIT_USAGE):
+        return code
+    return EXIT_FAIL if cmp.regressions else EXIT_PASS
+
+
 def _check_parser(sub: _Subparsers) -> None:
     check = sub.add_parser(
         "check", help="explore every reachable state of a design at a bound",
@@ -149,6 +228,8 @@ def _check_parser(sub: _Subparsers) -> None:
     check.add_argument("--replay", action="store_true",
                        help="replay every counterexample on the reference implementation "
                             "before reporting it (exit 4 if one does not reproduce)")
+    _add_junit(check, "one test case per property, and one for coverage")
+    _add_baseline(check, "a check --json report of the same design family and bounds")
 
 
 def _prove_parser(sub: _Subparsers) -> None:
@@ -180,6 +261,7 @@ def _prove_parser(sub: _Subparsers) -> None:
                     help="list every obligation with its time (the table groups them by "
                          "action)")
     pv.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_junit(pv, "one test case per obligation and per BMC property")
 
 
 def _replay_parser(sub: _Subparsers) -> None:
@@ -198,6 +280,7 @@ def _replay_parser(sub: _Subparsers) -> None:
                           f"{DEFAULT_DESIGN}); a design other than the one that recorded the "
                           "trace compares return codes only, not recorded states")
     rep.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_junit(rep, "one test case: the trace")
 
 
 def _traces_parser(sub: _Subparsers) -> None:
@@ -220,6 +303,7 @@ def _traces_parser(sub: _Subparsers) -> None:
                     help=f"profile, mutant:ID or design file (default {DEFAULT_DESIGN})")
     _add_bounds(tr)
     tr.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    _add_junit(tr, "one test case per trace, and one for coverage")
 
 
 def _mutants_parser(sub: _Subparsers) -> None:
@@ -246,6 +330,8 @@ def _mutants_parser(sub: _Subparsers) -> None:
     mu.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), metavar="N",
                     help="mutants run in N worker processes (default: min(2, CPUs))")
     mu.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_junit(mu, "one test case per mutant")
+    _add_baseline(mu, "a mutants --json report of the same bounds")
 
 
 def _steps_parser(sub: _Subparsers) -> None:
@@ -281,6 +367,7 @@ def _diff_parser(sub: _Subparsers) -> None:
                     help="give exactly two, e.g. --design upstream --design v6.19")
     _add_bounds(df)
     df.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_junit(df, "one test case per difference and per verdict change")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -388,6 +475,13 @@ def _check(args: argparse.Namespace) -> int:
         return _fail("--max-seconds must be positive")
     if (bad := _trace_dir_error(args.trace_dir)) is not None:
         return _fail(bad)
+    if (bad := _junit_error(args.junit)) is not None:
+        return _output_error(bad)
+    try:
+        base_doc = _load_baseline(args.baseline,
+                                  header("check", design, bounds_name, bounds))
+    except baseline.BaselineError as exc:
+        return _fail(str(exc))
     if args.graph is not None:
         from luoverify.checks.graphs import GRAPH_FORMATS
 
@@ -414,10 +508,15 @@ def _check(args: argparse.Namespace) -> int:
         r = report.result
         assert r.edges is not None
         write_graph(args.graph, report.model, r.keys, r.edges, r.actions)
+    doc = report.to_json()
+    cmp = None
+    if base_doc is not None:
+        cmp = _judge_baseline(args.baseline, base_doc, doc)
     if args.json:
-        print(dump_json(report))
+        print(json.dumps(doc, indent=2))
     else:
         print(report.to_text())
+    _write_junit(args.junit, lambda: junit.check_junit(report))
     for key, _fn in design.steps:  # a model step the search never reached
         if key.startswith("model.") and not STEP_CALLS[key] and report.result.complete:
             print(f"luo-verify: warning: STEPS[{key!r}] never ran in this check: the "
@@ -429,6 +528,8 @@ def _check(args: argparse.Namespace) -> int:
     if report.result.interrupted:
         print(f"luo-verify: interrupted after {report.result.states:,} states; the "
               "report above is partial", file=sys.stderr)
+    if cmp is not None:
+        return _baseline_exit(report.exit_code, args.baseline, cmp)
     return report.exit_code
 
 
@@ -451,6 +552,8 @@ def _prove(args: argparse.Namespace) -> int:
         return _fail("--bmc-only needs --bmc K with K >= 1")
     if (bad := _trace_dir_error(args.trace_dir)) is not None:
         return _fail(bad)
+    if (bad := _junit_error(args.junit)) is not None:
+        return _output_error(bad)
     show = sys.stderr.isatty() and not args.json
 
     def progress(msg: str) -> None:
@@ -466,6 +569,7 @@ def _prove(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(), indent=2))
     else:
         print(report.to_text(every=args.obligations))
+    _write_junit(args.junit, lambda: junit.prove_junit(report))
     return report.exit_code
 
 
@@ -480,14 +584,23 @@ def _diff(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if a.name == b.name:
         return _fail(f"both designs are named {a.name!r}; give two different designs")
+    if (bad := _junit_error(args.junit)) is not None:
+        return _output_error(bad)
     report = diff_designs(a, b, NAMED_BOUNDS[args.bounds], args.bounds)
     print(json.dumps(report.to_json(), indent=2) if args.json else report.to_text())
+    _write_junit(args.junit, lambda: junit.diff_junit(report))
     return EXIT_FAIL if report.verdicts or report.differences else EXIT_PASS
 
 
 def _mutants(args: argparse.Namespace) -> int:
-    from luoverify.checks.mutants import MutantRow, bmc_agrees, run_mutants, score_line, to_text
-    from luoverify.specs.defects import BY_ID, NOT_EXPRESSIBLE
+    from luoverify.checks.mutants import (
+        MutantRow,
+        bmc_agrees,
+        mutants_json,
+        run_mutants,
+        to_text,
+    )
+    from luoverify.specs.defects import BY_ID
 
     for mid in args.only or []:
         if mid not in BY_ID:
@@ -496,6 +609,13 @@ def _mutants(args: argparse.Namespace) -> int:
         return _fail("--walks must be >= 0 and --steps >= 1")
     if args.bmc_depth < 0 or args.jobs < 1:
         return _fail("--bmc-depth must be >= 0 and --jobs >= 1")
+    if (bad := _junit_error(args.junit)) is not None:
+        return _output_error(bad)
+    try:
+        base_doc = _load_baseline(args.baseline, header("mutants", None, args.bounds,
+                                                        NAMED_BOUNDS[args.bounds]))
+    except baseline.BaselineError as exc:
+        return _fail(str(exc))
     from tqdm import tqdm
 
     n = len(args.only) if args.only else len(BY_ID)
@@ -515,15 +635,17 @@ def _mutants(args: argparse.Namespace) -> int:
             interrupted = True
     disagree = [r.id for r in rows if not bmc_agrees(r, args.bmc_depth)]
     limited = [r.id for r in rows if r.bmc == "inconclusive"]
+    doc = mutants_json(rows, args.bounds, complete=not interrupted)
+    cmp = None
+    if base_doc is not None:
+        cmp = _judge_baseline(args.baseline, base_doc, doc)
     if args.json:
-        print(json.dumps({"bounds": args.bounds, "complete": not interrupted,
-                          "mutants": [r.as_dict() for r in rows],
-                          "not_expressible": NOT_EXPRESSIBLE, "score": score_line(rows)},
-                         indent=2))
+        print(json.dumps(doc, indent=2))
     else:
         print(f"luo-verify mutants: {len(rows)} mutants, each one defect on top of "
               f"upstream (O1-O6: on top of legacy), bounds {args.bounds}")
         print(to_text(rows))
+    _write_junit(args.junit, lambda: junit.mutants_junit(rows, doc))
     if interrupted:
         print(f"luo-verify: interrupted after {len(rows)} of {n} mutants", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -531,6 +653,11 @@ def _mutants(args: argparse.Namespace) -> int:
         print(f"luo-verify: internal error: BMC and the exhaustive search disagree on "
               f"{', '.join(disagree)} (a tool bug: please report it)", file=sys.stderr)
         return EXIT_INTERNAL
+    if cmp is not None:
+        if limited:
+            print(f"luo-verify mutants: BMC inconclusive for {', '.join(limited)} (Z3 "
+                  "reached its resource limit)", file=sys.stderr)
+        return _baseline_exit(EXIT_PASS, args.baseline, cmp)
     if not all(r.caught for r in rows):
         return EXIT_FAIL
     if limited:
@@ -551,6 +678,8 @@ def _traces(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(f"--out: cannot use {args.out}: {exc.strerror}")
+    if (bad := _junit_error(args.junit)) is not None:
+        return _output_error(bad)
     if present and not args.force:
         return _fail(f"--out: {args.out} is not empty ({len(present)} entries); give a new "
                      "or empty folder, or --force to replace the suite written there")
@@ -571,6 +700,7 @@ def _traces(args: argparse.Namespace) -> int:
         print(json.dumps(suite.manifest(), indent=2))
     else:
         print(suite.to_text())
+    _write_junit(args.junit, lambda: junit.traces_junit(suite))
     if not suite.replay_ok:
         return EXIT_DIVERGED
     return EXIT_PASS if suite.complete else EXIT_COVERAGE
@@ -587,6 +717,8 @@ def _replay(args: argparse.Namespace) -> int:
     except (TraceError, DesignError) as exc:
         return _fail(str(exc))
     same = trace.design is None or trace.design == design.name
+    if (bad := _junit_error(args.junit)) is not None:
+        return _output_error(bad)
     try:
         result = replay(trace, design, compare_vars=same)
     except TraceError as exc:
@@ -598,6 +730,7 @@ def _replay(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(), indent=2))
     else:
         print(result.to_text())
+    _write_junit(args.junit, lambda: junit.replay_junit(result, args.trace))
     return result.exit_code
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from luoverify.checks.explore import ExploreOptions, explore, trace_to
+from luoverify.checks.header import design_json, header
 from luoverify.checks.traces import class_witnesses, side_kind
 from luoverify.model import errno as E
 from luoverify.model.bounds import Bounds
@@ -44,11 +45,18 @@ class DiffReport:
     a: str
     b: str
     bounds_name: str
+    #: the two designs and the bounds, for the JSON header (checks/header.py)
+    designs: tuple[Design, Design] | None = None
+    bounds: Bounds | None = None
     verdicts: dict[str, tuple[str, str]] = field(default_factory=dict)
     differences: list[Difference] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"designs": [self.a, self.b], "bounds": self.bounds_name,
+        designs: list[dict[str, Any]] = (
+            [design_json(d) for d in self.designs] if self.designs is not None
+            else [{"design": self.a}, {"design": self.b}])
+        return {**header("diff", None, self.bounds_name, self.bounds),
+                "designs": designs,
                 "verdict_changes": {k: {self.a: v[0], self.b: v[1]}
                                     for k, v in self.verdicts.items()},
                 "differences": [{"call": d.call, "answers": d.answers, "trace": d.trace}
@@ -102,7 +110,7 @@ def _differences(x: Design, y: Design, bounds: Bounds) -> tuple[list[Difference]
 
 
 def diff_designs(a: Design, b: Design, bounds: Bounds, bounds_name: str) -> DiffReport:
-    report = DiffReport(a.name, b.name, bounds_name)
+    report = DiffReport(a.name, b.name, bounds_name, (a, b), bounds)
     da, sa = _differences(a, b, bounds)
     db, sb = _differences(b, a, bounds)
     best: dict[tuple[Any, ...], Difference] = {}

@@ -108,11 +108,35 @@ def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     A record that appears or disappears (a new session, a closed file) prints as one
     line with its non-empty fields.
     """
+    lines: list[str] = []
+    for key, how, old, new in _diff(before, after):
+        if how == "removed":
+            lines.append(f"{key}: removed {_compact(old)}")
+        elif how == "added":
+            lines.append(f"{key}: added {_compact(new)}")
+        else:
+            lines.append(f"{key}: {_fmt(old)} -> {_fmt(new)}")
+    return lines
+
+
+def change_records(before: Mapping[str, Any], after: Mapping[str, Any]
+                   ) -> list[dict[str, Any]]:
+    """The differences :func:`changes` prints, as JSON values: ``{"var": path, "before":
+    old, "after": new}``; a record that appears has ``before`` null, one that disappears
+    ``after`` null."""
+    return [{"var": key, "before": None if how == "added" else old,
+             "after": None if how == "removed" else new}
+            for key, how, old, new in _diff(before, after)]
+
+
+def _diff(before: Mapping[str, Any], after: Mapping[str, Any]
+          ) -> list[tuple[str, str, Any, Any]]:
+    """(path, "added" | "removed" | "changed", old, new) for each difference."""
     a: dict[str, Any] = {}
     b: dict[str, Any] = {}
     _flatten(dict(before), "", a)
     _flatten(dict(after), "", b)
-    lines: list[str] = []
+    out: list[tuple[str, str, Any, Any]] = []
     whole: list[str] = []
     for key in list(a) + [k for k in b if k not in a]:
         if any(key.startswith(w) and key != w for w in whole):
@@ -120,16 +144,34 @@ def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
         old, new = a.get(key, _MISSING), b.get(key, _MISSING)
         if isinstance(old, _Record) and new is _MISSING:
             whole.append(key)
-            lines.append(f"{key}: removed {_compact(old.value)}")
+            out.append((key, "removed", old.value, None))
         elif isinstance(new, _Record) and old is _MISSING:
             whole.append(key)
-            lines.append(f"{key}: added {_compact(new.value)}")
+            out.append((key, "added", None, new.value))
         elif isinstance(old, _Record) or isinstance(new, _Record):
             continue
         elif old != new and not (old == [] and new is _MISSING) and not (
                 new == [] and old is _MISSING):
-            lines.append(f"{key}: {_fmt(old)} -> {_fmt(new)}")
-    return lines
+            out.append((key, "changed", old, new))
+    return out
+
+
+def script_steps(model: Model[S], steps: Sequence[Step[S]]) -> list[dict[str, Any]]:
+    """A counterexample's calls as JSON, the facts :func:`render_script` prints: for each
+    call after the cold boot, ``call`` (the kernel call), ``args`` (its arguments, as in a
+    trace's ``mbt::nondetPicks``), ``action`` (as the script prints it), ``ret`` (``"0"``
+    or ``"-EBUSY"`` ...) and ``changes`` (:func:`change_records` against the state
+    before)."""
+    out: list[dict[str, Any]] = []
+    prev: Mapping[str, Any] | None = None
+    for step in steps:
+        view = model.view(step.state)
+        if step.action is not None and prev is not None:
+            out.append({"call": step.action.name, "args": step.action.picks(),
+                        "action": str(step.action), "ret": ret_name(step.ret),
+                        "changes": change_records(prev, view)})
+        prev = view
+    return out
 
 
 _MISSING: Any = object()

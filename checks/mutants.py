@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from luoverify.checks.explore import ExploreOptions, explore
+from luoverify.checks.header import header
 from luoverify.checks.replay import broken_properties
 from luoverify.checks.run import replay_counterexample
 from luoverify.model.bounds import NAMED_BOUNDS, Bounds
@@ -41,7 +42,7 @@ from luoverify.model.core import Outcome
 from luoverify.model.factory import model_for
 from luoverify.model.property import not_applicable as props_not_applicable
 from luoverify.reference import reference_for
-from luoverify.specs.defects import DEFECTS, NOT_EXPRESSIBLE, Defect
+from luoverify.specs.defects import BY_ID, DEFECTS, NOT_EXPRESSIBLE, Defect
 from luoverify.specs.properties import CATALOGUE
 
 
@@ -71,8 +72,12 @@ class MutantRow:
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
+        """The row as JSON (``seconds`` and ``bmc.seconds`` are its only timing fields)."""
+        design = BY_ID[self.id].design()
         return {"id": self.id, "title": self.title, "source": self.source,
-                "base": self.base, "expect": self.expect, "bounds": self.bounds,
+                "base": self.base, "design": design.name,
+                "design_flags": design.flags(), "expect": self.expect,
+                "bounds": self.bounds,
                 "caught": self.caught,
                 "violated": self.violated, "length": self.length,
                 "reproduced": self.reproduced, "differential": self.differential,
@@ -221,6 +226,14 @@ def _row_of(work: tuple[Defect, str, int, int, int, int]) -> MutantRow:
         bmc_column(mutant, bounds, bmc_depth, row)
     row.seconds = time.perf_counter() - t0
     return row
+
+
+def mutants_json(rows: list[MutantRow], bounds_name: str, *, complete: bool = True
+                 ) -> dict[str, Any]:
+    """The ``mutants --json`` report (schema ``mutants.schema.json``)."""
+    return {**header("mutants", None, bounds_name, NAMED_BOUNDS[bounds_name]),
+            "complete": complete, "mutants": [r.as_dict() for r in rows],
+            "not_expressible": NOT_EXPRESSIBLE, "score": score_line(rows)}
 
 
 def score_line(rows: list[MutantRow]) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 import z3
 
-from luoverify.checks.exits import tool_version
+from luoverify.checks.header import header
 from luoverify.model import state as st
 from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action
@@ -711,9 +711,7 @@ class ProveReport:
                                       "calls": [str(a) for a, _r, _s in tr.steps[1:]]}
                                   for p, tr in sorted(self.bmc.found.items())}}
         return {
-            "tool": {"name": "luo-verify", "version": tool_version()},
-            "design": self.design.name,
-            "bounds": {"name": self.bounds_name, **self.bounds.as_dict()},
+            **header("prove", self.design, self.bounds_name, self.bounds),
             "verdict": self.verdict,
             "states": None, "transitions": None,
             "depth": self.bmc.depth if self.bmc is not None else 0,

@@ -46,6 +46,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
+from luoverify.checks.header import header
 from luoverify.checks.itf import changes
 from luoverify.model import errno as E
 from luoverify.model.bounds import DEFAULT_BOUNDS, NAMED_BOUNDS, Bounds
@@ -486,6 +487,9 @@ class Divergence:
 class ReplayResult:
     design: str
     bounds_name: str
+    #: the design object and the trace's bounds, for the JSON header (checks/header.py)
+    design_obj: Design | None = None
+    bounds: Bounds | None = None
     steps: list[tuple[str, int]] = field(default_factory=list)  # (action, ret) replayed
     violation: Violation | None = None
     divergence: Divergence | None = None
@@ -503,9 +507,13 @@ class ReplayResult:
                 "diverged": EXIT_DIVERGED}[self.status]
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"design": self.design, "bounds": self.bounds_name,
-                               "status": self.status, "steps": len(self.steps),
-                               "notes": self.notes}
+        out: dict[str, Any] = header("replay", self.design_obj, self.bounds_name,
+                                     self.bounds)
+        out.setdefault("design", self.design)
+        out.setdefault("bounds", {"name": self.bounds_name})
+        out.update({"status": self.status, "steps": len(self.steps),
+                    "calls": [{"action": a, "ret": E.ret_name(r)} for a, r in self.steps],
+                    "notes": self.notes})
         if self.violation is not None:
             v = self.violation
             out["violation"] = {"property": v.prop, "message": v.message, "step": v.step,
@@ -581,7 +589,7 @@ def replay(trace: Trace, design: Design, *, compare_vars: bool = True,
     bounds = trace.bounds
     model = model_for(design, bounds, symmetry=False)
     driver = reference_for(design, bounds)
-    result = ReplayResult(design.name, trace.bounds_name)
+    result = ReplayResult(design.name, trace.bounds_name, design, bounds)
     state = model.init_states()[0]
     abstract = driver.abstract()
     if abstract != state:

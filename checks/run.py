@@ -15,9 +15,9 @@ from luoverify.checks.exits import (
     EXIT_INCONCLUSIVE,
     EXIT_INTERRUPTED,
     EXIT_PASS,
-    tool_version,
 )
 from luoverify.checks.explore import Counterexample, ExploreOptions, ExploreResult, explore
+from luoverify.checks.header import header
 from luoverify.checks.replay import Divergence, ReplayResult, Violation, parse_trace, replay
 from luoverify.model import errno as E
 from luoverify.model.bounds import Bounds
@@ -134,6 +134,7 @@ class CheckReport:
                 entry["length"] = cex.length
                 entry["message"] = cex.message
                 entry["defects"] = self.defects.get(p.name, [])
+                entry["steps"] = itf.script_steps(self.model, cex.steps)
                 if p.name in self.trace_paths:
                     entry["trace"] = self.trace_paths[p.name]
                 entry["also"] = [{"defects": ids, "length": c.length, "message": c.message,
@@ -143,10 +144,7 @@ class CheckReport:
                 entry.update(self._replay_json(p.name))
             props[p.name] = entry
         out: dict[str, Any] = {
-            "tool": {"name": "luo-verify", "version": tool_version()},
-            "design": self.design.name,
-            "design_flags": self.design.flags(),
-            "bounds": {"name": self.bounds_name, **self.bounds.as_dict()},
+            **header("check", self.design, self.bounds_name, self.bounds),
             "symmetry": self.symmetry,
             "verdict": self.verdict,
             "complete": r.complete,

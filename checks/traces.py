@@ -27,6 +27,7 @@ from typing import Any
 
 from luoverify.checks import itf
 from luoverify.checks.explore import ExploreOptions, ExploreResult, Step, explore, trace_to
+from luoverify.checks.header import header
 from luoverify.checks.replay import parse_trace, replay
 from luoverify.model import errno as E
 from luoverify.model import state as st
@@ -71,7 +72,7 @@ class SuiteTrace:
 
 @dataclass
 class Suite:
-    design: str
+    design: Design
     bounds_name: str
     bounds: Bounds
     coverable: list[str]
@@ -89,8 +90,7 @@ class Suite:
 
     def manifest(self) -> dict[str, Any]:
         return {
-            "design": self.design,
-            "bounds": {"name": self.bounds_name, **self.bounds.as_dict()},
+            **header("traces", self.design, self.bounds_name, self.bounds),
             "class": "(action kind @ session side, return value, stage before the call)",
             "coverable": len(self.coverable),
             "covered": len(set(self.covered) & set(self.coverable)),
@@ -101,7 +101,7 @@ class Suite:
     def to_text(self) -> str:
         n_cov = len(set(self.covered) & set(self.coverable))
         pct = 100.0 * n_cov / len(self.coverable) if self.coverable else 100.0
-        lines = [f"luo-verify traces: design {self.design}, bounds {self.bounds_name}: "
+        lines = [f"luo-verify traces: design {self.design.name}, bounds {self.bounds_name}: "
                  f"{self.states} states explored",
                  f"  {len(self.traces)} traces, {sum(t.length for t in self.traces)} calls; "
                  f"transition classes covered {n_cov} / {len(self.coverable)} coverable "
@@ -169,7 +169,7 @@ def build_suite(design: Design, bounds: Bounds, out: Path, *, bounds_name: str =
     coverable = sorted(witness)
     covered: set[Class] = set()
     out.mkdir(parents=True, exist_ok=True)
-    suite = Suite(design.name, bounds_name, bounds, [class_name(c) for c in coverable], [],
+    suite = Suite(design, bounds_name, bounds, [class_name(c) for c in coverable], [],
                   states=result.states)
     order = sorted(coverable, key=lambda c: (-witness[c][0], c))
     for c in order:

@@ -182,4 +182,5 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert f"luo-verify {version('luo-verify')}" in capsys.readouterr().out
     code, out, _ = run(capsys, "check", "--bounds", "tiny", "--json")
     assert code == 0 and json.loads(out)["tool"] == {"name": "luo-verify",
-                                                     "version": version("luo-verify")}
+                                                     "version": version("luo-verify"),
+                                                     "z3": version("z3-solver")}
