@@ -13,7 +13,7 @@ One ``<testsuite>`` per run, with the tool, design and bounds as ``<properties>`
 * ``diff``: per difference and per verdict change (failures), or one passing case when
   the designs behave the same.
 
-Written with junitparser; the file is valid against ``junit.xsd`` (tests/test_junit.py).
+Written with junitparser; the file is valid against ``junit.xsd`` (tests/test_reports.py).
 The same run writes the same bytes, except the ``time`` attributes (timing).
 """
 
