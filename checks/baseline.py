@@ -32,6 +32,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from luoverify.checks.replay import TraceError, read_trace_bytes
+
 #: the schema file of each kind of report a baseline can be
 SCHEMAS = {"check": "report.schema.json", "mutants": "mutants.schema.json"}
 
@@ -60,13 +62,18 @@ def load(path: Path, kind: str) -> dict[str, Any]:
     """Read a ``kind`` report (``check`` or ``mutants``) written by ``--json``."""
     import jsonschema  # type: ignore[import-untyped, unused-ignore]
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise BaselineError(f"--baseline: cannot read {path}: {why}") from None
+    try:  # a regular file of at most 16 MiB: never a device, a FIFO or a directory
+        data = read_trace_bytes(path, what="luo-verify report")
+        text = data.decode("utf-8")
+    except TraceError as exc:
+        raise BaselineError(f"--baseline: {exc}") from None
+    except UnicodeDecodeError:
+        raise BaselineError(f"--baseline: cannot read {path}: not UTF-8 text") from None
     try:
         doc = json.loads(text)
+    except RecursionError:
+        raise BaselineError(f"--baseline: {path} is not a luo-verify report: its JSON is "
+                            "nested too deeply to read") from None
     except ValueError as exc:
         raise BaselineError(f"--baseline: {path} is not JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("report") != kind:
@@ -97,6 +104,12 @@ def incompatible(baseline: dict[str, Any], current: dict[str, Any]) -> str | Non
         return (f"--baseline: the baseline is of design family {baseline['design_base']} "
                 f"(design {baseline['design']}), this run of {current['design_base']} "
                 f"(design {current['design']})")
+    if current["report"] == "check":
+        for key, flag in (("stop_at_violations", "--continue"), ("symmetry", "--no-symmetry")):
+            if key in current and baseline.get(key) != current[key]:
+                return (f"--baseline: the baseline was searched with {key}="
+                        f"{baseline.get(key)}, this run with {key}={current[key]} (the "
+                        f"{flag} option): the two searches do not reach the same states")
     a, b = _bounds(baseline), _bounds(current)
     if a != b:
         differ = ", ".join(f"{k} {a.get(k)} vs {b.get(k)}" for k in sorted(set(a) | set(b))

@@ -76,18 +76,31 @@ def _parser() -> argparse.ArgumentParser:
         prog="luo-verify",
         description="Model checking of Linux LUO / KHO page ownership across "
                     "preserve, close, freeze, kexec and finish.",
-        epilog="exit codes: " + "; ".join(f"{code} {what}" for code, what in MEANINGS.items()),
+        epilog="exit codes: " + "; ".join(f"{code} {what}" for code, what in MEANINGS.items())
+        + ". With --baseline: 1 a regression against the baseline, 0 none; 2 also a "
+          "baseline that cannot be compared (another design family, bounds or search).",
     )
-    from importlib.metadata import version
-
-    parser.add_argument("--version", action="version",
-                        version=f"luo-verify {tool_version()} (z3-solver "
-                                f"{version('z3-solver')}, python {sys.version.split()[0]})")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print the versions of luo-verify, z3-solver and Python")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for add in (_check_parser, _prove_parser, _replay_parser, _traces_parser,
                 _mutants_parser, _diff_parser, _steps_parser):
         add(sub)
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: unlike argparse's own, a failed write is not swallowed (it raises
+    OSError, which :func:`main` turns into exit 74)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"luo-verify {tool_version()} (z3-solver {version('z3-solver')}, "
+                         f"python {sys.version.split()[0]})\n")
+        sys.stdout.flush()
+        parser.exit()
 
 
 def _add_bounds(parser: argparse.ArgumentParser, helptext: str | None = None) -> None:
@@ -114,14 +127,21 @@ def _add_bound_overrides(parser: argparse.ArgumentParser) -> None:
             raise TypeError(f"no command-line option for bound {f.name}: {hint!r}")
 
 
+def _path(text: str) -> Path:
+    """An argument that names a file: not empty (``Path("")`` would be the folder ``.``)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path")
+    return Path(text)
+
+
 def _add_junit(parser: argparse.ArgumentParser, cases: str) -> None:
-    parser.add_argument("--junit", type=Path, metavar="FILE",
+    parser.add_argument("--junit", type=_path, metavar="FILE",
                         help=f"also write the result as JUnit XML to FILE: {cases} (exit "
                              "74 when FILE cannot be written)")
 
 
 def _add_baseline(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("--baseline", type=Path, metavar="REPORT.json",
+    parser.add_argument("--baseline", type=_path, metavar="REPORT.json",
                         help=f"compare with an earlier report ({what}): exit 1 only on a "
                              "regression, 0 otherwise; each regression and improvement is "
                              "one line on stderr")
@@ -141,6 +161,32 @@ def _junit_error(path: Path | None) -> str | None:
         return f"--junit: cannot write {path}: {exc.strerror}"
     if not existed:
         path.unlink()
+    return None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist (yet)
+        return a.resolve() == b.resolve()
+
+
+def _junit_clash(args: argparse.Namespace) -> str | None:
+    """--junit FILE naming the --baseline file or standard output (where the report goes):
+    the error line (exit 2), or None."""
+    path: Path | None = getattr(args, "junit", None)
+    if path is None:
+        return None
+    base: Path | None = getattr(args, "baseline", None)
+    if base is not None and _same_file(path, base):
+        return f"--junit {path} is the --baseline file: it would be overwritten"
+    try:
+        out, target = os.fstat(sys.stdout.fileno()), os.stat(path)
+    except (OSError, ValueError, AttributeError):  # no such file yet, or no real stdout
+        return None
+    if (out.st_dev, out.st_ino) == (target.st_dev, target.st_ino):
+        return (f"--junit {path} is standard output, where the report goes: "
+                "give the JUnit file a path of its own")
     return None
 
 
@@ -376,10 +422,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     The exit codes are those of the module docstring. A usage error found by the parser
     prints the usage and exits with status 2 (``SystemExit``), as ``--help`` exits with 0.
     """
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except OSError as err:  # --version could not print
+        return _output_error(f"cannot write to standard output: {err.strerror or err}")
     run: _Command = args.func
     if sys.stdout is None:  # started with stdout closed: the report would vanish
         return _output_error("standard output is closed")
+    if (clash := _junit_clash(args)) is not None:
+        return _fail(clash)
     try:
         code = run(args)
         sys.stdout.flush()  # a failed write is reported here, not at interpreter exit
@@ -478,8 +529,11 @@ def _check(args: argparse.Namespace) -> int:
     if (bad := _junit_error(args.junit)) is not None:
         return _output_error(bad)
     try:
-        base_doc = _load_baseline(args.baseline,
-                                  header("check", design, bounds_name, bounds))
+        base_doc = _load_baseline(args.baseline, {
+            **header("check", design, bounds_name, bounds),
+            # as run_check decides: --continue explores without symmetry
+            "symmetry": not args.no_symmetry and not args.go_on,
+            "stop_at_violations": not args.go_on})
     except baseline.BaselineError as exc:
         return _fail(str(exc))
     if args.graph is not None:

@@ -53,9 +53,10 @@ class Case:
     seconds: float | None = None
 
 
-def document(suite_name: str, properties: Mapping[str, str], cases: Sequence[Case]
-             ) -> JUnitXml:
-    """A ``<testsuites>`` document with one suite of ``cases``."""
+def document(suite_name: str, properties: Mapping[str, str], cases: Sequence[Case],
+             seconds: float | None = None) -> JUnitXml:
+    """A ``<testsuites>`` document with one suite of ``cases``; ``seconds``: the whole
+    run's time, for the suite and the document (default: the sum of the cases' times)."""
     suite = TestSuite(suite_name)
     for key, value in properties.items():  # before the cases, as junit.xsd requires
         suite.add_property(key, value)
@@ -76,6 +77,8 @@ def document(suite_name: str, properties: Mapping[str, str], cases: Sequence[Cas
     xml = JUnitXml("luo-verify")
     xml.add_testsuite(suite)
     xml.update_statistics()  # type: ignore[no-untyped-call, unused-ignore]
+    if seconds is not None:
+        suite.time = xml.time = round(seconds, 3)
     return xml
 
 
@@ -145,7 +148,7 @@ def check_junit(report: CheckReport) -> JUnitXml:
                       f"{len(gaps)} coverage gaps" if gaps else "", "coverage gap",
                       "\n".join(gaps)))
     return document(f"luo-verify check {report.design.name}",
-                    _properties(report.to_json(timings=False)), cases)
+                    _properties(report.to_json(timings=False)), cases, r.seconds)
 
 
 def _bmc_script(report: ProveReport, trace: BmcTrace) -> str:
@@ -192,7 +195,7 @@ def prove_junit(report: ProveReport) -> JUnitXml:
             else:
                 cases.append(Case(name, cls))
     return document(f"luo-verify prove {report.design.name}",
-                    _properties(report.to_json(timings=False)), cases)
+                    _properties(report.to_json(timings=False)), cases, report.seconds)
 
 
 def mutants_junit(rows: Sequence[MutantRow], header: Mapping[str, Any]) -> JUnitXml:

@@ -127,10 +127,11 @@ def _file_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_trace_bytes(path: Path) -> bytes:
+def read_trace_bytes(path: Path, what: str = "trace file") -> bytes:
     """The bytes of trace file ``path``: a regular file (checked with ``stat`` before it is
     opened, so a FIFO never blocks and a device is never read) of at most
-    :data:`MAX_TRACE_BYTES` bytes (at most that many plus one are read)."""
+    :data:`MAX_TRACE_BYTES` bytes (at most that many plus one are read). ``what`` names
+    the file in the messages (``--baseline`` reads its report with this too)."""
     limit = MAX_TRACE_BYTES
     try:
         info = os.stat(path)
@@ -138,22 +139,22 @@ def read_trace_bytes(path: Path) -> bytes:
         raise TraceError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}"
                          ) from None
     if not stat.S_ISREG(info.st_mode):
-        raise TraceError(f"{path} is {_file_kind(info.st_mode)}, not a trace file "
+        raise TraceError(f"{path} is {_file_kind(info.st_mode)}, not a {what} "
                          "(a regular file)")
     if info.st_size > limit:
-        raise TraceError(f"{path} is larger than {_mib(limit)}, the most a trace file may "
+        raise TraceError(f"{path} is larger than {_mib(limit)}, the most a {what} may "
                          f"have ({info.st_size} bytes)")
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
         with os.fdopen(fd, "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # replaced since the stat
-                raise TraceError(f"{path} is not a trace file (a regular file)")
+                raise TraceError(f"{path} is not a {what} (a regular file)")
             data = f.read(limit + 1)
     except OSError as exc:
         raise TraceError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > limit:
-        raise TraceError(f"{path} is larger than {_mib(limit)}, the most a trace file may "
+        raise TraceError(f"{path} is larger than {_mib(limit)}, the most a {what} may "
                          "have")
     return data
 

@@ -85,6 +85,8 @@ class CheckReport:
             out.extend(i for i in ids if i not in out)
         return sorted(out)
     symmetry: bool = True
+    #: False with --continue: states reached by a violation are expanded too
+    stop_at_violations: bool = True
     #: with --replay: counterexample name (``prop`` or ``prop#length`` for extras) ->
     #: its replay on the reference implementation
     replays: dict[str, ReplayResult] = field(default_factory=dict)
@@ -146,6 +148,7 @@ class CheckReport:
         out: dict[str, Any] = {
             **header("check", self.design, self.bounds_name, self.bounds),
             "symmetry": self.symmetry,
+            "stop_at_violations": self.stop_at_violations,
             "verdict": self.verdict,
             "complete": r.complete,
             "states": r.states,
@@ -356,7 +359,8 @@ def run_check(
         not_applicable=not_applicable, prune_violations=prune, classify=classify,
         partial_on_sigint=True))
     report = CheckReport(design, bounds_name, bounds, result, model, properties,
-                         coverage_report(model, result, base), symmetry=symmetry)
+                         coverage_report(model, result, base), symmetry=symmetry,
+                         stop_at_violations=prune)
 
     def write(cex: Counterexample[State], ids: list[str], suffix: str) -> str | None:
         if trace_dir is None:

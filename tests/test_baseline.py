@@ -159,14 +159,18 @@ def test_bad_baselines_are_one_line_exit_2(capsys: pytest.CaptureFixture[str],
     _path, doc = report(capsys, tmp_path, "main.json")
     del doc["coverage"]
     (tmp_path / "broken.json").write_text(json.dumps(doc))
+    (tmp_path / "deep.json").write_text("[" * 200_000 + "]" * 200_000)
+    (tmp_path / "folder.json").mkdir()
     cases = {"missing.json": "cannot read", "text.json": "is not JSON",
+             "deep.json": "nested too deeply", "folder.json": "is a directory",
+             "/dev/zero": "is a character device",
              "mutants.json": "is a luo-verify mutants report; expected the --json report of "
                              "luo-verify check",
              "old.json": "no luo-verify report",
              "broken.json": "is not a valid luo-verify check report"}
     for name, expect in cases.items():
         code, out, err = run(capsys, "check", "--bounds", "tiny", "--baseline",
-                             str(tmp_path / name))
+                             str(tmp_path / name))  # an absolute name stays as it is
         assert code == 2 and not out, name
         assert err.count("\n") == 1 and expect in err and "Traceback" not in err, err
 
@@ -195,3 +199,19 @@ def test_mutants_baseline(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     code, _, err = run(capsys, "mutants", "--bounds", "ci", "--only", "LUO-M7b",
                        "--baseline", str(path))
     assert code == 2 and "other bounds" in err
+
+
+def test_other_search_options_are_exit_2(capsys: pytest.CaptureFixture[str],
+                                         tmp_path: Path) -> None:
+    """Verifies a baseline searched with --continue or --no-symmetry is not compared with
+    a run without them (their violations and defects differ on an unchanged design):
+    exit 2, one line naming the option."""
+    plain, _doc = report(capsys, tmp_path, "plain.json", "--design", "v6.19")
+    go_on, _doc = report(capsys, tmp_path, "continue.json", "--design", "v6.19",
+                         "--continue")
+    for base, args, option in ((go_on, [], "--continue"), (plain, ["--continue"], "--continue"),
+                               (plain, ["--no-symmetry"], "--no-symmetry")):
+        code, out, err = run(capsys, "check", "--bounds", "tiny", "--design", "v6.19",
+                             *args, "--baseline", str(base))
+        assert code == 2 and not out, err
+        assert err.count("\n") == 1 and option in err, err

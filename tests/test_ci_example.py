@@ -44,7 +44,9 @@ def run_step(name: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[st
     workflow's env overridden by ``env``, and this interpreter's luo-verify on PATH."""
     full = {**os.environ, **workflow()["env"], **env}
     full["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{full.get('PATH', '')}"
-    return subprocess.run(["bash", "-e", "-c", step(name)["run"]], cwd=cwd, env=full,
+    where = cwd / step(name).get("working-directory", ".")
+    where.mkdir(exist_ok=True)
+    return subprocess.run(["bash", "-e", "-c", step(name)["run"]], cwd=where, env=full,
                           capture_output=True, text=True, check=False)
 
 
@@ -108,13 +110,19 @@ def test_workflow_fails_a_pull_request_that_breaks_a_property(tmp_path: Path,
     """Verifies the check step fails (exit 1, one line per regression) when the pull
     request's design breaks a property main's does not; and that the baseline step
     accepts a main branch that violates properties itself (exit 1 is a report)."""
+    # the design is a file at one path in both checkouts: main's is its base profile,
+    # the pull request's is the variant (the baseline step must read main's)
+    (tmp_path / "main").mkdir()
+    (tmp_path / "main" / "variant.py").write_text(
+        "from luoverify.model.design import PROFILES\n"
+        f"DESIGN = PROFILES[{main_design!r}]\n")
+    (tmp_path / "variant.py").write_text(VARIANT)
     base = run_step("Baseline report of main", tmp_path, LUO_BOUNDS="tiny",
-                    LUO_DESIGN=main_design)
+                    LUO_DESIGN="variant.py")
     assert base.returncode == 0, base.stderr
     if main_design != "upstream":
         assert json.loads((tmp_path / "baseline.json").read_text())["verdict"] == "fail"
         return
-    (tmp_path / "variant.py").write_text(VARIANT)
     check = run_step("Check the pull request against main", tmp_path, LUO_BOUNDS="tiny",
                      LUO_DESIGN="variant.py")
     assert check.returncode == 1

@@ -247,3 +247,46 @@ def test_unwritable_junit_is_exit_74(capsys: pytest.CaptureFixture[str], tmp_pat
         code, out, err = run(capsys, *command, "--junit", str(bad))
         assert code == 74 and not out
         assert err.count("\n") == 1 and "--junit" in err and "Traceback" not in err
+
+
+def test_junit_clashes_are_input_errors(capsys: pytest.CaptureFixture[str],
+                                        tmp_path: Path) -> None:
+    """Verifies --junit naming the --baseline file or an empty path is exit 2 with one
+    line, before the run, and the baseline is left as it was."""
+    code, out, _ = run(capsys, "check", "--bounds", "tiny", "--json")
+    base = tmp_path / "main.json"
+    base.write_text(out)
+    code, out, err = run(capsys, "check", "--bounds", "tiny", "--baseline", str(base),
+                         "--junit", str(tmp_path / "." / "main.json"))
+    assert code == 2 and not out and "is the --baseline file" in err
+    assert err.count("\n") == 1
+    assert json.loads(base.read_text())["report"] == "check"
+    with pytest.raises(SystemExit) as exc:
+        main(["check", "--bounds", "tiny", "--junit", ""])
+    assert exc.value.code == 2 and "an empty path" in capsys.readouterr().err
+
+
+def test_junit_to_stdout_and_version_to_a_full_disk(tmp_path: Path) -> None:
+    """Verifies --junit /dev/stdout beside the report is exit 2 (the report would be XML
+    and JSON mixed), and --version onto a full device is exit 74, as every report."""
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).parent / "luo-verify")
+    res = subprocess.run([exe, "check", "--bounds", "tiny", "--json", "--junit",
+                          "/dev/stdout"], capture_output=True, text=True, check=False)
+    assert res.returncode == 2 and not res.stdout and "standard output" in res.stderr
+    if Path("/dev/full").exists():
+        with open("/dev/full", "w") as full:
+            res = subprocess.run([exe, "--version"], stdout=full, stderr=subprocess.PIPE,
+                                 text=True, check=False)
+        assert res.returncode == 74 and "standard output" in res.stderr
+
+
+def test_junit_times_the_search(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Verifies the check's JUnit suite carries the search's time (timing, not zero)."""
+    path = tmp_path / "j.xml"
+    code, _out, _err = run(capsys, "check", "--bounds", "tiny", "--junit", str(path))
+    assert code == 0
+    suite = next(iter(JUnitXml.fromfile(str(path))))
+    assert suite.time > 0
