@@ -1,32 +1,33 @@
 """Prototype for issue #15, design option 2: scalar C generated from the one encoding.
 
-Not an engine: a measurement of what the per-state cost of this design would be.
+Not an engine yet: no symmetry, no properties, no coverage, no counterexamples.
 
 It builds the bounded transition relation of every action instance of ``upstream`` as
 Z3 terms over one state's variables (``model/symbolic.py``, ``Finite`` universe, the
 reading BMC uses), emits each instance's guard and successor as straight-line C (one
 statement per DAG node, the guard first so a disabled instance costs only its guard),
-compiles it with gcc and runs a breadth-first search in C over *slot states* (one byte
-per field element). After each step the successor is normalised: creation numbers are
-replaced by their ranks and sessions and files are moved to slots in creation order.
-There is no symmetry reduction, and fields the explicit state does not carry (a file's
-memfd slot when it has none, a dead snapshot's block, ...) are not cleared, so the
-counts are *not* the explicit model's (``tiny``: 5,340 raw states against 1,720 for
-``luo-verify check --bounds tiny --no-symmetry``).
+compiles it with gcc and runs a breadth-first search in C. The frontier holds *slot
+states* (one byte per field element), normalised after each step (creation numbers to
+ranks, sessions and files to slots in creation order); the visited set holds *keys*: the
+explicit state laid out as ``symbolic.decode`` reads it, so the counts are the explicit
+model's without symmetry. ``tests/test_proto_cgen.py`` holds it to the generic explorer
+(``check --no-symmetry``) at ``tiny``: same states, same transitions.
 
 Usage: ``python -m bench.proto_cgen tiny|ci [CAPACITY]`` (CAPACITY: the most states
 stored; the search stops with "over capacity" beyond it). Needs gcc.
 
-Measured 2026-11-30 on the 2-core machine, CPU time of the search alone (another job ran
-on the other core): ``tiny`` 87 instances, 197-byte slot state, 5,340 raw states in
-0.03 CPU-s (~170 k states/CPU-s, ~15 transitions per state); ``ci`` 181 instances,
-486-byte slot state, more than 8 M raw states (over capacity) after 89 CPU-s
-(~90 k states/CPU-s), 7 s to build the Z3 terms and 20 CPU-s for gcc -O1. The generic
-explorer runs out of 24 GiB on ``ci --no-symmetry``. What the next step needs: the
-explicit state's exact normal form as the stored key (so counts match ``--no-symmetry``),
-then the explicit model's canonical form (``model/state.py: canonical_map``) in C so that
-``ci`` is the 58,370 states it is today; ≤ 100 bytes per stored key needs a packed key,
-not the slot state.
+Measured 2026-11-30 on the 2-core machine (CPU time of the search alone, ``/usr/bin/time``
+for the whole): ``tiny`` 1,720 states, 22,311 transitions (as the generic explorer), keys
+of at most 53 B. ``ci`` without symmetry, never counted before (the generic explorer runs
+out of 24 GiB): **11,563,416 states, 282,587,358 transitions**, keys of at most 108 B, in
+350 CPU-s of search (33 k states/CPU-s, 0.8 M transitions/CPU-s), 5.75 GB peak RSS, plus
+7.5 CPU-s to build the Z3 terms and 23 CPU-s of gcc -O1 (181 instances, 486-byte slot
+state). What the engine still needs: the explicit model's canonical form
+(``model/state.py: canonical_map``) on the key, so ``ci`` is the 58,370 states it is with
+symmetry; a packed key (fixed KW = 351 B at ``ci`` is hashed and compared today; the
+longest key is 108 B); the properties' Z3 forms (``specs/zforms.py``) emitted the same way;
+coverage by (instance, return value); the edges ``recoverable`` needs; counterexamples
+from parent pointers re-run through ``LuoModel.next_state``; two processes.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -140,38 +142,162 @@ static void normalise(signed char *s) {
 """
 
 _SEARCH = r"""
-static uint64_t hash(const signed char *p) {
+static uint64_t hash(const signed char *p, int w) {
   uint64_t h = 1469598103934665603ULL;
-  for (int i = 0; i < W; i++) { h ^= (unsigned char)p[i]; h *= 1099511628211ULL; }
+  for (int i = 0; i < w; i++) { h ^= (unsigned char)p[i]; h *= 1099511628211ULL; }
   return h;
 }
-/* breadth-first search; returns the number of states, or -1 over capacity */
-long bfs(const signed char *init, long cap, long *transitions) {
-  signed char *store = malloc((size_t)cap * W);
+/* breadth-first search; the visited set holds keys (the explicit state), the frontier
+   slot states. Returns the number of states, or -1 over capacity. */
+long bfs(const signed char *init, long cap, long *transitions, long *key_bytes) {
+  signed char *keys = malloc((size_t)cap * KW);
+  signed char *cur = malloc((size_t)cap * W), *next = malloc((size_t)cap * W);
   long hcap = 1; while (hcap < cap * 2) hcap <<= 1;
   long *ht = malloc(hcap * sizeof(long)); memset(ht, -1, hcap * sizeof(long));
-  memcpy(store, init, W); ht[hash(init) & (hcap - 1)] = 0;
-  long n = 1, head = 0, tr = 0; signed char out[W];
-  while (head < n) {
-    const signed char *s = store + (size_t)head++ * W;
-    for (int i = 0; i < NI; i++) {
-      if (!T[i](s, out)) continue;
-      tr++; normalise(out);
-      uint64_t h = hash(out) & (hcap - 1);
-      for (;;) {
-        long j = ht[h];
-        if (j < 0) {
-          if (n >= cap) { free(store); free(ht); return -1; }
-          memcpy(store + (size_t)n * W, out, W); ht[h] = n++; break;
+  int longest = key(init, keys); ht[hash(keys, KW) & (hcap - 1)] = 0;
+  memcpy(cur, init, W);
+  long n = 1, ncur = 1, tr = 0; signed char out[W], k[KW];
+  while (ncur > 0) {
+    long nnext = 0;
+    for (long c = 0; c < ncur; c++) {
+      const signed char *s = cur + (size_t)c * W;
+      for (int i = 0; i < NI; i++) {
+        if (!T[i](s, out)) continue;
+        tr++; normalise(out);
+        int len = key(out, k); if (len > longest) longest = len;
+        uint64_t h = hash(k, KW) & (hcap - 1);
+        for (;;) {
+          long j = ht[h];
+          if (j < 0) {
+            if (n >= cap) { *transitions = tr; return -1; }
+            memcpy(keys + (size_t)n * KW, k, KW); ht[h] = n++;
+            memcpy(next + (size_t)nnext++ * W, out, W); break;
+          }
+          if (!memcmp(keys + (size_t)j * KW, k, KW)) break;
+          h = (h + 1) & (hcap - 1);
         }
-        if (!memcmp(store + (size_t)j * W, out, W)) break;
-        h = (h + 1) & (hcap - 1);
       }
     }
+    signed char *t = cur; cur = next; next = t; ncur = nnext;
   }
-  free(store); free(ht); *transitions = tr; return n;
+  free(keys); free(cur); free(next); free(ht);
+  *transitions = tr; *key_bytes = longest; return n;
 }
 """
+
+
+def _key_function(pre: sy.S, index: dict[str, int], sizes: dict[str, int]) -> str:
+    """C ``key(s, k)``: the explicit state of slot state ``s``, laid out as
+    ``symbolic.decode`` reads it (outgoing then incoming sessions, each list in creation
+    order; a session's live files, then its snapshot entries, in creation order; a file's
+    ``expect`` as its known values in page order). Self-delimiting (counts before lists),
+    zero-padded to KW bytes; returns the length used."""
+    P, M, NS_, NF_ = sizes["P"], sizes["M"], sizes["S"], sizes["F"]
+
+    def at(field: str, *i: int) -> str:
+        v: Any = pre[field]
+        for j in i:
+            v = v[j]
+        return f"s[{index[str(v)]}]"
+
+    def arr(field: str, dom: str) -> str:
+        return "{" + ",".join(at(field, x).removeprefix("s[").removesuffix("]")
+                              for x in range(sizes[dom])) + "}"
+
+    lines = ["static int key(const signed char *s, signed char *k) {", "  int n = 0;"]
+    lines += [f"  k[n++] = {at(x)};" for x in ("kexecs", "phase", "faults")]
+    for pg in range(P):
+        lines += [f"  k[n++] = {at(f, pg)};" for f in ("owner", "kho_tracked", "stamped",
+                                                       "content")]
+    for m in range(M):
+        lines.append(f"  k[n++] = {at('memfd_alive', m)};")
+        lines.append(f"  if ({at('memfd_alive', m)}) {{ k[n++] = {at('memfd_user_fd', m)};")
+        lines += [f"    k[n++] = {at('memfd_folio', m, pg)};" for pg in range(P)]
+        lines.append("  }")
+    # per-slot index tables for the loops below
+    tables = []
+    for field, dom in (("session_exists", "S"), ("session_status", "S"),
+                       ("session_seq", "S"), ("session_has_block", "S"),
+                       ("session_block", "S"), ("session_frozen", "S"),
+                       ("session_vetoed", "S"), ("session_snapshot", "S"),
+                       ("snapshot_has_block", "S"), ("snapshot_block", "S"),
+                       ("file_live", "F"), ("file_in_snapshot", "F"), ("file_session", "F"),
+                       ("file_seq", "F"), ("file_state", "F"), ("file_has_memfd", "F"),
+                       ("file_memfd", "F"), ("file_has_ser", "F"), ("file_ser", "F"),
+                       ("file_handle", "F"), ("file_tried", "F"),
+                       ("snapshot_has_ser", "F"), ("snapshot_ser", "F"),
+                       ("snapshot_handle", "F")):
+        tables.append(f"static const int K_{field}[] = {arr(field, dom)};")
+    for field in ("file_folio", "file_expect_known", "file_expect", "snapshot_folio"):
+        rows = ",".join("{" + ",".join(at(field, f, pg)[2:-1] for pg in range(P)) + "}"
+                        for f in range(NF_))
+        tables.append(f"static const int K_{field}[{NF_}][{P}] = {{{rows}}};")
+    out_statuses = " || ".join(f"st == {v}" for v in sy.OUT_STATUSES)
+    lines.append(f"""  int order[{NS_}], no = 0;
+  for (int pass = 0; pass < 2; pass++) {{
+    no = 0;
+    for (int x = 0; x < {NS_}; x++) {{
+      if (!s[K_session_exists[x]]) continue;
+      int st = s[K_session_status[x]], out = ({out_statuses});
+      if (out != (pass == 0)) continue;
+      int j = no++;
+      while (j > 0 && s[K_session_seq[order[j-1]]] > s[K_session_seq[x]]) {{
+        order[j] = order[j-1]; j--; }}
+      order[j] = x;
+    }}
+    k[n++] = (signed char)no;
+    for (int i = 0; i < no; i++) {{
+      int x = order[i];
+      k[n++] = s[K_session_status[x]];
+      k[n++] = s[K_session_has_block[x]] ? s[K_session_block[x]] : -1;
+      k[n++] = s[K_session_frozen[x]]; k[n++] = s[K_session_vetoed[x]];
+      for (int which = 0; which < 2; which++) {{
+        if (which == 1) {{
+          k[n++] = s[K_session_snapshot[x]];
+          if (!s[K_session_snapshot[x]]) break;
+          k[n++] = s[K_snapshot_has_block[x]] ? s[K_snapshot_block[x]] : -1;
+        }}
+        int fs[{NF_}], nf = 0;
+        for (int f = 0; f < {NF_}; f++) {{
+          if (!(which ? s[K_file_in_snapshot[f]] : s[K_file_live[f]])) continue;
+          if (s[K_file_session[f]] != x) continue;
+          int j = nf++;
+          while (j > 0 && s[K_file_seq[fs[j-1]]] > s[K_file_seq[f]]) {{ fs[j] = fs[j-1]; j--; }}
+          fs[j] = f;
+        }}
+        k[n++] = (signed char)nf;
+        for (int a = 0; a < nf; a++) {{
+          int f = fs[a];
+          if (which == 0) {{
+            k[n++] = s[K_file_state[f]];
+            k[n++] = s[K_file_has_memfd[f]] ? s[K_file_memfd[f]] : -1;
+            k[n++] = s[K_file_has_ser[f]] ? s[K_file_ser[f]] : -1;
+            for (int p = 0; p < {P}; p++) k[n++] = s[K_file_folio[f][p]];
+            k[n++] = s[K_file_handle[f]]; k[n++] = s[K_file_tried[f]];
+            int c = n++; k[c] = 0;
+            for (int p = 0; p < {P}; p++)
+              if (s[K_file_expect_known[f][p]]) {{ k[n++] = s[K_file_expect[f][p]]; k[c]++; }}
+          }} else {{
+            k[n++] = s[K_snapshot_has_ser[f]] ? s[K_snapshot_ser[f]] : -1;
+            for (int p = 0; p < {P}; p++) k[n++] = s[K_snapshot_folio[f][p]];
+            k[n++] = s[K_snapshot_handle[f]];
+          }}
+        }}
+      }}
+    }}
+  }}
+  memset(k + n, 0, KW - n);
+  return n;
+}}""")
+    return "\n".join(tables) + "\n" + "\n".join(lines) + "\n"
+
+
+def _key_width(sizes: dict[str, int]) -> int:
+    """The most bytes :func:`_key_function` writes: globals and pages, memfds, two list
+    counts, per session slot its fields and counts, per file slot a live and a snapshot
+    record."""
+    P, M, NS_, NF_ = sizes["P"], sizes["M"], sizes["S"], sizes["F"]
+    return 3 + 4 * P + M * (2 + P) + 2 + 9 * NS_ + NF_ * ((7 + 2 * P) + (2 + P))
 
 
 def generate(bounds_name: str) -> tuple[str, list[int], float]:
@@ -204,11 +330,12 @@ def generate(bounds_name: str) -> tuple[str, list[int], float]:
            f"#define W {len(names)}\n#define NI {len(funcs)}\n"
            f"#define NS {len(s_rows)}\n#define NF {len(f_rows)}\n"
            f"#define WS {len(s_rows[0])}\n#define WF {len(f_rows[0])}\n"
-           f"#define GSEQ {index[str(pre['seq'])]}\n"
+           f"#define GSEQ {index[str(pre['seq'])]}\n#define KW {_key_width(sizes)}\n"
            + _table("SI", s_rows) + _table("FI", f_rows)
            + _vector("SEX", col("session_exists")) + _vector("SSEQ", col("session_seq"))
            + _vector("FLV", col("file_live")) + _vector("FSN", col("file_in_snapshot"))
            + _vector("FSEQ", col("file_seq")) + _vector("FSS", col("file_session"))
+           + _key_function(pre, index, sizes)
            + "".join(funcs)
            + "typedef int (*fn)(const signed char *, signed char *);\n"
            + "static fn T[NI] = {" + ",".join(f"inst{i}" for i in range(len(funcs))) + "};\n"
@@ -216,9 +343,22 @@ def generate(bounds_name: str) -> tuple[str, list[int], float]:
     return src, init_vals, time.process_time() - t0
 
 
-def main(argv: list[str]) -> int:
-    bounds_name = argv[0] if argv else "tiny"
-    cap = int(argv[1]) if len(argv) > 1 else 2_000_000
+@dataclass(frozen=True)
+class Search:
+    """One prototype search: ``states`` is -1 when it went over ``capacity``."""
+
+    bounds: str
+    slot_bytes: int
+    states: int
+    transitions: int
+    key_bytes: int
+    build_seconds: float  # CPU: building the Z3 terms and the C source
+    gcc_seconds: float  # CPU of the compiler
+    search_seconds: float  # CPU of the search alone
+
+
+def search(bounds_name: str, capacity: int = 2_000_000) -> Search:
+    """Generate, compile and run the search at a named bound (needs gcc)."""
     src, init, build_s = generate(bounds_name)
     with tempfile.TemporaryDirectory() as tmp:
         c, so = Path(tmp) / "luo.c", Path(tmp) / "luo.so"
@@ -229,16 +369,26 @@ def main(argv: list[str]) -> int:
         lib = ctypes.CDLL(str(so))
         lib.bfs.restype = ctypes.c_long
         state = (ctypes.c_byte * len(init))(*init)
-        transitions = ctypes.c_long()
+        transitions, key_bytes = ctypes.c_long(), ctypes.c_long()
         t0 = time.process_time()
-        n = lib.bfs(state, ctypes.c_long(cap), ctypes.byref(transitions))
+        n = lib.bfs(state, ctypes.c_long(capacity), ctypes.byref(transitions),
+                    ctypes.byref(key_bytes))
         cpu = time.process_time() - t0
-    found = f"{n:,} raw states, {transitions.value:,} transitions" if n >= 0 else \
-        f"over capacity ({cap:,} states)"
-    rate = (n if n >= 0 else cap) / max(cpu, 1e-9)
-    print(f"{bounds_name}: {len(init)}-byte slot state; Z3 terms {build_s:.1f} CPU-s, "
-          f"gcc {gcc_s:.1f} CPU-s; search: {found} in {cpu:.2f} CPU-s "
-          f"({'at least ' if n < 0 else ''}{rate:,.0f} states/CPU-s)")
+    return Search(bounds_name, len(init), n, transitions.value, key_bytes.value, build_s,
+                  gcc_s, cpu)
+
+
+def main(argv: list[str]) -> int:
+    bounds_name = argv[0] if argv else "tiny"
+    cap = int(argv[1]) if len(argv) > 1 else 2_000_000
+    r = search(bounds_name, cap)
+    found = (f"{r.states:,} states, {r.transitions:,} transitions, keys of at most "
+             f"{r.key_bytes} B") if r.states >= 0 else f"over capacity ({cap:,} states)"
+    rate = (r.states if r.states >= 0 else cap) / max(r.search_seconds, 1e-9)
+    print(f"{bounds_name}: {r.slot_bytes}-byte slot state; Z3 terms {r.build_seconds:.1f} "
+          f"CPU-s, gcc {r.gcc_seconds:.1f} CPU-s; search: {found} in "
+          f"{r.search_seconds:.2f} CPU-s ({'at least ' if r.states < 0 else ''}"
+          f"{rate:,.0f} states/CPU-s)")
     return 0
 
 
