@@ -46,7 +46,7 @@ import z3
 
 from luoverify.model import symbolic as sy
 from luoverify.model.bounds import NAMED_BOUNDS
-from luoverify.model.design import PROFILES
+from luoverify.model.design import PROFILES, Design
 
 _BINARY = {z3.Z3_OP_AND: "&&", z3.Z3_OP_OR: "||", z3.Z3_OP_ADD: "+", z3.Z3_OP_MUL: "*",
            z3.Z3_OP_SUB: "-", z3.Z3_OP_EQ: "==", z3.Z3_OP_DISTINCT: "!=", z3.Z3_OP_LE: "<=",
@@ -300,11 +300,16 @@ def _key_width(sizes: dict[str, int]) -> int:
     return 3 + 4 * P + M * (2 + P) + 2 + 9 * NS_ + NF_ * ((7 + 2 * P) + (2 + P))
 
 
-def generate(bounds_name: str) -> tuple[str, list[int], float]:
+def generate(bounds_name: str, design: Design | None = None
+             ) -> tuple[str, list[int], float]:
     """C source, the initial slot state, and the CPU seconds spent building Z3 terms."""
     t0 = time.process_time()
     b = NAMED_BOUNDS[bounds_name]
-    sym = sy.SymbolicLuo(PROFILES["upstream"], b, sy.Finite(sy.slot_sizes(b)))
+    design = design or PROFILES["upstream"]
+    why = sy.unsupported(design, b)
+    if why:
+        raise ValueError(f"{design.name} at {bounds_name}: {'; '.join(why)}")
+    sym = sy.SymbolicLuo(design, b, sy.Finite(sy.slot_sizes(b)))
     pre = sym.variables("0")
     names = [str(x) for k in pre for x in sy.leaves(pre[k])]
     index = {n: i for i, n in enumerate(names)}
@@ -357,9 +362,11 @@ class Search:
     search_seconds: float  # CPU of the search alone
 
 
-def search(bounds_name: str, capacity: int = 2_000_000) -> Search:
-    """Generate, compile and run the search at a named bound (needs gcc)."""
-    src, init, build_s = generate(bounds_name)
+def search(bounds_name: str, capacity: int = 2_000_000, design: Design | None = None
+           ) -> Search:
+    """Generate, compile and run the search of ``design`` (default ``upstream``) at a
+    named bound (needs gcc). Raises ValueError for what the encoding does not cover."""
+    src, init, build_s = generate(bounds_name, design)
     with tempfile.TemporaryDirectory() as tmp:
         c, so = Path(tmp) / "luo.c", Path(tmp) / "luo.so"
         c.write_text(src)
