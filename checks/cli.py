@@ -38,7 +38,7 @@ from luoverify.checks.exits import (
     tool_version,
 )
 from luoverify.checks.header import header
-from luoverify.checks.run import run_check
+from luoverify.checks.run import run_check, search_symmetry
 from luoverify.checks.traces import SUITE_TRACE
 from luoverify.model.bounds import DEFAULT_BOUNDS, NAMED_BOUNDS, Bounds
 from luoverify.model.design import DEFAULT_DESIGN, PROFILES, STEP_CALLS, Design, DesignError
@@ -531,8 +531,7 @@ def _check(args: argparse.Namespace) -> int:
     try:
         base_doc = _load_baseline(args.baseline, {
             **header("check", design, bounds_name, bounds),
-            # as run_check decides: --continue explores without symmetry
-            "symmetry": not args.no_symmetry and not args.go_on,
+            "symmetry": search_symmetry(not args.no_symmetry, not args.go_on),
             "stop_at_violations": not args.go_on})
     except baseline.BaselineError as exc:
         return _fail(str(exc))
@@ -707,18 +706,14 @@ def _mutants(args: argparse.Namespace) -> int:
         print(f"luo-verify: internal error: BMC and the exhaustive search disagree on "
               f"{', '.join(disagree)} (a tool bug: please report it)", file=sys.stderr)
         return EXIT_INTERNAL
-    if cmp is not None:
-        if limited:
-            print(f"luo-verify mutants: BMC inconclusive for {', '.join(limited)} (Z3 "
-                  "reached its resource limit)", file=sys.stderr)
-        return _baseline_exit(EXIT_PASS, args.baseline, cmp)
-    if not all(r.caught for r in rows):
+    if cmp is None and not all(r.caught for r in rows):
         return EXIT_FAIL
     if limited:
         print(f"luo-verify mutants: BMC inconclusive for {', '.join(limited)} (Z3 reached "
               "its resource limit)", file=sys.stderr)
-        return EXIT_INCONCLUSIVE
-    return EXIT_PASS
+    if cmp is not None:  # with a baseline, only a regression fails the run
+        return _baseline_exit(EXIT_PASS, args.baseline, cmp)
+    return EXIT_INCONCLUSIVE if limited else EXIT_PASS
 
 
 def _traces(args: argparse.Namespace) -> int:

@@ -46,17 +46,14 @@ class DiffReport:
     b: str
     bounds_name: str
     #: the two designs and the bounds, for the JSON header (checks/header.py)
-    designs: tuple[Design, Design] | None = None
-    bounds: Bounds | None = None
+    designs: tuple[Design, Design]
+    bounds: Bounds
     verdicts: dict[str, tuple[str, str]] = field(default_factory=dict)
     differences: list[Difference] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        designs: list[dict[str, Any]] = (
-            [design_json(d) for d in self.designs] if self.designs is not None
-            else [{"design": self.a}, {"design": self.b}])
         return {**header("diff", None, self.bounds_name, self.bounds),
-                "designs": designs,
+                "designs": [design_json(d) for d in self.designs],
                 "verdict_changes": {k: {self.a: v[0], self.b: v[1]}
                                     for k, v in self.verdicts.items()},
                 "differences": [{"call": d.call, "answers": d.answers, "trace": d.trace}

@@ -489,8 +489,8 @@ class ReplayResult:
     design: str
     bounds_name: str
     #: the design object and the trace's bounds, for the JSON header (checks/header.py)
-    design_obj: Design | None = None
-    bounds: Bounds | None = None
+    design_obj: Design
+    bounds: Bounds
     steps: list[tuple[str, int]] = field(default_factory=list)  # (action, ret) replayed
     violation: Violation | None = None
     divergence: Divergence | None = None
@@ -510,8 +510,6 @@ class ReplayResult:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = header("replay", self.design_obj, self.bounds_name,
                                      self.bounds)
-        out.setdefault("design", self.design)
-        out.setdefault("bounds", {"name": self.bounds_name})
         out.update({"status": self.status, "steps": len(self.steps),
                     "calls": [{"action": a, "ret": E.ret_name(r)} for a, r in self.steps],
                     "notes": self.notes})

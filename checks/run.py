@@ -330,6 +330,15 @@ def coverage_report(model: LuoModel, result: ExploreResult[State],
     return CoverageReport(rows, [], impossible, [], base.design.name, changes)
 
 
+def search_symmetry(symmetry: bool, prune: bool) -> bool:
+    """Whether a check searches with symmetry reduction, given ``--no-symmetry`` (not
+    ``symmetry``) and ``--continue`` (not ``prune``). Past a violation, a buggy design can
+    leave stale references to free pages, and the in-kernel allocator's choice among such
+    pages is not label-independent: symmetry reduction is exact only on the pruned space,
+    so --continue explores without it."""
+    return symmetry and prune
+
+
 def run_check(
     design: Design,
     bounds: Bounds,
@@ -345,10 +354,7 @@ def run_check(
     prune: bool = True,
     replay: bool = False,
 ) -> CheckReport:
-    # Past a violation, a buggy design can leave stale references to free pages, and the
-    # in-kernel allocator's choice among such pages is not label-independent: symmetry
-    # reduction is exact only on the pruned space, so --continue explores without it.
-    symmetry = symmetry and prune
+    symmetry = search_symmetry(symmetry, prune)
     model = model_for(design, bounds, symmetry=symmetry)
     base_design = design.base_profile()
     base = None if base_design is None else model_for(base_design, bounds, symmetry=symmetry)
@@ -430,7 +436,3 @@ def replay_counterexample(model: LuoModel, design: Design, bounds: Bounds,
 
 def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-
-
-def dump_json(report: CheckReport, *, timings: bool = True) -> str:
-    return json.dumps(report.to_json(timings=timings), indent=2)
