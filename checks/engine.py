@@ -1,0 +1,555 @@
+"""The compiled engine (issue #15): the LUO model's search in C generated from the encoding.
+
+``explore_compiled(model, properties, options)`` answers what
+:func:`luoverify.checks.explore.explore` answers (the same :class:`ExploreResult`:
+counts, verdicts, shortest counterexamples, coverage, labelled extra counterexamples,
+graph properties) for the designs and bounds the relational encoding covers, about two
+orders of magnitude faster. How:
+
+* ``checks/cgen.py`` emits the transition relation and the property forms of the
+  encoding (``model/symbolic.py``, ``specs/zforms.py``) as C; ``checks/engine.c`` is the
+  search (the explicit model's canonical form, packed states, pruning past violations,
+  coverage, first witnesses, edges). gcc compiles both into a shared library, cached by
+  the hash of every input (``cache_dir()``), loaded with ctypes.
+* What C cannot answer is answered here from the stored states, in the explicit model:
+  ``sometimes`` goals (a pass over the states in search order), the goal states of graph
+  properties, the labels (``classify``) of violations, and every counterexample, which
+  is rebuilt from the parent links and re-run through ``LuoModel.next_state`` by the
+  generic explorer's own concretization (a stored state that the explicit model does not
+  reproduce is an ``AssertionError``).
+
+``unsupported(model, properties, options)`` lists why a search must stay on the generic
+explorer (the encoding's own limits, a property without a Z3 form, no C compiler).
+Numbers of states and transitions equal the generic explorer's (same canonical form);
+state *numbering* differs (the encoding tries instances in its own order), so which of
+several shortest counterexamples is reported may differ.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from luoverify.checks import explore as ex
+from luoverify.model import state as st
+from luoverify.model import symbolic as sy
+from luoverify.model.core import Action
+from luoverify.model.luo import LuoModel
+from luoverify.model.property import Property
+from luoverify.model.state import State
+
+#: the files whose text decides the generated C (a change to any rebuilds the library)
+_INPUTS = (("luoverify.checks", "cgen.py"), ("luoverify.checks", "engine.c"),
+           ("luoverify.model", "symbolic.py"), ("luoverify.model", "state.py"),
+           ("luoverify.model", "design.py"), ("luoverify.model", "errno.py"),
+           ("luoverify.specs", "zforms.py"))
+_CFLAGS = ("-O2", "-shared", "-fPIC", "-fno-strict-aliasing")
+
+
+def cache_dir() -> Path:
+    """Where compiled engines are kept: ``$LUO_VERIFY_CACHE``, else
+    ``$XDG_CACHE_HOME/luo-verify``, else ``~/.cache/luo-verify``."""
+    if os.environ.get("LUO_VERIFY_CACHE"):
+        return Path(os.environ["LUO_VERIFY_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "luo-verify"
+
+
+def compiler() -> str | None:
+    """The C compiler the engine uses (``$CC`` or gcc or cc), or None."""
+    for cand in (os.environ.get("CC"), "gcc", "cc"):
+        if cand and shutil.which(cand):
+            return cand
+    return None
+
+
+def unsupported(model: LuoModel, properties: Sequence[Property],
+                not_applicable: dict[str, str]) -> list[str]:
+    """Why this search cannot run on the compiled engine ([] when it can)."""
+    why = list(sy.unsupported(model.design, model.bounds))
+    from luoverify.specs import zforms as zf
+
+    for p in properties:
+        if p.name in not_applicable or p.kind in ("sometimes", "graph", "always"):
+            continue  # state properties without a form are checked on the stored states
+        if p.name not in zf.STATE_FORMS and p.name not in zf.STEP_FORMS:
+            why.append(f"property {p.name} has no Z3 form ({zf.NOT_ENCODED.get(p.name, '')})")
+    if compiler() is None:
+        why.append("no C compiler (gcc or cc, or $CC) on PATH")
+    return why
+
+
+@dataclass(frozen=True)
+class Library:
+    """A compiled engine and what Python needs to read its results (see cgen.Generated)."""
+
+    path: Path
+    instances: list[sy.Inst]
+    kinds: list[str]
+    state_props: list[str]
+    step_props: list[str]
+    init: list[int]
+    sizes: dict[str, int]
+    #: CPU seconds spent building it now (0 when it came from the cache)
+    build_seconds: float
+
+
+def _fingerprint(model: LuoModel) -> str:
+    h = hashlib.sha256()
+    for pkg, name in _INPUTS:
+        h.update(resources.files(pkg).joinpath(name).read_bytes())
+    h.update(repr(model.design).encode())  # a frozen dataclass: every field
+    h.update(repr(model.bounds).encode())
+    h.update(" ".join(_CFLAGS).encode())
+    return h.hexdigest()[:24]
+
+
+def _inst_json(i: sy.Inst) -> list[Any]:
+    return [i.name, [list(kv) for kv in i.args]]
+
+
+def build(model: LuoModel, log: Callable[[str], None] | None = None) -> Library:
+    """The compiled engine of ``model``'s design and bounds, from the cache or built now
+    (needs a C compiler; ``ValueError`` for what the encoding does not cover,
+    ``RuntimeError`` when the compiler fails)."""
+    from luoverify.checks import cgen
+
+    key = _fingerprint(model)
+    d = cache_dir()
+    so, meta = d / f"engine-{key}.so", d / f"engine-{key}.json"
+    t0 = time.process_time()
+    c0 = os.times()
+    if not (so.exists() and meta.exists()):
+        if log:
+            log(f"compiling the engine for {model.design.name} (cached in {d})")
+
+        def kind_of(inst: sy.Inst) -> str:
+            return model.action_kind(Action(inst.name, inst.args))
+
+        gen = cgen.generate(model.design, model.bounds, kind_of)
+        cc = compiler()
+        if cc is None:
+            raise RuntimeError("no C compiler (gcc or cc, or $CC) on PATH")
+        d.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=d) as tmp:
+            c = Path(tmp) / "engine.c"
+            c.write_text(gen.source)
+            out = Path(tmp) / "engine.so"
+            done = subprocess.run([cc, *_CFLAGS, "-o", str(out), str(c)],
+                                  capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"{cc} failed: {done.stderr[-2000:]}")
+            doc = {"instances": [_inst_json(i) for i in gen.instances], "kinds": gen.kinds,
+                   "state_props": gen.state_props, "step_props": gen.step_props,
+                   "init": gen.init, "sizes": gen.sizes}
+            (Path(tmp) / "meta.json").write_text(json.dumps(doc))
+            os.replace(out, so)  # atomic: a concurrent run sees all or nothing
+            os.replace(Path(tmp) / "meta.json", meta)
+    doc = json.loads(meta.read_text())
+    c1 = os.times()
+    spent = (time.process_time() - t0) + (c1.children_user - c0.children_user) + (
+        c1.children_system - c0.children_system)
+    insts = [sy.Inst(n, tuple((k, v) for k, v in args)) for n, args in doc["instances"]]
+    return Library(so, insts, doc["kinds"], doc["state_props"], doc["step_props"],
+                   doc["init"], doc["sizes"], spent)
+
+
+_TICK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_int)
+
+
+def _load(lib: Library) -> Any:
+    """A private copy of the library: its search keeps global state, and dlopen of one
+    path twice gives one copy."""
+    tmp = tempfile.NamedTemporaryFile(suffix=".so", delete=False)  # noqa: SIM115
+    tmp.close()
+    shutil.copyfile(lib.path, tmp.name)
+    try:
+        c = ctypes.CDLL(tmp.name)
+    finally:
+        os.unlink(tmp.name)  # the mapping stays valid
+    for name in ("states", "transitions", "events", "edges", "arena_bytes", "table_slots"):
+        getattr(c, name).restype = ctypes.c_int64
+    c.search.argtypes = [ctypes.c_char_p, ctypes.c_int64, ctypes.c_int, ctypes.c_int,
+                         ctypes.c_int64, ctypes.c_int, ctypes.c_int, ctypes.c_int, _TICK]
+    c.state_flat.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_int)]
+    vp = ctypes.c_void_p
+    c.tree.argtypes = [vp, vp, vp]
+    c.coverage.argtypes = [vp, vp, vp]
+    c.events.argtypes = [vp]
+    c.edges.argtypes = [vp, vp, vp, vp]
+    c.first_stuck.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int64)]
+    c.first_stuck.restype = ctypes.c_int64
+    return c
+
+
+def from_flat(v: Sequence[int], n_pages: int, n_memfds: int) -> State:
+    """The explicit state of ``engine.c: flat`` output (model/state.py layout)."""
+    it: Iterator[int] = iter(v)
+
+    def nxt() -> int:
+        return next(it)
+
+    def pageset() -> tuple[int, ...]:
+        return tuple(nxt() for _ in range(nxt()))
+
+    glob = (nxt(), nxt(), nxt())
+    pages = tuple((nxt(), nxt(), nxt(), nxt(), 0) for _ in range(n_pages))
+    memfds: list[Any] = []
+    for _ in range(n_memfds):
+        memfds.append((nxt(), pageset()) if nxt() else None)
+    lists: list[tuple[Any, ...]] = []
+    for _ in range(2):
+        sessions = []
+        for _ in range(nxt()):
+            status, fblk, frozen, vetoed = nxt(), nxt(), nxt(), nxt()
+            files = []
+            for _ in range(nxt()):
+                f_st, memfd, ser = nxt(), nxt(), nxt()
+                folios = pageset()
+                handle, tried = nxt(), nxt()
+                expect = tuple(nxt() for _ in range(nxt()))
+                files.append((f_st, memfd, ser, folios, handle, tried, expect))
+            snap = None
+            if nxt():
+                sfblk = nxt()
+                entries = []
+                for _ in range(nxt()):
+                    ser = nxt()
+                    folios = pageset()
+                    entries.append((ser, folios, nxt()))
+                snap = (sfblk, tuple(entries))
+            sessions.append((status, fblk, frozen, vetoed, tuple(files), snap))
+        lists.append(tuple(sessions))
+    return (glob, lists[0], lists[1], tuple(memfds), pages)
+
+
+class _Run:
+    """One search on a loaded library, and the explicit-model views of its results."""
+
+    def __init__(self, model: LuoModel, lib: Library) -> None:
+        self.model = model
+        self.lib = lib
+        self.c = _load(lib)
+        self.flat_buf = (ctypes.c_int * 4096)()
+        self.n = 0
+        self.parent = array("i")
+        self.inst = array("h")
+        self.flags = bytearray()
+        self._states: dict[int, State] = {}
+        #: action ids of the explicit actions the counterexamples use
+        self.action_list: list[Action] = []
+        self._aid: dict[tuple[int, int], int] = {}
+
+    def state(self, i: int) -> State:
+        """The stored (canonical) explicit state ``i``."""
+        got = self._states.get(i)
+        if got is None:
+            n = self.c.state_flat(ctypes.c_int64(i), self.flat_buf)
+            got = from_flat(self.flat_buf[:n], self.lib.sizes["P"], self.lib.sizes["M"])
+            if len(self._states) > 100_000:
+                self._states.clear()
+            self._states[i] = got
+        return got
+
+    def action(self, i: int, inst: int) -> Action:
+        """The explicit call of instance ``inst`` in stored state ``i``."""
+        s, _labels = sy.encode(self.state(i), self.lib.sizes)
+        return sy.explicit_action(s, self.lib.instances[inst])
+
+    def aid(self, i: int, inst: int) -> int:
+        key = (i, inst)
+        got = self._aid.get(key)
+        if got is None:
+            got = self._aid[key] = len(self.action_list)
+            self.action_list.append(self.action(i, inst))
+        return got
+
+
+class _Keys(Sequence[bytes]):
+    """The stored states as the generic explorer's keys (``model.encode``), on demand."""
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+
+    def __len__(self) -> int:
+        return self.run.n
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.run.n))]
+        return st.encode(self.run.state(int(i)))
+
+
+class _Via:
+    """Per state, the action id (into ``run.action_list``) of its tree edge."""
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+
+    def __getitem__(self, i: int) -> int:
+        par = self.run.parent[i]
+        return -1 if par < 0 else self.run.aid(par, self.run.inst[i])
+
+
+def explore_compiled(model: LuoModel, properties: Sequence[Property],
+                     options: ex.ExploreOptions | None = None,
+                     log: Callable[[str], None] | None = None) -> ex.ExploreResult[State]:
+    """What ``explore(model, properties, options)`` answers, searched by the compiled
+    engine. ``options.max_seconds``, ``progress`` and ``partial_on_sigint`` are honoured
+    every 4096 expansions. Raises ``ValueError`` when :func:`unsupported` is not empty."""
+    opts = options or ex.ExploreOptions()
+    why = unsupported(model, properties, opts.not_applicable)
+    if why:
+        raise ValueError("; ".join(why))
+    start = time.perf_counter()
+    lib = build(model, log)
+    run = _Run(model, lib)
+    plan = ex._plan(properties, opts.not_applicable)
+    checked = {p.name for p in plan.always + plan.steps}
+    live = 0
+    for i, name in enumerate(lib.state_props):
+        if name in checked:
+            live |= 1 << i
+    for j, name in enumerate(lib.step_props):
+        if name in checked:
+            live |= 1 << (len(lib.state_props) + j)
+    progress = ex._Progress(opts.progress)
+    stop = ex._StopOnSigint(opts.partial_on_sigint)
+    why_stopped: list[str] = []
+
+    def tick(states: int, queued: int, depth: int) -> int:
+        progress.update(states, depth, queued)
+        if stop.requested:
+            why_stopped.append(f"interrupted (SIGINT) with {queued} states still queued")
+            return 1
+        if opts.max_seconds is not None and time.perf_counter() - start >= opts.max_seconds:
+            why_stopped.append(f"time limit {opts.max_seconds:g} s reached with {queued} "
+                               "states still queued")
+            return 1
+        return 0
+
+    init = bytes(x & 0xFF for x in lib.init)
+    keep_graph = opts.keep_graph or bool(plan.graphs)
+    callback = _TICK(tick)
+    try:
+        rc = run.c.search(init, live, int(opts.prune_violations), int(model.symmetry),
+                          -1 if opts.max_states is None else opts.max_states,
+                          int(keep_graph), int(opts.stop_at_first), int(opts.stop_when_all),
+                          callback)
+    finally:
+        stop.restore()
+        progress.close()
+    if rc < 0:
+        raise MemoryError("the compiled engine ran out of memory")
+    run.n = n = run.c.states()
+    run.parent = array("i", bytes(4 * n))
+    run.inst = array("h", bytes(2 * n))
+    flags = (ctypes.c_uint8 * n)()
+    run.c.tree(run.parent.buffer_info()[0], run.inst.buffer_info()[0], flags)
+    run.flags = bytearray(flags)
+    limit_reason = {0: None, 3: "stopped at the first violation",
+                    4: "stopped: every property has a counterexample"}.get(rc)
+    if rc == 1:
+        limit_reason = f"state limit {opts.max_states} reached with states still queued"
+    elif rc == 2:
+        limit_reason = why_stopped[0] if why_stopped else "stopped"
+    complete = limit_reason is None
+    search = ex._Search()
+    search.transitions = run.c.transitions()
+    search.limit_reason = limit_reason
+    search.keys = _Keys(run)  # type: ignore[assignment]
+    search.parent = run.parent
+    search.via = _Via(run)  # type: ignore[assignment]
+    search.action_list = run.action_list
+    search.pruned = {i for i in range(n) if run.flags[i] & 1}
+    _coverage(run, search)
+    _witnesses(run, plan, search, opts)
+    _sometimes(run, plan, search)
+    _python_invariants(run, plan, search)
+    if keep_graph:
+        _edges(run, search)
+    status, notes, cexs = ex._verdicts(model, properties, opts.not_applicable, search,
+                                      complete)
+    extras = ex._label_counterexamples(model, properties, search)
+    if plan.graphs:
+        _judge_graphs(run, plan.graphs, search, complete, status, notes, cexs)
+    return ex.ExploreResult(
+        states=n, transitions=search.transitions, depth=run.c.depth_max(),
+        seconds=time.perf_counter() - start, complete=complete, status=status,
+        notes=notes, counterexamples=cexs, extra_counterexamples=extras,
+        coverage=search.coverage, edges=search.edges if keep_graph else None,
+        actions=run.action_list, keys=search.keys, limit_reason=limit_reason,
+        pruned=len(search.pruned), parent=run.parent,
+        via=search.via,
+        found_seconds={}, interrupted=bool(stop.requested))
+
+
+def _coverage(run: _Run, search: ex._Search) -> None:
+    nk = len(run.lib.kinds)
+    en = (ctypes.c_int64 * nk)()
+    fi = (ctypes.c_int64 * (nk * 512))()
+    ne = (ctypes.c_int64 * (nk * 512))()
+    run.c.coverage(en, fi, ne)
+    for k, kind in enumerate(run.lib.kinds):
+        if not en[k]:
+            continue
+        stats = search.coverage[kind] = ex.KindStats(en[k])
+        for r in range(512):
+            if fi[k * 512 + r]:
+                stats.outcomes[r - 256] = ex.OutcomeStats(fi[k * 512 + r], ne[k * 512 + r])
+    search.coverage = dict(sorted(search.coverage.items()))
+
+
+def _violation(run: _Run, prop: Property, idx: int, inst: int) -> str:
+    """The property's message on the stored state (inst < 0) or transition."""
+    rep = run.state(idx)
+    if inst < 0:
+        return prop.check(rep) or ""
+    action = run.action(idx, inst)
+    return prop.check(rep, action, run.model.next_state(rep, action)) or ""
+
+
+def _witnesses(run: _Run, plan: ex._Plan, search: ex._Search, opts: ex.ExploreOptions) -> None:
+    """``found`` (first violation per property) and, with ``classify``, the first
+    violation per (property, label) from the engine's log of violations, in its order."""
+    by_name = {p.name: p for p in plan.always + plan.steps}
+    names = run.lib.state_props + run.lib.step_props
+    n_ev = run.c.events(None)
+    evs = (ctypes.c_int64 * (3 * max(n_ev, 1)))()
+    run.c.events(evs)
+    masks: dict[int, int] = {0: 0} if run.n else {}
+    classify = opts.classify
+
+    def mask_of(i: int) -> int:
+        path = []
+        while i not in masks:
+            path.append(i)
+            i = run.parent[i]
+        m = masks[i]
+        for j in reversed(path):
+            par = run.parent[j]
+            if par >= 0 and classify is not None:
+                rep = run.state(par)
+                action = run.action(par, run.inst[j])
+                m |= classify(rep, action, run.model.next_state(rep, action))
+            masks[j] = m
+        return m
+
+    for e in range(n_ev):
+        p, idx, inst = evs[3 * e], evs[3 * e + 1], evs[3 * e + 2]
+        name = names[p]
+        prop = by_name[name]
+        first = name not in search.found
+        if not first and classify is None:
+            continue
+        aid = -1 if inst < 0 else run.aid(idx, inst)
+        msg = _violation(run, prop, idx, inst) if first else ""
+        if first:
+            search.found[name] = (idx, aid, msg)
+        if classify is None:
+            continue
+        mask = mask_of(idx)
+        if inst >= 0:
+            rep = run.state(idx)
+            action = run.action(idx, inst)
+            mask |= classify(rep, action, run.model.next_state(rep, action))
+        while mask:
+            bit = mask & -mask
+            mask ^= bit
+            if (name, bit) not in search.found_by_label:
+                search.found_by_label[(name, bit)] = (
+                    idx, aid, msg or _violation(run, prop, idx, inst))
+
+
+def _sometimes(run: _Run, plan: ex._Plan, search: ex._Search) -> None:
+    """Reachability goals, from the stored states in number order (state goals) and
+    their transitions in the explicit model (step goals), until each is reached."""
+    model = run.model
+    states = [p for p in plan.some_state]
+    steps = [p for p in plan.some_step]
+    for i in range(run.n):
+        if not states and not steps:
+            return
+        rep = run.state(i)
+        for prop in list(states):
+            msg = prop.check(rep)
+            if msg is not None:
+                search.reached[prop.name] = (i, -1, msg)
+                states.remove(prop)
+        if not steps or run.flags[i] & 1:
+            continue
+        for action in model.actions(rep):
+            out = model.next_state(rep, action)
+            for prop in list(steps):
+                msg = prop.check(rep, action, out)
+                if msg is not None:
+                    search.reached[prop.name] = (i, -1, msg)
+                    steps.remove(prop)
+
+
+def _edges(run: _Run, search: ex._Search) -> None:
+    """The explored graph: ``act`` holds the engine's instance number, not an action id
+    (``check --graph`` uses the generic explorer, whose ids name actions)."""
+    m = run.c.edges(None, None, None, None)
+    src, dst = array("I", bytes(4 * m)), array("I", bytes(4 * m))
+    ins, ret = array("h", bytes(2 * m)), array("h", bytes(2 * m))
+    run.c.edges(src.buffer_info()[0], dst.buffer_info()[0], ins.buffer_info()[0],
+                ret.buffer_info()[0])
+    search.edges = ex.Edges(array("i", src), array("i", dst), array("i", ins),
+                            array("i", ret))
+
+
+def _judge_graphs(run: _Run, graphs: list[Property], search: ex._Search, complete: bool,
+                  status: dict[str, str], notes: dict[str, str],
+                  cexs: dict[str, ex.Counterexample[State]]) -> None:
+    """As checks/explore.py _judge_graphs; the goal states are found here, the states
+    that reach none in C."""
+    for prop in graphs:
+        if not complete or search.pruned:
+            status[prop.name] = "unknown"
+            notes[prop.name] = ("the graph is incomplete" if not complete else
+                                "states past a violation were not expanded "
+                                "(use --continue)")
+            continue
+        goal = bytes(prop.check(run.state(i)) is not None for i in range(run.n))
+        stuck = ctypes.c_int64()
+        first = run.c.first_stuck(goal, ctypes.byref(stuck))
+        if first == -2:
+            raise MemoryError("the compiled engine ran out of memory")
+        if first < 0:
+            status[prop.name] = "holds"
+            continue
+        status[prop.name] = "violated"
+        gmsg = (f"from this state no {prop.check.__name__} state is reachable "
+                f"({stuck.value} of {run.n} states are stuck)")
+        notes[prop.name] = gmsg
+        cexs[prop.name] = ex._counterexample_of(run.model, prop, search, first, -1, gmsg)
+
+
+def _python_invariants(run: _Run, plan: ex._Plan, search: ex._Search) -> None:
+    """State properties the encoding has no form for (``no_preserved_in_scratch``: the
+    encoding has no scratch pages) are checked on every stored state here. A violation
+    would have had to prune the search there: it is an error asking for the generic
+    explorer, which cannot arise while the encoding's states have no scratch page."""
+    props = [p for p in plan.always if p.name not in run.lib.state_props]
+    if not props:
+        return
+    for i in range(run.n):
+        rep = run.state(i)
+        for prop in props:
+            if prop.check(rep) is not None:
+                raise RuntimeError(f"{prop.name} is violated, which the compiled engine "
+                                   "cannot judge: use --engine generic")
