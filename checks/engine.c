@@ -656,10 +656,21 @@ int search(const sc *init, int64_t live, int prune, int symmetry, int64_t max_st
     to_slots(&x, s);
     int depth = dep[cur];
     int seen[NK] = {0};
+    /* with symmetry, one alloc_pages / free_pages per class of (page, referenced), as
+       model/luo.py LuoModel.actions offers them */
+    int ref[P], nclass[3] = {0, 0, 0}, cls[3][P][5];
+    if (symmetry) referenced(s, ref);
     for (int i = 0; i < NI; i++) {
       int ret = 0;
       int64_t sbits = inst(i, s, o, &ret);
       if (sbits < 0) continue;
+      if (symmetry && INST_PAGE_KIND[i]) {
+        int pk = INST_PAGE_KIND[i], p = INST_PAGE[i], key[5] = {
+          s[I_owner[p]], s[I_kho_tracked[p]], s[I_stamped[p]], s[I_content[p]], ref[p]}, dup = 0;
+        for (int c = 0; c < nclass[pk] && !dup; c++) dup = !memcmp(cls[pk][c], key, sizeof key);
+        if (dup) continue;
+        memcpy(cls[pk][nclass[pk]++], key, sizeof key);
+      }
       int kind = INST_KIND[i];
       if (!seen[kind]) { seen[kind] = 1; enabled[kind]++; }
       n_trans++;
