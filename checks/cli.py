@@ -38,7 +38,7 @@ from luoverify.checks.exits import (
     tool_version,
 )
 from luoverify.checks.header import header
-from luoverify.checks.run import run_check, search_symmetry
+from luoverify.checks.run import ENGINES, EngineError, run_check, search_symmetry
 from luoverify.checks.traces import SUITE_TRACE
 from luoverify.model.bounds import DEFAULT_BOUNDS, NAMED_BOUNDS, Bounds
 from luoverify.model.design import DEFAULT_DESIGN, PROFILES, STEP_CALLS, Design, DesignError
@@ -258,6 +258,12 @@ def _check_parser(sub: _Subparsers) -> None:
                        help="keep expanding states past a violation (default: a state "
                             "reached by a violation is recorded but not expanded, as TLC "
                             "and SPIN stop at an error)")
+    check.add_argument("--engine", choices=ENGINES, default="auto",
+                       help="compiled: the search in C generated from the relational "
+                            "encoding (compiled once per design and bounds, then cached); "
+                            "generic: the reference explorer; auto (default): compiled "
+                            "where the encoding covers the design, else generic, and the "
+                            "report says why")
     check.add_argument("--max-states", type=int, metavar="N",
                        help="stop after N states (verdict inconclusive, exit 3)")
     check.add_argument("--max-seconds", type=float, metavar="S",
@@ -549,12 +555,16 @@ def _check(args: argparse.Namespace) -> int:
             return _fail(f"--graph: cannot write {args.graph}: {exc.strerror}")
     progress = not args.no_progress and sys.stderr.isatty()
     STEP_CALLS.clear()
-    report = run_check(design, bounds, props, bounds_name=bounds_name,
-                       symmetry=not args.no_symmetry, max_states=args.max_states,
-                       max_seconds=args.max_seconds,
-                       progress=progress, keep_graph=args.graph is not None,
-                       trace_dir=args.trace_dir, prune=not args.go_on,
-                       replay=args.replay)
+    try:
+        report = run_check(design, bounds, props, bounds_name=bounds_name,
+                           symmetry=not args.no_symmetry, max_states=args.max_states,
+                           max_seconds=args.max_seconds,
+                           progress=progress, keep_graph=args.graph is not None,
+                           trace_dir=args.trace_dir, prune=not args.go_on,
+                           replay=args.replay, engine=args.engine,
+                           log=lambda line: print(f"luo-verify: {line}", file=sys.stderr))
+    except EngineError as exc:
+        return _fail(str(exc))
     if args.graph is not None:
         from luoverify.checks.graphs import write_graph
 

@@ -21,7 +21,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 
 typedef signed char sc;
 
@@ -474,35 +473,6 @@ static void unpack(const unsigned char *in, X *x) {
   }
 }
 
-/* The explicit state as a flat list of ints, for Python (checks/engine.py from_flat):
-   the fields in model/state.py order, with counts before lists; folio sets as pages. */
-static int flat(const X *x, int *o) {
-  int n = 0;
-#define F_(v) (o[n++] = (v))
-  for (int i = 0; i < 3; i++) F_(x->g[i]);
-  for (int p = 0; p < P; p++) for (int i = 0; i < 4; i++) F_(x->pg[p][i]);
-#define F_SET(fo) do { int c_ = n++; o[c_] = 0; for (int p_ = 0; p_ < P; p_++) if ((fo)[p_]) { F_(p_); o[c_]++; } } while (0)
-  for (int m = 0; m < M; m++) { F_(x->ma[m]); if (x->ma[m]) { F_(x->mu[m]); F_SET(x->mfo[m]); } }
-  for (int li = 0; li < 2; li++) {
-    F_(x->nl[li]);
-    for (int si = 0; si < x->nl[li]; si++) {
-      const Ses *z = &x->s[li][si];
-      F_(z->status); F_(z->fblk); F_(z->frozen); F_(z->vetoed); F_(z->nf);
-      for (int fi = 0; fi < z->nf; fi++) {
-        const Fil *f = &z->f[fi];
-        F_(f->st); F_(f->memfd); F_(f->ser); F_SET(f->fo); F_(f->handle); F_(f->tried);
-        F_(f->nexp); for (int i = 0; i < f->nexp; i++) F_(f->exp[i]);
-      }
-      F_(z->snap);
-      if (z->snap) {
-        F_(z->sfblk); F_(z->nse);
-        for (int j = 0; j < z->nse; j++) { F_(z->e[j].ser); F_SET(z->e[j].fo); F_(z->e[j].handle); }
-      }
-    }
-  }
-  return n;
-}
-
 /* ---------------------------------------------------------------- the search */
 /* One search per loaded library (checks/engine.py loads a fresh copy per run). States
    are numbered in discovery order; the queue is the index range (checks/explore.py
@@ -721,7 +691,6 @@ int64_t transitions(void) { return n_trans; }
 int depth_max(void) { return max_depth; }
 int64_t arena_bytes(void) { return (int64_t)arena_len; }
 int64_t table_slots(void) { return (int64_t)tcap; }
-int state_flat(int64_t i, int *out) { X x; unpack(arena + off[i], &x); return flat(&x, out); }
 int state_slots(int64_t i, sc *out) { X x; unpack(arena + off[i], &x); to_slots(&x, out); return W; }
 void tree(int32_t *parent, int16_t *inst, uint8_t *flags) {
   memcpy(parent, par, n_states * 4); memcpy(inst, via, n_states * 2); memcpy(flags, flg, n_states);
@@ -769,17 +738,70 @@ int64_t first_stuck(const char *goal, int64_t *stuck) {
   free(start); free(src); free(ok); free(queue); free(fill);
   return first;
 }
+/* for the tests: instance ``i`` on slot state ``s`` (-1 when disabled, else step bits) */
+int64_t step_slots(int i, const sc *s, sc *o, int *ret) { return inst(i, s, o, ret); }
+
+/* Stored state i as model/state.py encode writes it (marshal version 2 of the nested
+   tuples: '(' count, 'i' int32, 'N' None; little endian), so Python reads it with
+   marshal.loads. Returns the bytes written. */
+typedef struct { unsigned char *b; int n; } Mb;
+static void m_u32(Mb *m, int v) { uint32_t u = (uint32_t)v; for (int i = 0; i < 4; i++) m->b[m->n++] = (unsigned char)(u >> (8 * i)); }
+static void m_tup(Mb *m, int n) { m->b[m->n++] = '('; m_u32(m, n); }
+static void m_int(Mb *m, int v) { m->b[m->n++] = 'i'; m_u32(m, v); }
+static void m_set(Mb *m, const sc *fo) {
+  int n = 0; for (int p = 0; p < P; p++) n += fo[p] != 0;
+  m_tup(m, n); for (int p = 0; p < P; p++) if (fo[p]) m_int(m, p);
+}
+static int marshal_x(const X *xp, unsigned char *out) {
+  const X x = *xp;
+  Mb m = {out, 0};
+  m_tup(&m, 5);
+  m_tup(&m, 3); for (int k = 0; k < 3; k++) m_int(&m, x.g[k]);
+  for (int li = 0; li < 2; li++) {
+    m_tup(&m, x.nl[li]);
+    for (int si = 0; si < x.nl[li]; si++) {
+      const Ses *z = &x.s[li][si];
+      m_tup(&m, 6);
+      m_int(&m, z->status); m_int(&m, z->fblk); m_int(&m, z->frozen); m_int(&m, z->vetoed);
+      m_tup(&m, z->nf);
+      for (int fi = 0; fi < z->nf; fi++) {
+        const Fil *f = &z->f[fi];
+        m_tup(&m, 7);
+        m_int(&m, f->st); m_int(&m, f->memfd); m_int(&m, f->ser); m_set(&m, f->fo);
+        m_int(&m, f->handle); m_int(&m, f->tried);
+        m_tup(&m, f->nexp); for (int k = 0; k < f->nexp; k++) m_int(&m, f->exp[k]);
+      }
+      if (!z->snap) m.b[m.n++] = 'N';
+      else {
+        m_tup(&m, 2); m_int(&m, z->sfblk); m_tup(&m, z->nse);
+        for (int j = 0; j < z->nse; j++) {
+          m_tup(&m, 3); m_int(&m, z->e[j].ser); m_set(&m, z->e[j].fo); m_int(&m, z->e[j].handle);
+        }
+      }
+    }
+  }
+  m_tup(&m, M);
+  for (int k = 0; k < M; k++) {
+    if (!x.ma[k]) { m.b[m.n++] = 'N'; continue; }
+    m_tup(&m, 2); m_int(&m, x.mu[k]); m_set(&m, x.mfo[k]);
+  }
+  m_tup(&m, P);
+  for (int p = 0; p < P; p++) { m_tup(&m, 5); for (int k = 0; k < 4; k++) m_int(&m, x.pg[p][k]); m_int(&m, 0); }
+  return m.n;
+}
+int state_marshal(int64_t i, unsigned char *out) {
+  X x; unpack(arena + off[i], &x); return marshal_x(&x, out);
+}
+
 /* for the tests: a slot state read, packed, unpacked and written back (canonical form
-   first when ``symmetry``); returns the packed length */
-int roundtrip(const sc *in, sc *out, int symmetry, int *flat_out) {
+   first when ``symmetry``); returns the bytes of its marshal form */
+int roundtrip(const sc *in, sc *out, int symmetry, unsigned char *marshal_out) {
   X x, y; unsigned char k[PACKMAX]; static Roles roles[P];
   from_slots(in, &x);
   if (symmetry) { canon_into(&x, &y, roles); x = y; }
   int len = pack(&x, k);
   unpack(k, &y);
   to_slots(&y, out);
-  if (flat_out) flat(&y, flat_out);
-  return len;
+  (void)len;
+  return marshal_x(&y, marshal_out);
 }
-/* for the tests: instance ``i`` on slot state ``s`` (-1 when disabled, else step bits) */
-int64_t step_slots(int i, const sc *s, sc *o, int *ret) { return inst(i, s, o, ret); }

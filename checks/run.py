@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,10 @@ class CheckReport:
     symmetry: bool = True
     #: False with --continue: states reached by a violation are expanded too
     stop_at_violations: bool = True
+    #: the engine that searched ("compiled" or "generic") and, for generic under
+    #: ``--engine auto``, why not the compiled one
+    engine: str = "generic"
+    engine_note: str | None = None
     #: with --replay: counterexample name (``prop`` or ``prop#length`` for extras) ->
     #: its replay on the reference implementation
     replays: dict[str, ReplayResult] = field(default_factory=dict)
@@ -149,6 +154,8 @@ class CheckReport:
             **header("check", self.design, self.bounds_name, self.bounds),
             "symmetry": self.symmetry,
             "stop_at_violations": self.stop_at_violations,
+            "engine": {"name": self.engine,
+                       **({"note": self.engine_note} if self.engine_note else {})},
             "verdict": self.verdict,
             "complete": r.complete,
             "states": r.states,
@@ -217,6 +224,8 @@ class CheckReport:
             f"luo-verify check: design {self.design.describe()}",
             f"  bounds {self.bounds_name}: {self.bounds.describe()}"
             f"{'' if self.symmetry else '  (symmetry reduction off)'}",
+            f"  engine {self.engine}"
+            + (f" ({self.engine_note})" if self.engine_note else ""),
             f"  {r.states} states, {r.transitions} transitions, depth {r.depth}, "
             f"{r.seconds:.1f} s, {r.rate:,.0f} states/s"
             + ("" if r.complete else f"  -- INCOMPLETE: {r.limit_reason}"),
@@ -339,6 +348,30 @@ def search_symmetry(symmetry: bool, prune: bool) -> bool:
     return symmetry and prune
 
 
+#: --engine: ``auto`` = compiled where it can run, else generic (the report says why)
+ENGINES = ("auto", "compiled", "generic")
+
+
+class EngineError(ValueError):
+    """``--engine compiled`` for a search the compiled engine cannot run."""
+
+
+def choose_engine(engine: str, model: LuoModel, properties: tuple[Property, ...],
+                  not_applicable: dict[str, str], keep_graph: bool) -> tuple[str, str | None]:
+    """(the engine that runs, why it is not the compiled one under ``auto``). Raises
+    :class:`EngineError` when ``compiled`` is asked for and cannot run."""
+    from luoverify.checks import engine as ce
+
+    if engine == "generic":
+        return "generic", None
+    why = ce.unsupported(model, properties, not_applicable)
+    if keep_graph:
+        why.append("--graph writes the generic explorer's action ids")
+    if why and engine == "compiled":
+        raise EngineError("the compiled engine cannot run this check: " + "; ".join(why))
+    return ("generic", "; ".join(why)) if why else ("compiled", None)
+
+
 def run_check(
     design: Design,
     bounds: Bounds,
@@ -353,20 +386,38 @@ def run_check(
     trace_dir: Path | None = None,
     prune: bool = True,
     replay: bool = False,
+    engine: str = "auto",
+    log: Callable[[str], None] | None = None,
 ) -> CheckReport:
+    """Search ``design`` at ``bounds`` for ``properties`` with ``engine`` (see
+    :data:`ENGINES`; :class:`EngineError` for ``compiled`` where it cannot run) and
+    judge coverage, defects and, with ``replay``, every counterexample on the
+    reference. ``log`` receives one-line notes (the engine being compiled)."""
     symmetry = search_symmetry(symmetry, prune)
     model = model_for(design, bounds, symmetry=symmetry)
     base_design = design.base_profile()
     base = None if base_design is None else model_for(base_design, bounds, symmetry=symmetry)
     not_applicable = props_not_applicable(properties, design, bounds)
-    result = explore(model, properties, ExploreOptions(
+    used, note = choose_engine(engine, model, properties, not_applicable, keep_graph)
+    options = ExploreOptions(
         max_states=max_states, max_seconds=max_seconds, keep_graph=keep_graph,
         progress=progress,
         not_applicable=not_applicable, prune_violations=prune, classify=classify,
-        partial_on_sigint=True))
+        partial_on_sigint=True)
+    if used == "compiled":
+        from luoverify.checks.engine import explore_compiled
+
+        try:
+            result = explore_compiled(model, properties, options, log=log)
+        except RuntimeError as exc:  # the C compiler failed: say so, search anyway
+            if engine == "compiled":
+                raise EngineError(f"the compiled engine failed: {exc}") from exc
+            used, note = "generic", f"the compiled engine failed: {exc}"
+    if used == "generic":
+        result = explore(model, properties, options)
     report = CheckReport(design, bounds_name, bounds, result, model, properties,
                          coverage_report(model, result, base), symmetry=symmetry,
-                         stop_at_violations=prune)
+                         stop_at_violations=prune, engine=used, engine_note=note)
 
     def write(cex: Counterexample[State], ids: list[str], suffix: str) -> str | None:
         if trace_dir is None:
