@@ -106,6 +106,8 @@ class Generated:
     init: list[int]
     names: list[str]
     sizes: dict[str, int]
+    #: the bytes of each one-dimensional field (``FIELDS`` over one domain) and scalar
+    layout: dict[str, list[int]]
 
 
 def generate(design: Design, bounds: Bounds, kind_of: Callable[[sy.Inst], str],
@@ -181,8 +183,10 @@ def generate(design: Design, bounds: Bounds, kind_of: Callable[[sy.Inst], str],
                    + "\n" + referenced)
     sources.append('#include "gen.h"\n'
                    + resources.files("luoverify.checks").joinpath("engine.c").read_text())
+    layout = {k: [index[str(x)] for x in sy.leaves(pre[k])] for k in pre
+               if k in sy.SCALARS or len(sy.FIELDS[k][1]) == 1}
     return Generated(header, sources, insts, kinds, inst_kind, state_props, step_props, init,
-                     names, sizes)
+                     names, sizes, layout)
 
 
 def _index_tables(pre: sy.S, index: dict[str, int]) -> str:

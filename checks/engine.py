@@ -102,6 +102,8 @@ class Library:
     step_props: list[str]
     init: list[int]
     sizes: dict[str, int]
+    #: the bytes of the one-dimensional fields in a slot state (cgen.Generated.layout)
+    layout: dict[str, list[int]]
     #: CPU seconds spent building it now (0 when it came from the cache)
     build_seconds: float
 
@@ -167,7 +169,7 @@ def build(model: LuoModel, log: Callable[[str], None] | None = None) -> Library:
                 raise RuntimeError(f"{cc} failed: {done.stderr[-2000:]}")
             doc = {"instances": [_inst_json(i) for i in gen.instances], "kinds": gen.kinds,
                    "state_props": gen.state_props, "step_props": gen.step_props,
-                   "init": gen.init, "sizes": gen.sizes}
+                   "init": gen.init, "sizes": gen.sizes, "layout": gen.layout}
             (work / "meta.json").write_text(json.dumps(doc))
             os.replace(out, so)  # atomic: a concurrent run sees all or nothing
             os.replace(work / "meta.json", meta)
@@ -177,7 +179,7 @@ def build(model: LuoModel, log: Callable[[str], None] | None = None) -> Library:
         c1.children_system - c0.children_system)
     insts = [sy.Inst(n, tuple((k, v) for k, v in args)) for n, args in doc["instances"]]
     return Library(so, insts, doc["kinds"], doc["state_props"], doc["step_props"],
-                   doc["init"], doc["sizes"], spent)
+                   doc["init"], doc["sizes"], doc["layout"], spent)
 
 
 _TICK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_int)
@@ -198,6 +200,7 @@ def _load(lib: Library) -> Any:
     c.search.argtypes = [ctypes.c_char_p, ctypes.c_int64, ctypes.c_int, ctypes.c_int,
                          ctypes.c_int64, ctypes.c_int, ctypes.c_int, ctypes.c_int, _TICK]
     c.state_marshal.argtypes = [ctypes.c_int64, ctypes.c_char_p]
+    c.state_slots.argtypes = [ctypes.c_int64, ctypes.c_char_p]
     vp = ctypes.c_void_p
     c.tree.argtypes = [vp, vp, vp]
     c.coverage.argtypes = [vp, vp, vp]
@@ -216,6 +219,9 @@ class _Run:
         self.lib = lib
         self.c = _load(lib)
         self.buf = ctypes.create_string_buffer(1 << 16)
+        self.slot_buf = ctypes.create_string_buffer(4096)
+        self._slots_of = -1
+        self._slots = sy.S()
         self.n = 0
         self.parent = array("i")
         self.inst = array("h")
@@ -241,9 +247,16 @@ class _Run:
         return self.buf.raw[:n]
 
     def action(self, i: int, inst: int) -> Action:
-        """The explicit call of instance ``inst`` in stored state ``i``."""
-        s, _labels = sy.encode(self.state(i), self.lib.sizes)
-        return sy.explicit_action(s, self.lib.instances[inst])
+        """The explicit call of instance ``inst`` in stored state ``i``: the slot state
+        the engine expands (``symbolic.encode`` of the state), read for the fields that
+        place objects in lists (``symbolic.positions``)."""
+        if self._slots_of != i:
+            self.c.state_slots(ctypes.c_int64(i), self.slot_buf)
+            raw = self.slot_buf.raw
+            self._slots = sy.S({k: tuple((raw[j] ^ 0x80) - 0x80 for j in idx)
+                                for k, idx in self.lib.layout.items()})
+            self._slots_of = i
+        return sy.explicit_action(self._slots, self.lib.instances[inst])
 
     def aid(self, i: int, inst: int) -> int:
         key = (i, inst)
@@ -398,7 +411,12 @@ def _violation(run: _Run, prop: Property, idx: int, inst: int) -> str:
 
 def _witnesses(run: _Run, plan: ex._Plan, search: ex._Search, opts: ex.ExploreOptions) -> None:
     """``found`` (first violation per property) and, with ``classify``, the first
-    violation per (property, label) from the engine's log of violations, in its order."""
+    violation per (property, label) from the engine's log of violations, in its order.
+
+    A violation can add a label only through its path (the labels of its state) or its
+    own call; with ``labels_of_call`` a violation that cannot add a label not yet
+    recorded for its property is skipped without running the call (exact: what it
+    could add is already there)."""
     by_name = {p.name: p for p in plan.always + plan.steps}
     names = run.lib.state_props + run.lib.step_props
     n_ev = run.c.events(None)
@@ -406,6 +424,17 @@ def _witnesses(run: _Run, plan: ex._Plan, search: ex._Search, opts: ex.ExploreOp
     run.c.events(evs)
     masks: dict[int, int] = {0: 0} if run.n else {}
     classify = opts.classify
+    labels_of = opts.labels_of_call
+    #: per instance, the labels its call can add (-1: unknown, any)
+    can_add = [labels_of(i.name) if labels_of else -1 for i in run.lib.instances]
+    recorded: dict[str, int] = {}
+
+    def transition_mask(i: int, inst: int) -> int:
+        if classify is None or can_add[inst] == 0:
+            return 0
+        rep = run.state(i)
+        action = run.action(i, inst)
+        return classify(rep, action, run.model.next_state(rep, action))
 
     def mask_of(i: int) -> int:
         path = []
@@ -414,11 +443,7 @@ def _witnesses(run: _Run, plan: ex._Plan, search: ex._Search, opts: ex.ExploreOp
             i = run.parent[i]
         m = masks[i]
         for j in reversed(path):
-            par = run.parent[j]
-            if par >= 0 and classify is not None:
-                rep = run.state(par)
-                action = run.action(par, run.inst[j])
-                m |= classify(rep, action, run.model.next_state(rep, action))
+            m |= transition_mask(run.parent[j], run.inst[j])
             masks[j] = m
         return m
 
@@ -426,26 +451,27 @@ def _witnesses(run: _Run, plan: ex._Plan, search: ex._Search, opts: ex.ExploreOp
         p, idx, inst = evs[3 * e], evs[3 * e + 1], evs[3 * e + 2]
         name = names[p]
         prop = by_name[name]
-        first = name not in search.found
-        if not first and classify is None:
-            continue
-        aid = -1 if inst < 0 else run.aid(idx, inst)
-        msg = _violation(run, prop, idx, inst) if first else ""
-        if first:
-            search.found[name] = (idx, aid, msg)
+        if name not in search.found:
+            aid = -1 if inst < 0 else run.aid(idx, inst)
+            search.found[name] = (idx, aid, _violation(run, prop, idx, inst))
         if classify is None:
             continue
-        mask = mask_of(idx)
-        if inst >= 0:
-            rep = run.state(idx)
-            action = run.action(idx, inst)
-            mask |= classify(rep, action, run.model.next_state(rep, action))
-        while mask:
-            bit = mask & -mask
-            mask ^= bit
-            if (name, bit) not in search.found_by_label:
-                search.found_by_label[(name, bit)] = (
-                    idx, aid, msg or _violation(run, prop, idx, inst))
+        base = mask_of(idx)
+        have = recorded.get(name, 0)
+        add = -1 if inst >= 0 and can_add[inst] < 0 else (
+            base | (can_add[inst] if inst >= 0 else 0))
+        if add != -1 and not add & ~have:
+            continue
+        new = (base | (transition_mask(idx, inst) if inst >= 0 else 0)) & ~have
+        if not new:
+            continue
+        recorded[name] = have | new
+        aid = -1 if inst < 0 else run.aid(idx, inst)
+        msg = _violation(run, prop, idx, inst)
+        while new:
+            bit = new & -new
+            new ^= bit
+            search.found_by_label[(name, bit)] = (idx, aid, msg)
 
 
 def _sometimes(run: _Run, plan: ex._Plan, search: ex._Search) -> None:

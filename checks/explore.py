@@ -150,6 +150,9 @@ class ExploreOptions:
     #: transition exhibits; each state keeps the union along its BFS path, and the first
     #: violation of each property per label is kept as an extra counterexample.
     classify: Callable[[Any, Action, Outcome[Any]], int] | None = None
+    #: the labels ``classify`` can give a call of this name (None: any); lets the
+    #: compiled engine skip violations that cannot add a label (checks/engine.py)
+    labels_of_call: Callable[[str], int] | None = None
     #: stop as soon as a state has been expanded in which some safety property was
     #: violated (the search is then incomplete; every counterexample found is still a
     #: shortest one). For mutation testing: "is this mutant caught, and how?"

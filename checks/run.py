@@ -28,7 +28,7 @@ from luoverify.model.luo import LuoModel
 from luoverify.model.property import Property
 from luoverify.model.property import not_applicable as props_not_applicable
 from luoverify.model.state import State
-from luoverify.specs.defects import classify, diagnose
+from luoverify.specs.defects import classify, diagnose, labels_of_call
 from luoverify.specs.properties import CATALOGUE
 
 _GRAPH_PROPS = frozenset(p.name for p in CATALOGUE if p.kind == "graph")
@@ -403,7 +403,7 @@ def run_check(
         max_states=max_states, max_seconds=max_seconds, keep_graph=keep_graph,
         progress=progress,
         not_applicable=not_applicable, prune_violations=prune, classify=classify,
-        partial_on_sigint=True)
+        labels_of_call=labels_of_call, partial_on_sigint=True)
     if used == "compiled":
         from luoverify.checks.engine import explore_compiled
 

@@ -368,6 +368,14 @@ for _d in DEFECTS:
             _BY_CALL[_call] = (*_BY_CALL.get(_call, ()), _entry)
 
 
+def labels_of_call(call: str) -> int:
+    """Every label :func:`classify` can give a call named ``call`` (0: never asked)."""
+    mask = 0
+    for bit, _detect in _BY_CALL.get(call, ()):
+        mask |= bit
+    return mask
+
+
 def classify(pre: State, action: Action, out: Outcome[State]) -> int:
     """Bitmask of the defects (bit i = ``REPORTED[i]``) this transition exhibits."""
     mask = 0
