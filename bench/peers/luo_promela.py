@@ -464,11 +464,13 @@ def _body(b: Bounds) -> str:
             add("       fi }")
             add(f"  :: d_step {{ {s} < inum && ist[{s}] == S_RETRIEVED && {f} < inf[{s}] &&"
                 f" ifst[{x}] == I_RETRIEVED && !mufd[ifmem[{x}]] -> mufd[ifmem[{x}]] = 1 }}")
-            add("  /* the same with an injected retrieve failure (ENOMEM): the 7.0 cleanup"
-                " consumes the data (ser and folio restored and freed); the status is"
-                " remembered (LUO-M4 fix) */")
+            add("  /* the same with an injected retrieve failure (ENOMEM) once the new file"
+                " exists (a dead memfd slot is needed first: without one the call fails"
+                " early, changing nothing): the 7.0 cleanup consumes the data (ser and folio"
+                " restored and freed); the status is remembered (LUO-M4 fix) */")
+            dead = " || ".join(f"!malive[{x}]" for x in range(nm))
             add(f"  :: d_step {{ {s} < inum && ist[{s}] == S_RETRIEVED && {f} < inf[{s}] &&"
-                f" ifst[{x}] == I_NEW && faults > 0 ->")
+                f" ifst[{x}] == I_NEW && faults > 0 && ({dead}) ->")
             add(f"       faults--; free_page(ifser[{x}]);")
             add(f"       if :: iffol[{x}] >= 0 -> free_page(iffol[{x}]) :: else -> skip fi;")
             add(f"       ifst[{x}] = I_FAILED; ifser[{x}] = -1; iffol[{x}] = -1;"
