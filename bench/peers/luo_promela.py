@@ -254,6 +254,33 @@ inline session_finish(s) {
   ist[s] = S_FINISHED
 }
 
+/* Safety invariants the README names, asserted after every call:
+   no_free_while_preserved: a free frame is neither KHO-tracked nor stamped;
+   no_alloc_of_reserved: a frame another kernel user holds carries no KHOP stamp;
+   metadata_tracked: every frame an outgoing file names (ser, folio) is KHO-tracked;
+   single_owner (in part): a memfd's folio is an allocated frame, and no two live memfds
+   or outgoing files share a ser / folio frame. */
+inline check() {
+  for (k : 0 .. NP - 1) {
+    assert(powner[k] != FREE || (!ptrk[k] && !pstamp[k]));
+    assert(powner[k] != OTHER || !pstamp[k])
+  };
+  for (k : 0 .. NS * NF - 1) {
+    assert(ofser[k] < 0 || (ptrk[ofser[k]] && powner[ofser[k]] == ALLOC));
+    assert(offol[k] < 0 || ptrk[offol[k]]);
+    for (j : 0 .. NS * NF - 1) {
+      assert(j == k || ofser[k] < 0 || (ofser[k] != ofser[j] && ofser[k] != offol[j]))
+    }
+  };
+  for (k : 0 .. NM - 1) {
+    assert(!malive[k] || mfol[k] < 0 || powner[mfol[k]] == ALLOC);
+    for (j : 0 .. NM - 1) {
+      assert(j == k || mfol[k] < 0 || !malive[k] || !malive[j] || mfol[k] != mfol[j])
+    }
+  };
+  skip  /* a d_step may not end in a loop's exit */
+}
+
 /* luo_session_abort_reboot / the serialize rollback: every serialized session is
    unfrozen (memfd_luo_unfreeze), its snapshot discarded; the handle is kept (LUO-M5
    fix). */
@@ -350,8 +377,8 @@ def _body(b: Bounds) -> str:
             add("          fi")
             add("       :: else -> skip")
             add("       fi }")
-            add(f"  /* the same with an injected preserve failure (ENOMEM): only the fault"
-                f" budget changes */")
+            add("  /* the same with an injected preserve failure (ENOMEM): only the fault"
+                " budget changes */")
             add(f"  :: d_step {{ {cond} && faults > 0 ->")
             add(f"       managed({m});")
             add("       if :: !ok -> faults-- :: else -> skip fi }")
@@ -477,20 +504,20 @@ def _body(b: Bounds) -> str:
                 f" ifrc[{x}] = 1 }}")
         add(f"  /* LIVEUPDATE_SESSION_FINISH(incoming {s}) (luo_file_finish) */")
         add(f"  :: d_step {{ {s} < inum && ist[{s}] == S_RETRIEVED -> session_finish({s}) }}")
-        add(f"  /* the same, a can_finish veto (EBUSY): nothing finished */")
+        add("  /* the same, a can_finish veto (EBUSY): nothing finished */")
         add(f"  :: d_step {{ {s} < inum && ist[{s}] == S_RETRIEVED && inf[{s}] > 0 &&"
             f" faults > 0 -> faults--; ivet[{s}] = 1 }}")
         add(f"  /* close(incoming session {s}): finish if retrieved, then the session goes */")
         add(f"  :: d_step {{ {s} < inum && ist[{s}] >= S_RETRIEVED ->")
         add(f"       if :: ist[{s}] == S_RETRIEVED -> session_finish({s}) :: else -> skip fi;")
         add(f"       remove_in({s}) }}")
-        add(f"  /* the same, can_finish vetoes: the session stays, retrievable again"
+        add("  /* the same, can_finish vetoes: the session stays, retrievable again"
             " (luo_session_release clears retrieved) */")
         add(f"  :: d_step {{ {s} < inum && ist[{s}] == S_RETRIEVED && inf[{s}] > 0 &&"
             f" faults > 0 -> faults--; ivet[{s}] = 1; ist[{s}] = S_NEW }}")
     add("  od")
     add("}")
-    # every alternative ends by calling dump() (a printf of the state with -DDUMP)
+    # every alternative ends with dump() (a printf of the state with -DDUMP) and check()
     lines: list[str] = []
     for text in out:
         lines.extend(text.split("\n"))
@@ -501,7 +528,7 @@ def _body(b: Bounds) -> str:
         nxt = lines[n + 1] if n + 1 < len(lines) else "  od"
         if alt and (nxt.startswith("  /*") or nxt.startswith("  ::") or nxt.startswith("  od")):
             assert line.endswith("}"), line
-            lines[n] = line[:-1].rstrip() + "; dump() }"
+            lines[n] = line[:-1].rstrip() + "; dump(); check() }"
             alt = False
     return "\n".join(lines) + "\n"
 

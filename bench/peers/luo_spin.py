@@ -13,8 +13,16 @@ explicit model keeps apart.
 Transitions: SPIN counts each executed ``d_step`` (stored + matched states, the initial
 state included, so one more than the edges). The explicit model counts every offered call,
 failing calls (self-loops) included; the peer offers one alternative per state-changing
-call family, so its transition count is not the explicit model's (see the module's
-``main`` output and the issue #15 report for the comparison).
+call family, so its transition count is not the explicit model's. Measured 2026-11-30
+(this 2-core VM, SPIN 6.5.2, gcc -O2): ``tiny`` 1,720 states (= ours), 8,801 SPIN
+transitions (ours: 22,311 offered calls, 8,097 of them state-changing); ``ci`` 11,563,416
+states (= the C prototype's count of ours), ~116.59 M SPIN transitions (ours 282,587,358
+offered calls), 44 CPU-s of pan, 2.5 GB peak RSS, 156-byte state vector, 168 bytes per
+stored state, exact storage (no hash compaction, no COLLAPSE).
+
+Plain ``mypy --strict bench/peers/luo_spin.py`` cannot follow the editable install's import
+hook to ``luoverify``; run it as tests/test_quality.py does (a symlinked ``luoverify/``
+tree on MYPYPATH): clean.
 """
 
 from __future__ import annotations
