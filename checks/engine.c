@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 
 typedef signed char sc;
 
@@ -591,16 +592,151 @@ static void reset(void) {
   memset(newst, 0, sizeof newst);
 }
 
+/* ---- expansion: the successors of one stored state, as records. Pure (reads the
+   visited set, writes nothing shared), so threads expand disjoint states at once. */
+typedef struct {
+  int16_t inst, ret;
+  int64_t sbits;   /* step-property bits */
+  int64_t dst;     /* the state reached if it was known when expanded, else -1 */
+  int64_t abits;   /* for an unknown state: its state-property bits */
+  uint64_t h;      /* for an unknown state: hash of its key */
+  int64_t koff;    /* for an unknown state: its key in the buffer's bytes */
+} Rec;
+typedef struct {
+  Rec *r; int64_t nr, cr;
+  unsigned char *k; int64_t nk, ck;
+  int64_t *first;  /* per expanded state of the chunk: its first record */
+  int oom;
+  Roles roles[P];
+} Buf;
+
+static int symmetry_on;
+
+static void *bump(void **p, int64_t *cap, int64_t need, size_t each) {
+  if (need <= *cap) return *p;
+  int64_t c = *cap ? *cap : 1024;
+  while (c < need) c *= 2;
+  void *q = realloc(*p, (size_t)c * each);
+  if (!q) return 0;
+  *p = q; *cap = c; return q;
+}
+
+static void expand(int64_t cur, Buf *b) {
+  X x, y; sc s[W], o[W]; unsigned char k[PACKMAX];
+  unpack(arena + off[cur], &x);
+  to_slots(&x, s);
+  /* with symmetry, one alloc_pages / free_pages per class of (page, referenced), as
+     model/luo.py LuoModel.actions offers them */
+  int ref[P], nclass[3] = {0, 0, 0}, cls[3][P][5];
+  if (symmetry_on) referenced(s, ref);
+  for (int i = 0; i < NI; i++) {
+    int ret = 0;
+    int64_t sbits = inst(i, s, o, &ret);
+    if (sbits < 0) continue;
+    if (symmetry_on && INST_PAGE_KIND[i]) {
+      int pk = INST_PAGE_KIND[i], p = INST_PAGE[i], key[5] = {
+        s[I_owner[p]], s[I_kho_tracked[p]], s[I_stamped[p]], s[I_content[p]], ref[p]}, dup = 0;
+      for (int c = 0; c < nclass[pk] && !dup; c++) dup = !memcmp(cls[pk][c], key, sizeof key);
+      if (dup) continue;
+      memcpy(cls[pk][nclass[pk]++], key, sizeof key);
+    }
+    if (!bump((void **)&b->r, &b->cr, b->nr + 1, sizeof(Rec))) { b->oom = 1; return; }
+    Rec *r = &b->r[b->nr++];
+    r->inst = (int16_t)i; r->ret = (int16_t)ret; r->sbits = sbits; r->abits = 0;
+    if (!memcmp(o, s, W)) { r->dst = cur; continue; }  /* the same state: itself */
+    from_slots(o, &x);
+    if (symmetry_on) { canon_into(&x, &y, b->roles); x = y; }
+    int len = pack(&x, k);
+    r->h = hash(k, len);
+    int64_t d = lookup(k, len, r->h);
+    r->dst = d >= 0 ? d : -1;
+    if (d >= 0) continue;
+    r->abits = always(o);
+    if (!bump((void **)&b->k, &b->ck, b->nk + len, 1)) { b->oom = 1; return; }
+    r->koff = b->nk; memcpy(b->k + b->nk, k, (size_t)len); b->nk += len;
+  }
+}
+
+/* ---- the search: the queue is cut into chunks; threads expand a chunk's states
+   (phase A, in parallel), then one thread takes their records in queue order (phase B)
+   exactly as a one-thread search would, so the result does not depend on the number
+   of threads. A state revived inside a chunk is expanded right there, as checks/explore.py
+   _bfs does (a stack). */
+#define CHUNK 8192
+#define MAXT 8
+typedef struct { const int64_t *q; int64_t lo, hi; Buf *b; } Job;
+static void *run_job(void *arg) {
+  Job *j = arg;
+  for (int64_t a = j->lo; a < j->hi && !j->b->oom; a++) {
+    j->b->first[a - j->lo] = j->b->nr;
+    expand(j->q[a], j->b);
+  }
+  return 0;
+}
+
+static int64_t g_live; static int g_prune, g_keep;
+
+/* phase B for one expanded state's records; returns -1 on out of memory */
+static int take(int64_t cur, const Buf *b, int64_t r0, int64_t r1) {
+  int seen[NK] = {0};
+  int depth = dep[cur];
+  for (int64_t t = r0; t < r1; t++) {
+    const Rec *r = &b->r[t];
+    int i = r->inst, kind = INST_KIND[i];
+    if (!seen[kind]) { seen[kind] = 1; enabled[kind]++; }
+    n_trans++;
+    int bad = 0;
+    for (int p = 0; p < NST; p++)
+      if ((r->sbits >> p & 1) && (g_live >> (NA + p) & 1) && (g_prune || !found(NA + p))) {
+        bad = 1;
+        if (event(NA + p, cur, i)) return -1;
+      }
+    int64_t dst = r->dst;
+    const unsigned char *k = b->k + r->koff;
+    int len = dst >= 0 ? 0 : keylen(k);
+    if (dst < 0) dst = lookup(k, len, r->h);
+    fired[kind][r->ret + 256]++;
+    if (dst < 0) {
+      dst = add_state(k, len, -(dst + 1), (int32_t)cur, (int16_t)i, depth + 1);
+      if (dst < 0) return -1;
+      newst[kind][r->ret + 256]++;
+      int abits = (int)(r->abits & g_live);
+      for (int p = 0; p < NA; p++)
+        if ((abits >> p & 1) && (g_prune || !found(p))) {
+          bad = 1; flg[dst] |= BAD_STATE;
+          if (event(p, dst, -1)) return -1;
+        }
+      if (bad && g_prune) flg[dst] |= PRUNED;
+    } else if (!bad && (flg[dst] & PRUNED) && !(flg[dst] & BAD_STATE)) {
+      flg[dst] &= (uint8_t)~PRUNED;
+      if (dst < cur) {
+        if (grow((void **)&revived, (uint64_t)n_rev + 1, 4)) return -1;
+        revived[n_rev++] = (int32_t)dst;
+      }
+    }
+    if (g_keep && edge(cur, dst, i, r->ret)) return -1;
+  }
+  return 0;
+}
+
+static Buf bufs[MAXT + 1];
+
+/* The search from the initial slot state with ``threads`` threads (1..8). ``live``
+   masks the properties checked (bit i: state property i, bit NA + j: step property j).
+   Returns 0 complete, 1 over max_states, 2 stopped by tick, 3 stopped at the first
+   violation, 4 every property violated, -1 out of memory. */
 int search(const sc *init, int64_t live, int prune, int symmetry, int64_t max_states,
-           int keep_graph, int stop_at_first, int stop_when_all, tick_fn tick) {
+           int keep_graph, int stop_at_first, int stop_when_all, tick_fn tick, int threads) {
   reset();
+  if (threads < 1) threads = 1;
+  if (threads > MAXT) threads = MAXT;
+  g_live = live; g_prune = prune; g_keep = keep_graph; symmetry_on = symmetry;
   tcap = 1 << 17; tab = calloc(tcap, sizeof *tab);
   if (!tab) return -1;
   for (int i = 0; i < NPROP; i++) wit_state[i] = wit_inst[i] = -1;
-  unsigned char k[PACKMAX]; sc s[W], o[W]; X x, y;
-  static Roles roles[P];
+  unsigned char k[PACKMAX]; sc s[W]; X x, y;
   from_slots(init, &x);
-  if (symmetry) { canon_into(&x, &y, roles); x = y; }
+  if (symmetry) { canon_into(&x, &y, bufs[0].roles); x = y; }
   int len = pack(&x, k);
   int64_t slot = lookup(k, len, hash(k, len));
   if (add_state(k, len, -(slot + 1), -1, -1, 0) < 0) return -1;
@@ -612,75 +748,66 @@ int search(const sc *init, int64_t live, int prune, int symmetry, int64_t max_st
       flg[0] |= BAD_STATE | (prune ? PRUNED : 0);
     }
   }
+  static int64_t q[CHUNK], firsts[MAXT][CHUNK];
   int64_t nxt = 0, expanded = 0;
   int rc = 0;
+  for (int t = 0; t <= MAXT; t++) { bufs[t].nr = bufs[t].nk = 0; bufs[t].oom = 0; }
   while (nxt < (int64_t)n_states || n_rev > 0) {
-    if (max_states >= 0 && (int64_t)n_states >= max_states) { rc = 1; break; }
-    int64_t cur;
-    if (n_rev > 0) cur = revived[--n_rev];
-    else { cur = nxt++; if (flg[cur] & PRUNED) continue; }
-    if ((expanded++ & 0xFFF) == 0 && tick && tick((int64_t)n_states, (int64_t)n_states - nxt, dep[cur])) {
-      rc = 2; break;
+    /* phase A: the next chunk of the queue (not pruned now), split among threads */
+    int64_t nq = 0;
+    for (int64_t a = nxt; a < (int64_t)n_states && nq < CHUNK; a++)
+      if (!(flg[a] & PRUNED)) q[nq++] = a;
+    int64_t end = nq ? q[nq - 1] + 1 : (int64_t)n_states;
+    int nt = nq >= 64 * threads ? threads : 1;
+    Job jobs[MAXT]; pthread_t tid[MAXT];
+    for (int t = 0; t < nt; t++) {
+      bufs[t].nr = bufs[t].nk = 0; bufs[t].first = firsts[t];
+      jobs[t] = (Job){q, nq * t / nt, nq * (t + 1) / nt, &bufs[t]};
     }
-    unpack(arena + off[cur], &x);
-    to_slots(&x, s);
-    int depth = dep[cur];
-    int seen[NK] = {0};
-    /* with symmetry, one alloc_pages / free_pages per class of (page, referenced), as
-       model/luo.py LuoModel.actions offers them */
-    int ref[P], nclass[3] = {0, 0, 0}, cls[3][P][5];
-    if (symmetry) referenced(s, ref);
-    for (int i = 0; i < NI; i++) {
-      int ret = 0;
-      int64_t sbits = inst(i, s, o, &ret);
-      if (sbits < 0) continue;
-      if (symmetry && INST_PAGE_KIND[i]) {
-        int pk = INST_PAGE_KIND[i], p = INST_PAGE[i], key[5] = {
-          s[I_owner[p]], s[I_kho_tracked[p]], s[I_stamped[p]], s[I_content[p]], ref[p]}, dup = 0;
-        for (int c = 0; c < nclass[pk] && !dup; c++) dup = !memcmp(cls[pk][c], key, sizeof key);
-        if (dup) continue;
-        memcpy(cls[pk][nclass[pk]++], key, sizeof key);
-      }
-      int kind = INST_KIND[i];
-      if (!seen[kind]) { seen[kind] = 1; enabled[kind]++; }
-      n_trans++;
-      int bad = 0;
-      for (int p = 0; p < NST; p++)
-        if ((sbits >> p & 1) && (live >> (NA + p) & 1) && (prune || !found(NA + p))) {
-          bad = 1;
-          if (event(NA + p, cur, i)) return -1;
-        }
-      int64_t dst;
-      if (!bad && !memcmp(o, s, W)) dst = cur;
+    for (int t = 1; t < nt; t++) pthread_create(&tid[t], 0, run_job, &jobs[t]);
+    if (nt > 0 && nq > 0) run_job(&jobs[0]);
+    for (int t = 1; t < nt; t++) pthread_join(tid[t], 0);
+    for (int t = 0; t < nt; t++) if (bufs[t].oom) return -1;
+    /* phase B: in queue order, as one thread would */
+    int64_t a = 0;  /* position in q */
+    int stop = 0;
+    for (int64_t cur = nxt;; ) {
+      if (n_rev == 0 && cur >= end) break;
+      /* as checks/explore.py _bfs: the limit is checked before taking a state */
+      if (max_states >= 0 && (int64_t)n_states >= max_states) { rc = 1; stop = 1; break; }
+      int64_t me;
+      if (n_rev > 0) me = revived[--n_rev];
       else {
-        from_slots(o, &x);
-        if (symmetry) { canon_into(&x, &y, roles); x = y; }
-        len = pack(&x, k);
-        dst = lookup(k, len, hash(k, len));
+        me = cur++;
+        if (flg[me] & PRUNED) { nxt = cur; continue; }  /* (never in q) */
       }
-      fired[kind][ret + 256]++;
-      if (dst < 0) {
-        dst = add_state(k, len, -(dst + 1), (int32_t)cur, (int16_t)i, depth + 1);
-        if (dst < 0) return -1;
-        newst[kind][ret + 256]++;
-        int abits = (int)(always(o) & live);
-        for (int p = 0; p < NA; p++)
-          if ((abits >> p & 1) && (prune || !found(p))) {
-            bad = 1; flg[dst] |= BAD_STATE;
-            if (event(p, dst, -1)) return -1;
-          }
-        if (bad && prune) flg[dst] |= PRUNED;
-      } else if (!bad && (flg[dst] & PRUNED) && !(flg[dst] & BAD_STATE)) {
-        flg[dst] &= (uint8_t)~PRUNED;
-        if (dst < cur) {
-          if (grow((void **)&revived, (uint64_t)n_rev + 1, 4)) return -1;
-          revived[n_rev++] = (int32_t)dst;
-        }
+      if ((expanded++ & 0xFFF) == 0 && tick &&
+          tick((int64_t)n_states, (int64_t)n_states - cur, dep[me])) { rc = 2; stop = 1; break; }
+      int ok;
+      if (a < nq && q[a] == me) {  /* expanded in phase A */
+        int t = 0; int64_t at = a;
+        while (t < nt - 1 && at >= jobs[t].hi) t++;
+        Buf *b = &bufs[t];
+        int64_t r0 = b->first[at - jobs[t].lo];
+        int64_t r1 = at + 1 < jobs[t].hi ? b->first[at + 1 - jobs[t].lo] : b->nr;
+        ok = take(me, b, r0, r1);
+        a++;
+      } else {  /* revived, or no longer pruned: expand it now */
+        Buf *b = &bufs[MAXT];
+        b->nr = b->nk = 0;
+        expand(me, b);
+        if (b->oom) return -1;
+        ok = take(me, b, 0, b->nr);
       }
-      if (keep_graph && edge(cur, dst, i, ret)) return -1;
+      if (ok < 0) return -1;
+      if (stop_at_first && n_found()) { rc = 3; stop = 1; break; }
+      if (stop_when_all && n_found() >= __builtin_popcountll((unsigned long long)live)) {
+        rc = 4; stop = 1; break;
+      }
+      nxt = cur;
     }
-    if (stop_at_first && n_found()) { rc = 3; break; }
-    if (stop_when_all && n_found() >= __builtin_popcountll((unsigned long long)live)) { rc = 4; break; }
+    if (stop) break;
+    nxt = end > nxt ? end : nxt;
   }
   return rc;
 }
@@ -712,6 +839,13 @@ int successor(int64_t i, int in, sc *o, int *ret) {
   return inst(in, s, o, ret) >= 0;
 }
 int slot_width(void) { return W; }
+/* what one stored state costs: its packed key, its offset, parent, instance, depth and
+   flags, and its share of the hash table (4 bytes a slot); not the edges */
+double bytes_per_state(void) {
+  if (!n_states) return 0;
+  return ((double)arena_len + (double)n_states * (8 + 4 + 2 + 2 + 1) + (double)tcap * 4)
+         / (double)n_states;
+}
 int pack_width(void) { return PACKMAX; }
 /* AG EF goal: the first state (in number order) from which no goal state is reachable,
    or -1; *stuck counts such states (checks/graphs.py check_graph_property). */

@@ -67,6 +67,15 @@ def cache_dir() -> Path:
     return Path(base) / "luo-verify"
 
 
+#: engine.c MAXT
+MAX_THREADS = 8
+
+
+def default_threads() -> int:
+    """The CPUs this process may run on, at most :data:`MAX_THREADS`."""
+    return max(1, min(MAX_THREADS, len(os.sched_getaffinity(0))))
+
+
 def compiler() -> str | None:
     """The C compiler the engine uses (``$CC`` or gcc or cc), or None."""
     for cand in (os.environ.get("CC"), "gcc", "cc"):
@@ -197,8 +206,10 @@ def _load(lib: Library) -> Any:
         os.unlink(tmp.name)  # the mapping stays valid
     for name in ("states", "transitions", "events", "edges", "arena_bytes", "table_slots"):
         getattr(c, name).restype = ctypes.c_int64
+    c.bytes_per_state.restype = ctypes.c_double
     c.search.argtypes = [ctypes.c_char_p, ctypes.c_int64, ctypes.c_int, ctypes.c_int,
-                         ctypes.c_int64, ctypes.c_int, ctypes.c_int, ctypes.c_int, _TICK]
+                         ctypes.c_int64, ctypes.c_int, ctypes.c_int, ctypes.c_int, _TICK,
+                         ctypes.c_int]
     c.state_marshal.argtypes = [ctypes.c_int64, ctypes.c_char_p]
     c.state_slots.argtypes = [ctypes.c_int64, ctypes.c_char_p]
     vp = ctypes.c_void_p
@@ -295,11 +306,17 @@ class _Via:
 
 def explore_compiled(model: LuoModel, properties: Sequence[Property],
                      options: ex.ExploreOptions | None = None,
-                     log: Callable[[str], None] | None = None) -> ex.ExploreResult[State]:
+                     log: Callable[[str], None] | None = None, threads: int | None = None
+                     ) -> ex.ExploreResult[State]:
     """What ``explore(model, properties, options)`` answers, searched by the compiled
-    engine. ``options.max_seconds``, ``progress`` and ``partial_on_sigint`` are honoured
-    every 4096 expansions. Raises ``ValueError`` when :func:`unsupported` is not empty."""
+    engine with ``threads`` threads (default :func:`default_threads`; the result does
+    not depend on it). ``options.max_seconds``, ``progress`` and ``partial_on_sigint``
+    are honoured every 4096 expansions. Raises ``ValueError`` when :func:`unsupported`
+    is not empty or ``threads`` is not 1..8."""
     opts = options or ex.ExploreOptions()
+    threads = default_threads() if threads is None else threads
+    if not 1 <= threads <= MAX_THREADS:
+        raise ValueError(f"threads must be 1..{MAX_THREADS}, not {threads}")
     why = unsupported(model, properties, opts.not_applicable)
     if why:
         raise ValueError("; ".join(why))
@@ -333,14 +350,16 @@ def explore_compiled(model: LuoModel, properties: Sequence[Property],
     init = bytes(x & 0xFF for x in lib.init)
     keep_graph = opts.keep_graph or bool(plan.graphs)
     callback = _TICK(tick)
+    w0, c0 = time.perf_counter(), time.process_time()
     try:
         rc = run.c.search(init, live, int(opts.prune_violations), int(model.symmetry),
                           -1 if opts.max_states is None else opts.max_states,
                           int(keep_graph), int(opts.stop_at_first), int(opts.stop_when_all),
-                          callback)
+                          callback, threads)
     finally:
         stop.restore()
         progress.close()
+    search_seconds = (time.perf_counter() - w0, time.process_time() - c0)
     if rc < 0:
         raise MemoryError("the compiled engine ran out of memory")
     run.n = n = run.c.states()
@@ -381,7 +400,8 @@ def explore_compiled(model: LuoModel, properties: Sequence[Property],
         actions=run.action_list, keys=search.keys, limit_reason=limit_reason,
         pruned=len(search.pruned), parent=run.parent,
         via=search.via,
-        found_seconds={}, interrupted=bool(stop.requested))
+        found_seconds={}, interrupted=bool(stop.requested), search_seconds=search_seconds,
+        bytes_per_state=run.c.bytes_per_state(), threads=threads)
 
 
 def _coverage(run: _Run, search: ex._Search) -> None:

@@ -127,6 +127,11 @@ class ExploreResult(Generic[S]):
     found_seconds: dict[str, float] = field(default_factory=dict)
     #: the search was stopped by SIGINT (Ctrl-C); ``limit_reason`` says so
     interrupted: bool = False
+    #: the compiled engine: (wall, CPU) seconds of its search alone, all threads' CPU;
+    #: bytes per stored state (key, index, tree, hash table); threads
+    search_seconds: tuple[float, float] | None = None
+    bytes_per_state: float | None = None
+    threads: int = 1
 
     @property
     def rate(self) -> float:
