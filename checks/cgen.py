@@ -210,8 +210,10 @@ def _instance(n: int, sym: sy.SymbolicLuo, pre: sy.S, pre_leaves: list[Any], ins
     """``inst<n>(s, o, &ret)``: -1 when disabled, else the bits of the step properties
     the transition violates, with the successor in ``o`` and the return value."""
     em = _Emitter(index)
-    guard = em(step.guard)
-    em.body.append(f"  if (!{guard}) return -1;")
+    # the guard conjunct by conjunct, each tested as soon as it is computed: most
+    # instances are disabled in most states, and most fail an early, cheap conjunct
+    for conjunct in _conjuncts(step.guard):
+        em.body.append(f"  if (!{em(conjunct)}) return -1;")
     em.body.append(f"  *ret = {em(step.ret)};")
     viol = [em(zf.STEP_FORMS[name](sym, pre, inst, step)) for name in step_props]
     posts = [x for k in pre for x in sy.leaves(step.post[k])]
@@ -224,6 +226,13 @@ def _instance(n: int, sym: sy.SymbolicLuo, pre: sy.S, pre_leaves: list[Any], ins
     em.body.append(f"  return {bits};")
     return (f"/* {inst} */\nstatic int64_t inst{n}(const sc *s, sc *o, int *ret) {{\n"
             + "\n".join(em.body) + "\n}")
+
+
+def _conjuncts(e: Any) -> list[Any]:
+    """``e`` as a list of conjuncts (nested ``And`` flattened, in order)."""
+    if isinstance(e, z3.BoolRef) and z3.is_and(e):
+        return [c for child in e.children() for c in _conjuncts(child)]
+    return [e]
 
 
 def _dispatch(n: int) -> str:

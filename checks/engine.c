@@ -490,7 +490,11 @@ static int64_t n_trans;
 static int64_t enabled[NK], fired[NK][RETN], newst[NK][RETN];
 static int64_t wit_state[NPROP], wit_inst[NPROP];
 static int64_t *ev; static int64_t n_ev, ev_cap;      /* violation events: prop, state, inst */
-static uint32_t *e_src, *e_dst; static int16_t *e_inst, *e_ret; static int64_t n_edge, edge_cap;
+/* the graph, for the graph properties: per expanded state its first edge and count,
+   per edge the state it reaches (4 bytes an edge; edges of one expansion are adjacent) */
+static uint32_t *e_dst; static int64_t *e_first; static uint16_t *e_count;
+static int64_t n_edge, edge_cap;
+static int g_keep;
 static int32_t *revived; static int64_t n_rev;
 static int max_depth;
 
@@ -535,6 +539,8 @@ static int64_t add_state(const unsigned char *k, int len, int64_t slot, int32_t 
     if (grow((void **)&off, st_cap, 8) || grow((void **)&par, st_cap, 4) ||
         grow((void **)&via, st_cap, 2) || grow((void **)&dep, st_cap, 2) ||
         grow((void **)&flg, st_cap, 1)) return -1;
+    if (g_keep && (grow((void **)&e_first, st_cap, 8) || grow((void **)&e_count, st_cap, 2)))
+      return -1;
   }
   if (arena_len + (uint64_t)len > arena_cap) {
     arena_cap = arena_cap ? arena_cap * 2 : 1 << 22;
@@ -544,6 +550,7 @@ static int64_t add_state(const unsigned char *k, int len, int64_t slot, int32_t 
   uint64_t j = n_states++;
   off[j] = arena_len; arena_len += (uint64_t)len;
   par[j] = parent; via[j] = inst; dep[j] = (uint16_t)depth; flg[j] = 0;
+  if (g_keep) { e_first[j] = -1; e_count[j] = 0; }
   if (depth > max_depth) max_depth = depth;
   tab[slot] = (uint32_t)(j + 1);
   if (n_states * 2 > tcap && rehash()) return -1;
@@ -560,14 +567,12 @@ static int event(int prop, int64_t state, int inst) {
   return 0;
 }
 
-static int edge(int64_t s, int64_t d, int inst, int ret) {
+static int edge(int64_t d) {
   if (n_edge == edge_cap) {
     edge_cap = edge_cap ? edge_cap * 2 : 1 << 16;
-    if (grow((void **)&e_src, edge_cap, 4) || grow((void **)&e_dst, edge_cap, 4) ||
-        grow((void **)&e_inst, edge_cap, 2) || grow((void **)&e_ret, edge_cap, 2)) return -1;
+    if (grow((void **)&e_dst, edge_cap, 4)) return -1;
   }
-  e_src[n_edge] = (uint32_t)s; e_dst[n_edge] = (uint32_t)d;
-  e_inst[n_edge] = (int16_t)inst; e_ret[n_edge] = (int16_t)ret; n_edge++;
+  e_dst[n_edge++] = (uint32_t)d;
   return 0;
 }
 
@@ -583,9 +588,9 @@ typedef int (*tick_fn)(int64_t states, int64_t queued, int depth);
    -1 out of memory. */
 static void reset(void) {
   free(arena); free(off); free(par); free(via); free(dep); free(flg); free(tab); free(ev);
-  free(e_src); free(e_dst); free(e_inst); free(e_ret); free(revived);
+  free(e_dst); free(e_first); free(e_count); free(revived);
   arena = 0; off = 0; par = 0; via = 0; dep = 0; flg = 0; tab = 0; ev = 0;
-  e_src = e_dst = 0; e_inst = e_ret = 0; revived = 0;
+  e_dst = 0; e_first = 0; e_count = 0; revived = 0;
   arena_len = arena_cap = tcap = n_states = st_cap = 0; n_trans = n_ev = ev_cap = 0;
   n_edge = edge_cap = n_rev = 0; max_depth = 0;
   memset(enabled, 0, sizeof enabled); memset(fired, 0, sizeof fired);
@@ -674,7 +679,7 @@ static void *run_job(void *arg) {
   return 0;
 }
 
-static int64_t g_live; static int g_prune, g_keep;
+static int64_t g_live; static int g_prune;
 
 /* phase B for one expanded state's records; returns -1 on out of memory */
 static int take(int64_t cur, const Buf *b, int64_t r0, int64_t r1) {
@@ -714,8 +719,9 @@ static int take(int64_t cur, const Buf *b, int64_t r0, int64_t r1) {
         revived[n_rev++] = (int32_t)dst;
       }
     }
-    if (g_keep && edge(cur, dst, i, r->ret)) return -1;
+    if (g_keep && edge(dst)) return -1;
   }
+  if (g_keep) { e_first[cur] = n_edge - (r1 - r0); e_count[cur] = (uint16_t)(r1 - r0); }
   return 0;
 }
 
@@ -826,13 +832,9 @@ void coverage(int64_t *en, int64_t *fi, int64_t *ne) {
   memcpy(en, enabled, sizeof enabled); memcpy(fi, fired, sizeof fired); memcpy(ne, newst, sizeof newst);
 }
 int64_t events(int64_t *out) { if (out) memcpy(out, ev, (size_t)n_ev * 24); return n_ev; }
-int64_t edges(uint32_t *src, uint32_t *dst, int16_t *ins, int16_t *ret) {
-  if (src) {
-    memcpy(src, e_src, (size_t)n_edge * 4); memcpy(dst, e_dst, (size_t)n_edge * 4);
-    memcpy(ins, e_inst, (size_t)n_edge * 2); memcpy(ret, e_ret, (size_t)n_edge * 2);
-  }
-  return n_edge;
-}
+int64_t edges(void) { return n_edge; }
+/* bytes the graph takes (0 when not kept) */
+int64_t graph_bytes(void) { return g_keep ? n_edge * 4 + (int64_t)n_states * 10 : 0; }
 /* the slot state an instance yields from stored state i, and its return value */
 int successor(int64_t i, int in, sc *o, int *ret) {
   sc s[W]; X x; unpack(arena + off[i], &x); to_slots(&x, s);
@@ -848,28 +850,33 @@ double bytes_per_state(void) {
 }
 int pack_width(void) { return PACKMAX; }
 /* AG EF goal: the first state (in number order) from which no goal state is reachable,
-   or -1; *stuck counts such states (checks/graphs.py check_graph_property). */
+   or -1 (-2: out of memory); *stuck counts such states (checks/graphs.py
+   check_graph_property). Backward search from the goals over the reversed edges. */
 int64_t first_stuck(const char *goal, int64_t *stuck) {
   int64_t n = (int64_t)n_states;
-  int64_t *start = calloc((size_t)n + 1, 8), *src = malloc((size_t)(n_edge ? n_edge : 1) * 8);
-  char *ok = calloc((size_t)n ? (size_t)n : 1, 1);
-  int64_t *queue = malloc((size_t)(n ? n : 1) * 8);
-  if (!start || !src || !ok || !queue) return -2;
+  uint64_t *start = calloc((size_t)n + 1, 8), *fill = calloc((size_t)n + 1, 8);
+  uint32_t *src = malloc((size_t)(n_edge ? n_edge : 1) * 4);
+  uint32_t *queue = malloc((size_t)(n ? n : 1) * 4);
+  char *ok = calloc((size_t)(n ? n : 1), 1);
+  int64_t first = -2;
+  if (!start || !fill || !src || !queue || !ok) goto out;
   for (int64_t e = 0; e < n_edge; e++) start[e_dst[e] + 1]++;
   for (int64_t i = 0; i < n; i++) start[i + 1] += start[i];
-  int64_t *fill = calloc((size_t)n + 1, 8);
-  if (!fill) return -2;
-  for (int64_t e = 0; e < n_edge; e++) { int64_t d = e_dst[e]; src[start[d] + fill[d]++] = e_src[e]; }
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t e = e_first[i]; e >= 0 && e < e_first[i] + e_count[i]; e++) {
+      uint32_t d = e_dst[e]; src[start[d] + fill[d]++] = (uint32_t)i;
+    }
   int64_t qh = 0, qt = 0;
-  for (int64_t i = 0; i < n; i++) if (goal[i]) { ok[i] = 1; queue[qt++] = i; }
+  for (int64_t i = 0; i < n; i++) if (goal[i]) { ok[i] = 1; queue[qt++] = (uint32_t)i; }
   while (qh < qt) {
-    int64_t d = queue[qh++];
-    for (int64_t k = start[d]; k < start[d + 1]; k++)
+    uint32_t d = queue[qh++];
+    for (uint64_t k = start[d]; k < start[d + 1]; k++)
       if (!ok[src[k]]) { ok[src[k]] = 1; queue[qt++] = src[k]; }
   }
-  int64_t first = -1; *stuck = 0;
+  first = -1; *stuck = 0;
   for (int64_t i = 0; i < n; i++) if (!ok[i]) { if (first < 0) first = i; (*stuck)++; }
-  free(start); free(src); free(ok); free(queue); free(fill);
+out:
+  free(start); free(fill); free(src); free(queue); free(ok);
   return first;
 }
 /* for the tests: instance ``i`` on slot state ``s`` (-1 when disabled, else step bits) */

@@ -204,7 +204,8 @@ def _load(lib: Library) -> Any:
         c = ctypes.CDLL(tmp.name)
     finally:
         os.unlink(tmp.name)  # the mapping stays valid
-    for name in ("states", "transitions", "events", "edges", "arena_bytes", "table_slots"):
+    for name in ("states", "transitions", "events", "edges", "arena_bytes", "table_slots",
+                 "graph_bytes"):
         getattr(c, name).restype = ctypes.c_int64
     c.bytes_per_state.restype = ctypes.c_double
     c.search.argtypes = [ctypes.c_char_p, ctypes.c_int64, ctypes.c_int, ctypes.c_int,
@@ -216,7 +217,6 @@ def _load(lib: Library) -> Any:
     c.tree.argtypes = [vp, vp, vp]
     c.coverage.argtypes = [vp, vp, vp]
     c.events.argtypes = [vp]
-    c.edges.argtypes = [vp, vp, vp, vp]
     c.first_stuck.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int64)]
     c.first_stuck.restype = ctypes.c_int64
     return c
@@ -401,7 +401,8 @@ def explore_compiled(model: LuoModel, properties: Sequence[Property],
         pruned=len(search.pruned), parent=run.parent,
         via=search.via,
         found_seconds={}, interrupted=bool(stop.requested), search_seconds=search_seconds,
-        bytes_per_state=run.c.bytes_per_state(), threads=threads)
+        bytes_per_state=run.c.bytes_per_state(), graph_bytes=run.c.graph_bytes(),
+        threads=threads)
 
 
 def _coverage(run: _Run, search: ex._Search) -> None:

@@ -131,6 +131,8 @@ class ExploreResult(Generic[S]):
     #: bytes per stored state (key, index, tree, hash table); threads
     search_seconds: tuple[float, float] | None = None
     bytes_per_state: float | None = None
+    #: the compiled engine: bytes of the graph kept for the graph properties (0: none)
+    graph_bytes: int | None = None
     threads: int = 1
 
     @property

@@ -197,3 +197,21 @@ def test_cli_engine_choice(capsys: pytest.CaptureFixture[str]) -> None:
     assert "compiled engine cannot run this check" in err and "legacy" in err
     assert main(["check", "--bounds", "tiny", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["engine"] == {"name": "compiled"}
+
+
+@pytest.mark.parametrize("profile", ["upstream", "v6.19"])
+def test_threads_do_not_change_the_result(profile: str) -> None:
+    """Verifies that two threads give the one-thread search exactly: the same states in
+    the same order, the same tree, violations and labels (at ci, where the queue's chunks
+    are large enough to be split)."""
+    model = model_for(PROFILES[profile], NAMED_BOUNDS["ci"])
+    opts = ExploreOptions(not_applicable=not_applicable(CATALOGUE, model.design,
+                                                        model.bounds), classify=classify)
+    one = ce.explore_compiled(model, CATALOGUE, opts, threads=1)
+    two = ce.explore_compiled(model, CATALOGUE, opts, threads=2)
+    assert two.threads == 2
+    assert _summary(two) == _summary(one)
+    assert list(two.parent) == list(one.parent)
+    assert all(two.keys[i] == one.keys[i] for i in range(0, one.states, 97))
+    assert {k: [s.action for s in c.steps] for k, c in two.counterexamples.items()} == {
+        k: [s.action for s in c.steps] for k, c in one.counterexamples.items()}
