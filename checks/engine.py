@@ -91,8 +91,10 @@ def unsupported(model: LuoModel, properties: Sequence[Property],
     from luoverify.specs import zforms as zf
 
     for p in properties:
-        if p.name in not_applicable or p.kind in ("sometimes", "graph", "always"):
-            continue  # state properties without a form are checked on the stored states
+        if p.name in not_applicable or p.kind in ("sometimes", "graph"):
+            continue  # judged here from the stored states
+        if p.name == "no_preserved_in_scratch":
+            continue  # no scratch page in the encoding: see _python_invariants
         if p.name not in zf.STATE_FORMS and p.name not in zf.STEP_FORMS:
             why.append(f"property {p.name} has no Z3 form ({zf.NOT_ENCODED.get(p.name, '')})")
     if compiler() is None:
@@ -549,16 +551,17 @@ def _judge_graphs(run: _Run, graphs: list[Property], search: ex._Search, complet
 
 
 def _python_invariants(run: _Run, plan: ex._Plan, search: ex._Search) -> None:
-    """State properties the encoding has no form for (``no_preserved_in_scratch``: the
-    encoding has no scratch pages) are checked on every stored state here. A violation
-    would have had to prune the search there: it is an error asking for the generic
-    explorer, which cannot arise while the encoding's states have no scratch page."""
-    props = [p for p in plan.always if p.name not in run.lib.state_props]
-    if not props:
-        return
-    for i in range(run.n):
-        rep = run.state(i)
-        for prop in props:
-            if prop.check(rep) is not None:
-                raise RuntimeError(f"{prop.name} is violated, which the compiled engine "
-                                   "cannot judge: use --engine generic")
+    """State properties the encoding has no form for: ``no_preserved_in_scratch``. It
+    constrains scratch pages only; the encoding has none (``symbolic.unsupported``
+    refuses bounds with scratch pages), and no call makes a page scratch (the flag is
+    set only by ``state.initial_state``). So it is checked on the initial state, where a
+    scratch page would have to be; any other such property is refused."""
+    for prop in plan.always:
+        if prop.name in run.lib.state_props:
+            continue
+        if prop.name != "no_preserved_in_scratch":
+            raise ValueError(f"{prop.name} has no Z3 form: use --engine generic")
+        if prop.check(run.state(0)) is not None or any(
+                pg[st.P_SCRATCH] for pg in run.state(0)[st.PAGES]):
+            raise RuntimeError(f"{prop.name}: a scratch page in the compiled engine's "
+                               "initial state; use --engine generic")

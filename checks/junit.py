@@ -107,6 +107,9 @@ def _properties(header: Mapping[str, Any]) -> dict[str, str]:
     if isinstance(flags, dict):
         off = sorted(k for k, v in flags.items() if not v)
         out["design_flags_off"] = ", ".join(off) or "(none)"
+    engine = header.get("engine")
+    if isinstance(engine, dict):
+        out["engine"] = str(engine.get("name"))
     bounds = header.get("bounds")
     if isinstance(bounds, dict):
         out["bounds"] = " ".join(f"{k}={v}" for k, v in bounds.items())

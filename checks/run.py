@@ -154,8 +154,7 @@ class CheckReport:
             **header("check", self.design, self.bounds_name, self.bounds),
             "symmetry": self.symmetry,
             "stop_at_violations": self.stop_at_violations,
-            "engine": {"name": self.engine,
-                       **({"note": self.engine_note} if self.engine_note else {})},
+            "engine": self._engine_json(timings),
             "verdict": self.verdict,
             "complete": r.complete,
             "states": r.states,
@@ -217,6 +216,20 @@ class CheckReport:
         return [f"       NOT reproduced on the reference: step {d.step if d else '?'}: "
                 f"{d.what if d else r.status}"]
 
+    def _engine_json(self, timings: bool) -> dict[str, Any]:
+        r = self.result
+        out: dict[str, Any] = {"name": self.engine}
+        if self.engine_note:
+            out["note"] = self.engine_note
+        if self.engine == "compiled":
+            out["threads"] = r.threads
+            out["bytes_per_state"] = (round(r.bytes_per_state, 1)
+                                      if r.bytes_per_state is not None else None)
+            if timings and r.search_seconds:
+                out["search_seconds"] = round(r.search_seconds[0], 3)
+                out["search_cpu_seconds"] = round(r.search_seconds[1], 3)
+        return out
+
     # ------------------------------------------------------------------ text
     def to_text(self) -> str:
         r = self.result
@@ -225,7 +238,10 @@ class CheckReport:
             f"  bounds {self.bounds_name}: {self.bounds.describe()}"
             f"{'' if self.symmetry else '  (symmetry reduction off)'}",
             f"  engine {self.engine}"
-            + (f" ({self.engine_note})" if self.engine_note else ""),
+            + (f" ({self.engine_note})" if self.engine_note else "")
+            + (f": {r.threads} thread(s), search {r.search_seconds[0]:.2f} s "
+               f"({r.search_seconds[1]:.2f} CPU-s), {r.bytes_per_state:.0f} bytes/state"
+               if r.search_seconds and r.bytes_per_state else ""),
             f"  {r.states} states, {r.transitions} transitions, depth {r.depth}, "
             f"{r.seconds:.1f} s, {r.rate:,.0f} states/s"
             + ("" if r.complete else f"  -- INCOMPLETE: {r.limit_reason}"),
@@ -388,11 +404,13 @@ def run_check(
     replay: bool = False,
     engine: str = "auto",
     log: Callable[[str], None] | None = None,
+    threads: int | None = None,
 ) -> CheckReport:
     """Search ``design`` at ``bounds`` for ``properties`` with ``engine`` (see
     :data:`ENGINES`; :class:`EngineError` for ``compiled`` where it cannot run) and
     judge coverage, defects and, with ``replay``, every counterexample on the
-    reference. ``log`` receives one-line notes (the engine being compiled)."""
+    reference. ``log`` receives one-line notes (the engine being compiled); ``threads``
+    is the compiled engine's (default: every CPU this process may use, at most 8)."""
     symmetry = search_symmetry(symmetry, prune)
     model = model_for(design, bounds, symmetry=symmetry)
     base_design = design.base_profile()
@@ -408,7 +426,7 @@ def run_check(
         from luoverify.checks.engine import explore_compiled
 
         try:
-            result = explore_compiled(model, properties, options, log=log)
+            result = explore_compiled(model, properties, options, log=log, threads=threads)
         except RuntimeError as exc:  # the C compiler failed: say so, search anyway
             if engine == "compiled":
                 raise EngineError(f"the compiled engine failed: {exc}") from exc

@@ -196,7 +196,11 @@ def test_cli_engine_choice(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert "compiled engine cannot run this check" in err and "legacy" in err
     assert main(["check", "--bounds", "tiny", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["engine"] == {"name": "compiled"}
+    engine = json.loads(capsys.readouterr().out)["engine"]
+    assert engine["name"] == "compiled" and engine["threads"] >= 1
+    assert 0 < engine["bytes_per_state"] <= 100
+    assert main(["check", "--bounds", "tiny", "--threads", "9"]) == 2
+    assert "--threads must be 1 to 8" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("profile", ["upstream", "v6.19"])

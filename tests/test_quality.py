@@ -35,7 +35,7 @@ def test_ruff_clean() -> None:
 
 def test_mypy_strict_clean(tmp_path: Path) -> None:
     """mypy --strict over the installed namespace (luoverify.model/reference/specs/checks)
-    and the vectorised toy engine (bench/vector.py).
+    and the benchmark code (bench/vector.py, bench/run.py, the SPIN peer of the LUO model).
 
     The editable install maps top-level folders with an import hook mypy cannot follow,
     so the check runs on a symlinked ``luoverify/`` tree.
@@ -46,12 +46,16 @@ def test_mypy_strict_clean(tmp_path: Path) -> None:
     for name in ("model", "reference", "specs", "checks"):
         (pkg / name).symlink_to(ROOT / name)
     (tmp_path / "bench").mkdir()
-    for name in ("__init__.py", "vector.py"):
+    for name in ("__init__.py", "vector.py", "run.py", "toy.py"):
         (tmp_path / "bench" / name).symlink_to(ROOT / "bench" / name)
+    (tmp_path / "bench" / "peers").mkdir()
+    for name in ("__init__.py", "luo_spin.py", "luo_promela.py", "promela.py"):
+        (tmp_path / "bench" / "peers" / name).symlink_to(ROOT / "bench" / "peers" / name)
     env = dict(os.environ, MYPYPATH=str(tmp_path))
     res = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--config-file",
          str(ROOT / "pyproject.toml"), "-p", "luoverify.model", "-p", "luoverify.reference",
-         "-p", "luoverify.specs", "-p", "luoverify.checks", "-m", "bench.vector"],
+         "-p", "luoverify.specs", "-p", "luoverify.checks", "-m", "bench.vector",
+         "-m", "bench.run", "-m", "bench.peers.luo_spin", "-m", "bench.peers.luo_promela"],
         cwd=tmp_path, capture_output=True, text=True, env=env, check=False)
     assert res.returncode == 0, res.stdout + res.stderr
