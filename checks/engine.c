@@ -605,14 +605,47 @@ typedef struct {
   int64_t dst;     /* the state reached if it was known when expanded, else -1 */
   uint64_t h;      /* for an unknown state: hash of its key */
   int64_t koff;    /* for an unknown state: its key in the buffer's bytes */
+  int64_t abits;   /* for an unknown state: its state-property bits */
 } Rec;
 typedef struct {
   Rec *r; int64_t nr, cr;
   unsigned char *k; int64_t nk, ck;
   int64_t *first;  /* per expanded state of the chunk: its first record */
+  /* the unknown states this buffer already holds (record number + 1; 0 empty): a
+     state reached again in the same chunk shares the first record's key and bits */
+  int64_t *seen; int64_t seen_cap, seen_n;
   int oom;
   Roles roles[P];
 } Buf;
+
+static void seen_clear(Buf *b) {
+  if (b->seen) memset(b->seen, 0, (size_t)b->seen_cap * 8);
+  b->seen_n = 0;
+}
+
+/* the record of an earlier occurrence of key k in b, or -1; else insert record ri */
+static int64_t seen_find_or_add(Buf *b, const unsigned char *k, int len, uint64_t h,
+                                int64_t ri) {
+  if ((b->seen_n + 1) * 2 > b->seen_cap) {
+    int64_t ncap = b->seen_cap ? b->seen_cap * 2 : 1 << 12;
+    int64_t *nt = calloc((size_t)ncap, 8);
+    if (!nt) { b->oom = 1; return -1; }
+    for (int64_t i = 0; i < b->seen_cap; i++) if (b->seen[i]) {
+      uint64_t j = b->r[b->seen[i] - 1].h & (uint64_t)(ncap - 1);
+      while (nt[j]) j = (j + 1) & (uint64_t)(ncap - 1);
+      nt[j] = b->seen[i];
+    }
+    free(b->seen); b->seen = nt; b->seen_cap = ncap;
+  }
+  uint64_t j = h & (uint64_t)(b->seen_cap - 1);
+  for (; b->seen[j]; j = (j + 1) & (uint64_t)(b->seen_cap - 1)) {
+    const Rec *o = &b->r[b->seen[j] - 1];
+    const unsigned char *ok = b->k + o->koff;
+    if (o->h == h && keylen(ok) == len && !memcmp(ok, k, (size_t)len)) return b->seen[j] - 1;
+  }
+  b->seen[j] = ri + 1; b->seen_n++;
+  return -1;
+}
 
 static int symmetry_on;
 
@@ -657,6 +690,12 @@ static void expand(int64_t cur, Buf *b) {
     if (d >= 0) continue;
     if (!bump((void **)&b->k, &b->ck, b->nk + len, 1)) { b->oom = 1; return; }
     r->koff = b->nk; memcpy(b->k + b->nk, k, (size_t)len); b->nk += len;
+    int64_t twin = seen_find_or_add(b, k, len, r->h, b->nr - 1);
+    if (twin >= 0) {  /* reached before in this chunk: the same key and bits */
+      b->nk -= len; r->koff = b->r[twin].koff; r->abits = b->r[twin].abits;
+    } else {
+      r->abits = always(o);
+    }
   }
 }
 
@@ -670,6 +709,7 @@ static void expand(int64_t cur, Buf *b) {
 typedef struct { const int64_t *q; int64_t lo, hi; Buf *b; } Job;
 static void *run_job(void *arg) {
   Job *j = arg;
+  seen_clear(j->b);
   for (int64_t a = j->lo; a < j->hi && !j->b->oom; a++) {
     j->b->first[a - j->lo] = j->b->nr;
     expand(j->q[a], j->b);
@@ -703,11 +743,7 @@ static int take(int64_t cur, const Buf *b, int64_t r0, int64_t r1) {
       dst = add_state(k, len, -(dst + 1), (int32_t)cur, (int16_t)i, depth + 1);
       if (dst < 0) return -1;
       newst[kind][r->ret + 256]++;
-      /* the state properties, once per new state (a state reached several times in a
-         chunk is one candidate per time in phase A) */
-      X nx; sc ns[W];
-      unpack(k, &nx); to_slots(&nx, ns);
-      int abits = (int)(always(ns) & g_live);
+      int abits = (int)(r->abits & g_live);
       for (int p = 0; p < NA; p++)
         if ((abits >> p & 1) && (g_prune || !found(p))) {
           bad = 1; flg[dst] |= BAD_STATE;
@@ -803,6 +839,7 @@ int search(const sc *init, int64_t live, int prune, int symmetry, int64_t max_st
       } else {  /* revived, or no longer pruned: expand it now */
         Buf *b = &bufs[MAXT];
         b->nr = b->nk = 0;
+        seen_clear(b);
         expand(me, b);
         if (b->oom) return -1;
         ok = take(me, b, 0, b->nr);
