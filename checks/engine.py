@@ -169,10 +169,16 @@ def build(model: LuoModel, log: Callable[[str], None] | None = None) -> Library:
                 jobs.append(subprocess.Popen(
                     [cc, opt, *_CFLAGS, "-c", "-o", objs[-1], f"part{n}.c"], cwd=work,
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-            for job in jobs:
-                _out, err = job.communicate()
-                if job.returncode != 0:
-                    raise RuntimeError(f"{cc} failed: {err[-2000:]}")
+            try:
+                for job in jobs:
+                    _out, err = job.communicate()
+                    if job.returncode != 0:
+                        raise RuntimeError(f"{cc} failed: {err[-2000:]}")
+            finally:  # Ctrl-C or a failed part: no compiler is left running
+                for job in jobs:
+                    if job.poll() is None:
+                        job.kill()
+                        job.wait()
             out = work / "engine.so"
             done = subprocess.run([cc, "-shared", "-o", str(out), *objs],
                                   capture_output=True, text=True, check=False)
