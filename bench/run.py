@@ -350,7 +350,16 @@ def main(argv: list[str] | None = None) -> int:
         for spec in args.luo.split(","):
             design, bound = spec.split("@")
             plan.append(("luo", f"{bound}", f"ours/{design}", spec))
+    if args.runs < 1:
+        ap.error("--runs must be at least 1")
     if not args.toy_only and args.real:
+        from luoverify.model.bounds import NAMED_BOUNDS
+
+        bad = [b for b in args.real.split(",") if b not in NAMED_BOUNDS] + [
+            c for c in args.real_checkers.split(",") if c not in (*REAL, "spin-peer")]
+        if bad:
+            ap.error(f"unknown bound or checker {', '.join(bad)}: bounds "
+                     f"{', '.join(NAMED_BOUNDS)}; checkers {', '.join(REAL)}, spin-peer")
         for bound in args.real.split(","):
             run_ours("real", f"build@{bound}")  # compile once, outside the measurements
             for c in args.real_checkers.split(","):

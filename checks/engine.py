@@ -87,10 +87,10 @@ def compiler() -> str | None:
 def unsupported(model: LuoModel, properties: Sequence[Property],
                 not_applicable: dict[str, str]) -> list[str]:
     """Why this search cannot run on the compiled engine ([] when it can)."""
-    why = list(sy.unsupported(model.design, model.bounds))
+    why = list(dict.fromkeys(sy.unsupported(model.design, model.bounds)))
     from luoverify.specs import zforms as zf
 
-    for p in properties:
+    for p in properties if not why else ():  # (the design's reason covers the rest)
         if p.name in not_applicable or p.kind in ("sometimes", "graph"):
             continue  # judged here from the stored states
         if p.name == "no_preserved_in_scratch":
@@ -133,20 +133,59 @@ def _inst_json(i: sy.Inst) -> list[Any]:
     return [i.name, [list(kv) for kv in i.args]]
 
 
+def _cached(so: Path, meta: Path) -> dict[str, Any] | None:
+    """The cache entry's metadata if the entry is whole (the library's SHA-256 is the one
+    recorded when it was built), else None: a damaged entry is rebuilt, never loaded."""
+    try:
+        doc = json.loads(meta.read_text())
+        ok = isinstance(doc, dict) and doc.get("sha256") == hashlib.sha256(
+            so.read_bytes()).hexdigest() and all(
+            k in doc for k in ("instances", "kinds", "state_props", "step_props", "init",
+                               "sizes", "layout"))
+    except (OSError, ValueError):
+        return None
+    return doc if ok else None
+
+
+def _cache_dir_or_private(log: Callable[[str], None] | None) -> tuple[Path, bool]:
+    """The cache folder, or a private temporary one when it cannot be written (then the
+    engine is not kept: every run compiles); True when private."""
+    d = cache_dir()
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=d):
+            pass
+        return d, False
+    except OSError as exc:
+        if log:
+            log(f"cannot use the engine cache {d} ({exc.strerror or exc}): compiling into "
+                "a temporary folder (set LUO_VERIFY_CACHE to keep engines)")
+        return Path(tempfile.mkdtemp(prefix="luo-verify-engine-")), True
+
+
 def build(model: LuoModel, log: Callable[[str], None] | None = None) -> Library:
     """The compiled engine of ``model``'s design and bounds, from the cache or built now
     (needs a C compiler; ``ValueError`` for what the encoding does not cover,
-    ``RuntimeError`` when the compiler fails)."""
+    ``RuntimeError`` when the compiler or the file system fails)."""
+    try:
+        return _build(model, log)
+    except OSError as exc:
+        raise RuntimeError(f"building the engine: {exc}") from exc
+
+
+def _build(model: LuoModel, log: Callable[[str], None] | None) -> Library:
     from luoverify.checks import cgen
 
     key = _fingerprint(model)
-    d = cache_dir()
+    d, private = _cache_dir_or_private(log)
     so, meta = d / f"engine-{key}.so", d / f"engine-{key}.json"
     t0 = time.process_time()
     c0 = os.times()
-    if not (so.exists() and meta.exists()):
+    doc = _cached(so, meta)
+    if doc is None:
         if log:
-            log(f"compiling the engine for {model.design.name} (cached in {d})")
+            log(f"compiling the engine for {model.design.name}"
+                + ("" if private else f" (cached in {d})"))
 
         def kind_of(inst: sy.Inst) -> str:
             return model.action_kind(Action(inst.name, inst.args))
@@ -155,7 +194,6 @@ def build(model: LuoModel, log: Callable[[str], None] | None = None) -> Library:
         cc = compiler()
         if cc is None:
             raise RuntimeError("no C compiler (gcc or cc, or $CC) on PATH")
-        d.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=d) as tmp:
             work = Path(tmp)
             (work / "gen.h").write_text(gen.header)
@@ -182,15 +220,17 @@ def build(model: LuoModel, log: Callable[[str], None] | None = None) -> Library:
             out = work / "engine.so"
             done = subprocess.run([cc, "-shared", "-o", str(out), *objs],
                                   capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise RuntimeError(f"{cc} failed: {done.stderr[-2000:]}")
+            if done.returncode != 0 or not out.is_file():
+                raise RuntimeError(f"{cc} failed: {done.stderr[-2000:] or 'no library'}")
             doc = {"instances": [_inst_json(i) for i in gen.instances], "kinds": gen.kinds,
                    "state_props": gen.state_props, "step_props": gen.step_props,
-                   "init": gen.init, "sizes": gen.sizes, "layout": gen.layout}
+                   "init": gen.init, "sizes": gen.sizes, "layout": gen.layout,
+                   "sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
             (work / "meta.json").write_text(json.dumps(doc))
-            os.replace(out, so)  # atomic: a concurrent run sees all or nothing
+            # the library first, then the metadata naming its hash: a run that sees the
+            # new metadata sees the library it describes (os.replace is atomic)
+            os.replace(out, so)
             os.replace(work / "meta.json", meta)
-    doc = json.loads(meta.read_text())
     c1 = os.times()
     spent = (time.process_time() - t0) + (c1.children_user - c0.children_user) + (
         c1.children_system - c0.children_system)
@@ -207,9 +247,11 @@ def _load(lib: Library) -> Any:
     path twice gives one copy."""
     tmp = tempfile.NamedTemporaryFile(suffix=".so", delete=False)  # noqa: SIM115
     tmp.close()
-    shutil.copyfile(lib.path, tmp.name)
     try:
+        shutil.copyfile(lib.path, tmp.name)
         c = ctypes.CDLL(tmp.name)
+    except OSError as exc:
+        raise RuntimeError(f"loading the engine: {exc}") from exc
     finally:
         os.unlink(tmp.name)  # the mapping stays valid
     for name in ("states", "transitions", "events", "edges", "arena_bytes", "table_slots",
@@ -328,8 +370,9 @@ def explore_compiled(model: LuoModel, properties: Sequence[Property],
     why = unsupported(model, properties, opts.not_applicable)
     if why:
         raise ValueError("; ".join(why))
-    start = time.perf_counter()
     lib = build(model, log)
+    # times (and --max-seconds) count from here: compiling is reported apart
+    start = time.perf_counter()
     run = _Run(model, lib)
     plan = ex._plan(properties, opts.not_applicable)
     checked = {p.name for p in plan.always + plan.steps}

@@ -225,6 +225,7 @@ class CheckReport:
             out["threads"] = r.threads
             out["bytes_per_state"] = (round(r.bytes_per_state, 1)
                                       if r.bytes_per_state is not None else None)
+            out["graph_bytes"] = r.graph_bytes
             if timings and r.search_seconds:
                 out["search_seconds"] = round(r.search_seconds[0], 3)
                 out["search_cpu_seconds"] = round(r.search_seconds[1], 3)

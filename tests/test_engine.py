@@ -221,3 +221,32 @@ def test_threads_do_not_change_the_result(profile: str) -> None:
     assert all(two.keys[i] == one.keys[i] for i in range(0, one.states, 97))
     assert {k: [s.action for s in c.steps] for k, c in two.counterexamples.items()} == {
         k: [s.action for s in c.steps] for k, c in one.counterexamples.items()}
+
+
+def test_damaged_or_unwritable_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verifies that a damaged cache entry (truncated library, bad metadata) is rebuilt,
+    never loaded, and that an unwritable cache folder means compiling into a temporary
+    one, with a note; the search is the same each time."""
+    monkeypatch.setenv("LUO_VERIFY_CACHE", str(tmp_path / "cache"))
+    model = model_for(PROFILES["upstream"], TINY)
+    notes: list[str] = []
+
+    def states() -> int:
+        return ce.explore_compiled(model, [], log=notes.append).states
+
+    first = states()
+    so = next((tmp_path / "cache").glob("engine-*.so"))
+    meta = so.with_suffix(".json")
+    for damage in (lambda: so.write_bytes(so.read_bytes()[:1000]),
+                   lambda: meta.write_text("{}"), lambda: meta.write_text("{not json"),
+                   so.unlink):
+        notes.clear()
+        damage()
+        assert states() == first
+        assert any("compiling the engine" in n for n in notes)
+    notes.clear()
+    assert states() == first and not notes  # whole again: loaded, not rebuilt
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("LUO_VERIFY_CACHE", str(tmp_path / "file" / "sub"))
+    assert states() == first
+    assert any("cannot use the engine cache" in n for n in notes)
