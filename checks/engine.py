@@ -442,7 +442,8 @@ def explore_compiled(model: LuoModel, properties: Sequence[Property],
                                       complete)
     extras = ex._label_counterexamples(model, properties, search)
     if plan.graphs:
-        _judge_graphs(run, plan.graphs, search, complete, status, notes, cexs)
+        ex._judge_graphs(model, plan.graphs, search, complete, status, notes, cexs,
+                         _stuck_of(run))
     return ex.ExploreResult(
         states=n, transitions=search.transitions, depth=run.c.depth_max(),
         seconds=time.perf_counter() - start, complete=complete, status=status,
@@ -572,31 +573,20 @@ def _sometimes(run: _Run, plan: ex._Plan, search: ex._Search) -> None:
                     steps.remove(prop)
 
 
-def _judge_graphs(run: _Run, graphs: list[Property], search: ex._Search, complete: bool,
-                  status: dict[str, str], notes: dict[str, str],
-                  cexs: dict[str, ex.Counterexample[State]]) -> None:
-    """As checks/explore.py _judge_graphs; the goal states are found here, the states
-    that reach none in C."""
-    for prop in graphs:
-        if not complete or search.pruned:
-            status[prop.name] = "unknown"
-            notes[prop.name] = ("the graph is incomplete" if not complete else
-                                "states past a violation were not expanded "
-                                "(use --continue)")
-            continue
+def _stuck_of(run: _Run) -> Callable[[Property], tuple[int, str] | None]:
+    """For checks/explore.py _judge_graphs: the goal states are found here, in the
+    explicit model; the first state that reaches none, in C."""
+    from luoverify.checks.graphs import stuck_message
+
+    def stuck_of(prop: Property) -> tuple[int, str] | None:
         goal = bytes(prop.check(run.state(i)) is not None for i in range(run.n))
         stuck = ctypes.c_int64()
         first = run.c.first_stuck(goal, ctypes.byref(stuck))
         if first == -2:
             raise MemoryError("the compiled engine ran out of memory")
-        if first < 0:
-            status[prop.name] = "holds"
-            continue
-        status[prop.name] = "violated"
-        gmsg = (f"from this state no {prop.check.__name__} state is reachable "
-                f"({stuck.value} of {run.n} states are stuck)")
-        notes[prop.name] = gmsg
-        cexs[prop.name] = ex._counterexample_of(run.model, prop, search, first, -1, gmsg)
+        return None if first < 0 else (first, stuck_message(prop, stuck.value, run.n))
+
+    return stuck_of
 
 
 def _python_invariants(run: _Run, plan: ex._Plan, search: ex._Search) -> None:

@@ -609,9 +609,12 @@ def _judge_graphs(
     status: dict[str, str],
     notes: dict[str, str],
     cexs: dict[str, Counterexample[S]],
+    stuck_of: Callable[[Property], tuple[int, str] | None] | None = None,
 ) -> None:
     """Judge the graph properties on the explored graph, adding to ``status``, ``notes``
-    and ``cexs``; a graph that is incomplete or pruned leaves them unknown."""
+    and ``cexs``; a graph that is incomplete or pruned leaves them unknown. ``stuck_of``
+    finds a property's first stuck state and note (default: on ``search.edges``, with
+    networkx; the compiled engine passes its own, in C)."""
     from luoverify.checks.graphs import check_graph_property
 
     for prop in graphs:
@@ -621,7 +624,8 @@ def _judge_graphs(
                                 "states past a violation were not expanded "
                                 "(use --continue)")
             continue
-        stuck = check_graph_property(model, search.keys, search.edges, prop)
+        stuck = (stuck_of(prop) if stuck_of is not None else
+                 check_graph_property(model, search.keys, search.edges, prop))
         if stuck is None:
             status[prop.name] = "holds"
         else:

@@ -39,9 +39,14 @@ def check_graph_property(
     can_reach = nx.ancestors(graph, sink)
     for i in range(len(keys)):
         if i not in can_reach:
-            return i, (f"from this state no {prop.check.__name__} state is reachable "
-                       f"({len(keys) - len(can_reach)} of {len(keys)} states are stuck)")
+            return i, stuck_message(prop, len(keys) - len(can_reach), len(keys))
     return None
+
+
+def stuck_message(prop: Property, stuck: int, states: int) -> str:
+    """The note of a violated graph property: ``stuck`` of ``states`` reach no goal."""
+    return (f"from this state no {prop.check.__name__} state is reachable "
+            f"({stuck} of {states} states are stuck)")
 
 
 #: the suffixes --graph accepts, and what each writes

@@ -250,3 +250,17 @@ def test_damaged_or_unwritable_cache(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("LUO_VERIFY_CACHE", str(tmp_path / "file" / "sub"))
     assert states() == first
     assert any("cannot use the engine cache" in n for n in notes)
+
+
+def test_agrees_past_violations() -> None:
+    """Verifies that both engines agree with ``--continue`` (no pruning, no symmetry) on
+    v6.19 at tiny, where the graph property ``recoverable`` is violated (judged in C)."""
+    design = PROFILES["v6.19"]
+    model = model_for(design, TINY, symmetry=False)
+    opts = ExploreOptions(not_applicable=not_applicable(CATALOGUE, design, TINY),
+                          classify=classify, prune_violations=False)
+    generic = explore(model, CATALOGUE, opts)
+    compiled = ce.explore_compiled(model, CATALOGUE, opts)
+    assert generic.status["recoverable"] == "violated"
+    assert _summary(compiled) == _summary(generic)
+    assert compiled.notes["recoverable"] == generic.notes["recoverable"]
