@@ -488,7 +488,7 @@ static uint64_t *off; static int32_t *par; static int16_t *via; static uint16_t 
 static uint8_t *flg; static uint32_t *tab; static uint64_t tcap, n_states, st_cap;
 static int64_t n_trans;
 static int64_t enabled[NK], fired[NK][RETN], newst[NK][RETN];
-static int64_t wit_state[NPROP], wit_inst[NPROP];
+static int64_t wit_state[NPROP];
 static int64_t *ev; static int64_t n_ev, ev_cap;      /* violation events: prop, state, inst */
 /* the graph, for the graph properties: per expanded state its first edge and count,
    per edge the state it reaches (4 bytes an edge; edges of one expansion are adjacent) */
@@ -563,7 +563,7 @@ static int event(int prop, int64_t state, int inst) {
     if (grow((void **)&ev, ev_cap * 3, 8)) return -1;
   }
   ev[3 * n_ev] = prop; ev[3 * n_ev + 1] = state; ev[3 * n_ev + 2] = inst; n_ev++;
-  if (wit_state[prop] < 0) { wit_state[prop] = state; wit_inst[prop] = inst; }
+  if (wit_state[prop] < 0) wit_state[prop] = state;
   return 0;
 }
 
@@ -777,7 +777,7 @@ int search(const sc *init, int64_t live, int prune, int symmetry, int64_t max_st
   g_live = live; g_prune = prune; g_keep = keep_graph; symmetry_on = symmetry;
   tcap = 1 << 12; tab = calloc(tcap, sizeof *tab);
   if (!tab) return -1;
-  for (int i = 0; i < NPROP; i++) wit_state[i] = wit_inst[i] = -1;
+  for (int i = 0; i < NPROP; i++) wit_state[i] = -1;
   unsigned char k[PACKMAX]; sc s[W]; X x, y;
   from_slots(init, &x);
   if (symmetry) { canon_into(&x, &y, bufs[0].roles); x = y; }
@@ -861,8 +861,6 @@ int search(const sc *init, int64_t live, int prune, int symmetry, int64_t max_st
 int64_t states(void) { return (int64_t)n_states; }
 int64_t transitions(void) { return n_trans; }
 int depth_max(void) { return max_depth; }
-int64_t arena_bytes(void) { return (int64_t)arena_len; }
-int64_t table_slots(void) { return (int64_t)tcap; }
 int state_slots(int64_t i, sc *out) { X x; unpack(arena + off[i], &x); to_slots(&x, out); return W; }
 void tree(int32_t *parent, int16_t *inst, uint8_t *flags) {
   memcpy(parent, par, n_states * 4); memcpy(inst, via, n_states * 2); memcpy(flags, flg, n_states);
@@ -874,11 +872,6 @@ int64_t events(int64_t *out) { if (out) memcpy(out, ev, (size_t)n_ev * 24); retu
 int64_t edges(void) { return n_edge; }
 /* bytes the graph takes (0 when not kept) */
 int64_t graph_bytes(void) { return g_keep ? n_edge * 4 + (int64_t)n_states * 10 : 0; }
-/* the slot state an instance yields from stored state i, and its return value */
-int successor(int64_t i, int in, sc *o, int *ret) {
-  sc s[W]; X x; unpack(arena + off[i], &x); to_slots(&x, s);
-  return inst(in, s, o, ret) >= 0;
-}
 int slot_width(void) { return W; }
 /* what one stored state costs: its packed key, its offset, parent, instance, depth and
    flags, and its share of the hash table (4 bytes a slot); not the edges */
@@ -887,7 +880,6 @@ double bytes_per_state(void) {
   return ((double)arena_len + (double)n_states * (8 + 4 + 2 + 2 + 1) + (double)tcap * 4)
          / (double)n_states;
 }
-int pack_width(void) { return PACKMAX; }
 /* AG EF goal: the first state (in number order) from which no goal state is reachable,
    or -1 (-2: out of memory); *stuck counts such states (checks/graphs.py
    check_graph_property). Backward search from the goals over the reversed edges. */

@@ -254,8 +254,7 @@ def _load(lib: Library) -> Any:
         raise RuntimeError(f"loading the engine: {exc}") from exc
     finally:
         os.unlink(tmp.name)  # the mapping stays valid
-    for name in ("states", "transitions", "events", "edges", "arena_bytes", "table_slots",
-                 "graph_bytes"):
+    for name in ("states", "transitions", "events", "edges", "graph_bytes"):
         getattr(c, name).restype = ctypes.c_int64
     c.bytes_per_state.restype = ctypes.c_double
     c.search.argtypes = [ctypes.c_char_p, ctypes.c_int64, ctypes.c_int, ctypes.c_int,
