@@ -32,8 +32,9 @@ typedef struct {
   Fil f[NF];
   Ent e[NF];
 } Ses;
+#define NG 5                   /* glob: kexecs, phase, faults, rebooting, device */
 typedef struct {
-  sc g[3];
+  sc g[NG];
   sc pg[P][4];                 /* owner, tracked, stamped, content (scratch is 0) */
   sc ma[M], mu[M], mfo[M][P];  /* memfd alive, user fd, folio set */
   sc nl[2];                    /* outgoing, incoming sessions */
@@ -55,6 +56,7 @@ static void isort_by(int *xs, int n, const sc *s, const short *seq) {
 static void from_slots(const sc *s, X *x) {
   memset(x, 0, sizeof *x);
   x->g[0] = s[I_kexecs]; x->g[1] = s[I_phase]; x->g[2] = s[I_faults];
+  x->g[3] = s[I_rebooting]; x->g[4] = s[I_device];
   for (int p = 0; p < P; p++) {
     x->pg[p][0] = s[I_owner[p]]; x->pg[p][1] = s[I_kho_tracked[p]];
     x->pg[p][2] = s[I_stamped[p]]; x->pg[p][3] = s[I_content[p]];
@@ -144,6 +146,7 @@ static int same_entry(const Ent *e, const Fil *q) {
 static void to_slots(const X *x, sc *s) {
   memset(s, 0, W);
   s[I_kexecs] = x->g[0]; s[I_phase] = x->g[1]; s[I_faults] = x->g[2];
+  s[I_rebooting] = x->g[3]; s[I_device] = x->g[4];
   for (int p = 0; p < P; p++) {
     s[I_owner[p]] = x->pg[p][0]; s[I_kho_tracked[p]] = x->pg[p][1];
     s[I_stamped[p]] = x->pg[p][2]; s[I_content[p]] = x->pg[p][3];
@@ -355,7 +358,7 @@ static void canon_into(const X *x, X *y, Roles *roles) {
   for (int m = 0; m < M; m++) if (!t.ma[m]) mmap[m] = nfree++;
   /* relabel (model/state.py relabel) */
   memset(y, 0, sizeof *y);
-  memcpy(y->g, t.g, 3);
+  memcpy(y->g, t.g, NG);
   for (int p = 0; p < P; p++) memcpy(y->pg[pmap[p]], t.pg[p], 4);
 #define RP(v) ((v) >= 0 ? (sc)pmap[(int)(v)] : (v))
 #define RFO(dst, src) do { memset(dst, 0, P); for (int p_ = 0; p_ < P; p_++) if ((src)[p_]) (dst)[pmap[p_]] = 1; } while (0)
@@ -396,12 +399,12 @@ static void nb_val(Nb *o, int v) {
 }
 static void nb_set(Nb *o, const sc *fo) { for (int p = 0; p < P; p++) nb_put(o, fo[p]); }
 
-#define PACKMAX (8 + (4 * P + M * (2 + P) + 2 + 2 * NS * (8 + NF * (8 + 2 * P) + NF * (2 + P))) * 3 / 2 + 8)
+#define PACKMAX (16 + (4 * P + M * (2 + P) + 2 + 2 * NS * (8 + NF * (8 + 2 * P) + NF * (2 + P))) * 3 / 2 + 8)
 
 static int pack(const X *x, unsigned char *out) {
   Nb o = {out + 1, 0};
   memset(out, 0, PACKMAX);
-  for (int i = 0; i < 3; i++) nb_val(&o, x->g[i]);
+  for (int i = 0; i < NG; i++) nb_val(&o, x->g[i]);
   for (int p = 0; p < P; p++) for (int i = 0; i < 4; i++) nb_val(&o, x->pg[p][i]);
   for (int m = 0; m < M; m++) {
     nb_put(&o, x->ma[m]);
@@ -445,7 +448,7 @@ static void nr_set(Nr *r, sc *fo) { for (int p = 0; p < P; p++) fo[p] = (sc)nr_g
 static void unpack(const unsigned char *in, X *x) {
   Nr r = {in + 1, 0};
   memset(x, 0, sizeof *x);
-  for (int i = 0; i < 3; i++) x->g[i] = nr_val(&r);
+  for (int i = 0; i < NG; i++) x->g[i] = nr_val(&r);
   for (int p = 0; p < P; p++) for (int i = 0; i < 4; i++) x->pg[p][i] = nr_val(&r);
   for (int m = 0; m < M; m++) {
     x->ma[m] = (sc)nr_get(&r);
@@ -928,7 +931,7 @@ static int marshal_x(const X *xp, unsigned char *out) {
   const X x = *xp;
   Mb m = {out, 0};
   m_tup(&m, 5);
-  m_tup(&m, 3); for (int k = 0; k < 3; k++) m_int(&m, x.g[k]);
+  m_tup(&m, NG); for (int k = 0; k < NG; k++) m_int(&m, x.g[k]);
   for (int li = 0; li < 2; li++) {
     m_tup(&m, x.nl[li]);
     for (int si = 0; si < x.nl[li]; si++) {

@@ -63,12 +63,36 @@ class Design:
     #: 6.19-7.0: liveupdate_reboot() calls kho_finalize() after serialization and fails
     #: with EAGAIN when it fails. Stateless KHO (7.1+) has no finalize step.
     kho_finalize: bool = False
-    #: LUO-M10 fix (luo_session_abort_reboot): a reboot that fails after serialization
-    #: unfreezes every frozen session. Only matters when ``kho_finalize`` is set.
+    #: LUO-M10 / LUO-M18 fix (``kernel/liveupdate/luo_session.c``:
+    #: ``luo_session_abort_reboot``; "kexec: abort liveupdate handover on kernel_kexec()
+    #: unwind"): when the reboot fails after a successful serialization -- kho_finalize()
+    #: fails (designs with ``kho_finalize``), or the rest of the kexec path fails
+    #: (``kernel_kexec`` fault ``unwind``, every design) -- every serialized session is
+    #: unfrozen in creation order and the reboot gate opens again.
     abort_reboot_unfreezes: bool = True
-    #: LUO-M11 / KHO-M15 fix "block session mutations during reboot": create and
-    #: PRESERVE_FD get EBUSY, and closing an outgoing session waits for the outcome.
+    #: LUO-M11 / KHO-M15 fix "block session mutations during reboot", as the newest
+    #: ``luo_session.c`` has it: a ``rebooting`` flag apart from the machine's phase, set
+    #: when serialization starts and cleared when it fails or is aborted. While it is set
+    #: CREATE_SESSION and PRESERVE_FD fail with EBUSY, closing an outgoing session waits,
+    #: and a second serialization fails with EBUSY; serialization's own array allocation
+    #: may fail (ENOMEM) before anything is frozen. 6.19 has no flag: create and the
+    #: unlink of a close block on the outgoing rwsem while the reboot runs.
     block_mutations_in_reboot: bool = True
+    #: "liveupdate: skip serialization for context-preserving kexec" (7.2, title only):
+    #: a kexec that returns to the same kernel (KEXEC_PRESERVE_CONTEXT) leaves LUO alone.
+    #: Without it (6.19, LUO-M19) liveupdate_reboot() serializes, the jump comes back and
+    #: every file stays frozen behind a closed reboot gate.
+    skip_serialize_preserve_context: bool = True
+    #: N1 session lifetime (linux-mm ``kernel/liveupdate/luo_session.c``:
+    #: ``luo_session_finish``): a successful FINISH unlinks the session from the incoming
+    #: list and clears ``retrieved``; a second FINISH or a RETRIEVE_FD on its fd fails with
+    #: EINVAL, RETRIEVE_SESSION of its name with ENOENT. 6.19 keeps it listed and
+    #: retrieved (FINISH again: 0, RETRIEVE_SESSION: EINVAL).
+    finish_unlinks_session: bool = True
+    #: LUO-M20 mutant of the above: FINISH clears ``retrieved`` but leaves the session on
+    #: the incoming list, so RETRIEVE_SESSION hands the finished session out again.
+    #: Effective only with ``finish_unlinks_session``.
+    finish_unlinks_list: bool = True
     #: LUO-M13 (later ``luo_session_release``, linux-mm ``kernel/liveupdate/luo_session.c``):
     #: closing a retrieved session whose finish is vetoed clears ``retrieved`` so the
     #: session can be retrieved again; 6.19 leaves it stuck (EINVAL).
@@ -76,9 +100,11 @@ class Design:
     #: KHO-M6 fix: kho_restore_*() checks and erases the KHOP stamp (6.18+), so a page can
     #: be restored at most once and only if it was handed over.
     restore_checks_stamp: bool = True
-    #: LUO-M8 fix: CREATE_SESSION rejects an empty or unterminated name with EINVAL
-    #: (6.19 truncates to 63 characters). Read by the reference implementation only: the
-    #: model's session names are abstract (only their equality matters).
+    #: LUO-M6 fix "reject LIVEUPDATE_IOCTL_CREATE_SESSION with invalid name length": an
+    #: empty name, or 64 bytes without a NUL, fails with EINVAL before the session code
+    #: runs (6.19 truncates to 63 characters). The model's names are classes
+    #: (``new``/``dup``/``invalid``); where a concrete name is classified, and why, is in
+    #: ``reference/luo_session.py``: ``session_name``.
     validate_session_name: bool = True
     #: 2026-06 "linked blocks": sessions and files live in linked blocks, so the 6.19
     #: limits (819 outgoing sessions: ENOMEM; 128 files per session: ENOSPC) are gone.
@@ -293,6 +319,8 @@ V6_19 = Design(
     abort_reboot_unfreezes=False,
     block_mutations_in_reboot=False,
     retrievable_after_vetoed_close=False,
+    skip_serialize_preserve_context=False,
+    finish_unlinks_session=False,
     restore_checks_stamp=True,
     validate_session_name=False,
     linked_blocks=False,

@@ -87,7 +87,7 @@ class LegacyModel(LuoModel):
     # ------------------------------------------------------------------ enabled calls
     def actions(self, state: State) -> Iterable[Action]:
         glob, outs, incs, memfds, _pages = state
-        kexecs, phase, faults = glob
+        kexecs, phase, faults = glob[:3]
         b = self.bounds
         L = base(phase)
         acts = self._user_actions(state)

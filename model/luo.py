@@ -60,6 +60,7 @@ from luoverify.model.state import (
     P_TRACKED,
     PAGES,
     PHASE,
+    REBOOTING,
     S_FBLK,
     S_FILES,
     S_FROZEN,
@@ -100,22 +101,48 @@ def act(call: str, **args: int | str | None) -> Action:
 # The explorer's fast path (LuoModel.unchanged) and the kernel path (Kernel.do_*) both ask
 # these, so the two can never disagree on an early failure.
 
+def gate_closed(pre: State, d: Design) -> bool:
+    """LUO's reboot gate is closed (the LUO-M11 fix: the outgoing header's ``rebooting``,
+    ``kernel/liveupdate/luo_session.c``); always open in designs without the gate."""
+    return bool(d.block_mutations_in_reboot and pre[GLOB][REBOOTING])
+
+
 def create_session_check(pre: State, d: Design, name: str) -> int | None:
-    """LIVEUPDATE_IOCTL_CREATE_SESSION (kernel/liveupdate/luo_session.c:
-    luo_session_create): EBUSY during reboot (the LUO-M11 fix), EEXIST for a name an
-    outgoing session has (``name="dup"``)."""
-    if pre[GLOB][PHASE] != st.RUNNING and d.block_mutations_in_reboot:
+    """LIVEUPDATE_IOCTL_CREATE_SESSION (kernel/liveupdate/luo_core.c:
+    luo_ioctl_create_session -> luo_session.c: luo_session_create), in the kernel's
+    order: EINVAL for an invalid name (``name="invalid"``: empty or unterminated; the
+    LUO-M6 fix rejects it in the ioctl, before the session code), EBUSY while the reboot
+    gate is closed (luo_session_insert, the LUO-M11 fix), EEXIST for a name an outgoing
+    session has (``name="dup"``)."""
+    if name == "invalid" and d.validate_session_name:
+        return -E.EINVAL
+    if gate_closed(pre, d):
         return -E.EBUSY
     return -E.EEXIST if name == "dup" else None
 
 
-def retrieve_session_check(pre: State, session: int | str) -> int | None:
+def retrieve_session_check(pre: State, d: Design, session: int | str) -> int | None:
     """LIVEUPDATE_IOCTL_RETRIEVE_SESSION (luo_session.c: luo_session_retrieve): ENOENT
-    for an unknown name, EINVAL for a session already retrieved."""
+    for a name not on the incoming list (unknown, or -- with the N1 lifetime -- a session
+    FINISH unlinked), EINVAL for a session already retrieved."""
     if session == "unknown":
         return -E.ENOENT
     assert isinstance(session, int)
-    return -E.EINVAL if pre[INCOMING][session][S_STATUS] != st.IN_NEW else None
+    status = pre[INCOMING][session][S_STATUS]
+    if status == st.IN_FINISHED and d.finish_unlinks_session:
+        return -E.ENOENT
+    return None if status in (st.IN_NEW, st.IN_RELISTED) else -E.EINVAL
+
+
+def not_retrieved(pre: State, d: Design, lst: str, session: int) -> bool:
+    """An incoming session whose fd user space holds but which is no longer retrieved:
+    finished with the N1 lifetime (``luo_session_finish`` clears ``retrieved``), or the
+    LUO-M20 mutant's relisted session. RETRIEVE_FD and FINISH on it fail with EINVAL
+    (luo_session.c: luo_session_retrieve_fd, luo_session_finish_retrieved)."""
+    if lst != "in":
+        return False
+    status = pre[INCOMING][session][S_STATUS]
+    return status == st.IN_RELISTED or (status == st.IN_FINISHED and d.finish_unlinks_session)
 
 
 def preserve_fd_check(pre: State, d: Design, lst: str, fd: int | str,
@@ -127,7 +154,7 @@ def preserve_fd_check(pre: State, d: Design, lst: str, fd: int | str,
     LUO-M3 fix, EBUSY)."""
     if d.checks_kind("preserve") and lst == "in":
         return -E.EINVAL
-    if pre[GLOB][PHASE] != st.RUNNING and d.block_mutations_in_reboot:
+    if gate_closed(pre, d):
         return -E.EBUSY
     if token == "dup":
         return -E.EEXIST
@@ -145,19 +172,26 @@ def double_management_check(pre: State, d: Design, fd: int | str) -> int | None:
     return None
 
 
-def retrieve_fd_check(d: Design, lst: str, file: int | str) -> int | None:
+def retrieve_fd_check(pre: State, d: Design, lst: str, session: int,
+                      file: int | str) -> int | None:
     """LIVEUPDATE_SESSION_RETRIEVE_FD (luo_session.c: luo_session_retrieve_fd, then
-    luo_file.c: luo_retrieve_file): EINVAL on an outgoing session (the LUO-M7 fix),
-    ENOENT for an unknown token."""
+    luo_file.c: luo_retrieve_file): EINVAL on an outgoing session (the LUO-M7 fix) or on
+    an incoming one no longer retrieved (:func:`not_retrieved`), ENOENT for an unknown
+    token."""
     if d.checks_kind("retrieve") and lst == "out":
+        return -E.EINVAL
+    if not_retrieved(pre, d, lst, session):
         return -E.EINVAL
     return -E.ENOENT if file == "unknown" else None
 
 
-def finish_check(d: Design, lst: str) -> int | None:
+def finish_check(pre: State, d: Design, lst: str, session: int) -> int | None:
     """LIVEUPDATE_SESSION_FINISH (luo_session.c: luo_session_finish): EINVAL on an
-    outgoing session (the LUO-M7 fix)."""
+    outgoing session (the LUO-M7 fix) or on an incoming one no longer retrieved
+    (:func:`not_retrieved`: a second FINISH with the N1 lifetime)."""
     if d.checks_kind("finish") and lst == "out":
+        return -E.EINVAL
+    if not_retrieved(pre, d, lst, session):
         return -E.EINVAL
     return None
 
@@ -283,6 +317,8 @@ class LuoModel:
         fault = args.get("fault")
         if fault is not None:
             return f"{action.name}[fault:{str(fault).split(':')[0]}]"
+        if args.get("image") is not None:
+            return f"{action.name}[image={args['image']}]"
         if action.name == "preserve_fd":
             if args.get("token") == "dup":
                 return "preserve_fd[token=dup]"
@@ -321,8 +357,13 @@ class LuoModel:
         need("close_memfd", 0)
         need("alloc_pages", 0)
         need("free_pages", 0)
+        need("open_device", 0)
+        need("open_device", -E.EBUSY)
+        need("close_device", 0)
         need("create_session[name=new]", 0)
         need("create_session[name=dup]", -E.EEXIST)
+        need("create_session[name=invalid]", -E.EINVAL, None if d.validate_session_name else
+             "design truncates invalid names instead (6.19): they are new or dup")
         fixed11 = None if d.block_mutations_in_reboot else "design blocks instead (6.19)"
         if b.reboot == "atomic":
             fixed11 = "reboot is atomic at these bounds: no call runs during it"
@@ -330,6 +371,8 @@ class LuoModel:
         need("create_session[name=dup]", -E.EBUSY, fixed11 or no_reboot)
         need("retrieve_session", 0, no_reboot)
         need("retrieve_session", -E.EINVAL, no_reboot)
+        unlinked = None if d.finish_unlinks_session else "design keeps finished sessions (6.19)"
+        need("retrieve_session", -E.ENOENT, unlinked or no_reboot)
         need("retrieve_session[name=unknown]", -E.ENOENT)
         def kind7_for(op: str) -> str | None:
             return None if d.checks_kind(op) else f"design has no session-kind check on {op} (M7)"
@@ -352,7 +395,8 @@ class LuoModel:
         kind7 = kind7_for("retrieve")
         need("retrieve_fd", -E.EINVAL, kind7)
         need("retrieve_fd[token=unknown]", -E.ENOENT)
-        need("retrieve_fd[token=unknown]", -E.EINVAL, kind7)
+        need("retrieve_fd[token=unknown]", -E.EINVAL,
+             None if not (kind7 and unlinked) else kind7)
         need("retrieve_fd[fault:retrieve]", -E.ENOMEM, no_faults or no_reboot)
         need("retrieve_fd[fault:retrieve]", 0, no_faults or no_reboot)
         need("retrieve_fd[fault:retrieve]", -E.EINVAL, kind7 or no_faults)
@@ -362,12 +406,26 @@ class LuoModel:
             need("retrieve_fd", -E.EIO, no_faults or no_reboot)
         need("finish", 0)
         kind7 = kind7_for("finish")
-        need("finish", -E.EINVAL, kind7)
+        need("finish", -E.EINVAL, None if not (kind7 and unlinked) else kind7)
         need("finish[fault:veto]", -E.EBUSY, no_faults or no_reboot)
         need("finish[fault:veto]", -E.EINVAL, kind7 or no_faults)
         need("close_session", 0)
         need("close_session[fault:veto]", 0, no_faults or no_reboot)
         need("reboot", 0, no_reboot)
+        gate = None if d.block_mutations_in_reboot else "design has no reboot gate (6.19)"
+        need("reboot[fault:alloc]", -E.ENOMEM, gate or no_faults or no_reboot)
+        need("reboot", -E.EBUSY, gate or "only while a reboot gate stays closed (LUO-M18, "
+             "LUO-M19)")
+        if d.skip_serialize_preserve_context:
+            need("reboot[image=preserve_context]", 0, no_reboot)
+        elif b.reboot == "interleaved":
+            need("kernel_kexec[image=preserve_context]", 0, no_reboot)
+        else:
+            need("reboot[image=preserve_context]", 0, no_reboot)
+        if b.reboot == "atomic":
+            need("reboot[fault:unwind]", -E.EBUSY, no_faults or no_reboot)
+        else:
+            need("kernel_kexec[fault:unwind]", -E.EBUSY, no_faults or no_reboot)
         if b.reboot == "atomic":
             need("reboot[fault:freeze]", -E.EIO, no_faults or no_reboot)
             if d.kho_finalize:
@@ -442,23 +500,30 @@ class LuoModel:
         when the bounds forbid the object it would create.
         """
         glob, outs, incs, _memfds, _pages = state
-        _kexecs, phase, faults = glob
+        phase, faults = glob[PHASE], glob[st.FAULTS]
         b = self.bounds
         d = self.design
         in_reboot = phase != st.RUNNING
         acts = self._user_actions(state)
 
         # --- /dev/liveupdate ------------------------------------------------------------
-        # In 6.19 insert takes the outgoing rwsem that serialize holds: create blocks.
-        if not in_reboot or d.block_mutations_in_reboot:
-            if len(outs) < b.sessions:
-                acts.append(act("create_session", name="new"))
-            if outs:
-                acts.append(act("create_session", name="dup"))
-        if incs:
+        # open() is exclusive (luo_core.c: luo_open: EBUSY while held); close() only drops
+        # the device (luo_release): sessions have their own fds and outlive it.
+        device = glob[st.DEVICE]
+        acts.append(act("open_device"))
+        if device:
+            acts.append(act("close_device"))
+            # In 6.19 insert takes the outgoing rwsem that serialize holds: create blocks.
+            if not in_reboot or d.block_mutations_in_reboot:
+                if len(outs) < b.sessions:
+                    acts.append(act("create_session", name="new"))
+                if outs:
+                    acts.append(act("create_session", name="dup"))
+                if d.validate_session_name:
+                    acts.append(act("create_session", name="invalid"))
             for i in range(len(incs)):
                 acts.append(act("retrieve_session", session=i))
-        acts.append(act("retrieve_session", session="unknown"))
+            acts.append(act("retrieve_session", session="unknown"))
 
         # --- session fds ----------------------------------------------------------------
         for kind, lst in (("out", outs), ("in", incs)):
@@ -505,9 +570,8 @@ class LuoModel:
         acts.append(act("finish", list=kind, session=i, fault=None))
         if faults and nfiles:
             acts.append(act("finish", list=kind, session=i, fault="veto"))
-        # close(session fd)
-        in_reboot = state[GLOB][PHASE] != st.RUNNING
-        if kind == "in" or not (in_reboot and self.design.block_mutations_in_reboot):
+        # close(session fd): an outgoing close waits while the reboot gate is closed
+        if kind == "in" or not gate_closed(state, self.design):
             acts.append(act("close_session", list=kind, session=i, fault=None))
             if kind == "in" and faults and nfiles:
                 acts.append(act("close_session", list=kind, session=i, fault="veto"))
@@ -515,21 +579,32 @@ class LuoModel:
 
     def _reboot_actions(self, state: State) -> list[Action]:
         glob, outs = state[GLOB], state[OUTGOING]
-        kexecs, phase, faults = glob
+        kexecs, phase, faults = glob[KEXECS], glob[PHASE], glob[st.FAULTS]
+        d = self.design
         acts: list[Action] = []
+        # serialization's own array allocation (luo_session_serialize), designs with the gate
+        alloc = faults and d.block_mutations_in_reboot
         if self.bounds.reboot == "atomic":
             if phase == st.RUNNING and kexecs < self.bounds.kexecs:
                 acts.append(act("reboot", fault=None))
+                acts.append(act("reboot", image="preserve_context"))
                 if faults:
                     for i, s in enumerate(outs):
                         for j in range(len(s[S_FILES])):
                             acts.append(act("reboot", fault=f"freeze:{i}.{j}"))
-                    if self.design.kho_finalize:
+                    if d.kho_finalize:
                         acts.append(act("reboot", fault="finalize"))
+                    acts.append(act("reboot", fault="unwind"))
+                if alloc:
+                    acts.append(act("reboot", fault="alloc"))
             return acts
         if phase == st.RUNNING:
             if kexecs < self.bounds.kexecs:
                 acts.append(act("reboot"))
+                if alloc:
+                    acts.append(act("reboot", fault="alloc"))
+                if d.skip_serialize_preserve_context:
+                    acts.append(act("reboot", image="preserve_context"))
         elif phase == st.SERIALIZING:
             i = _cursor(outs)
             acts.append(act("luo_session_serialize", session=i, fault=None))
@@ -542,6 +617,12 @@ class LuoModel:
                 acts.append(act("kho_finalize", fault="finalize"))
         elif phase == st.READY:
             acts.append(act("kernel_kexec"))
+            if faults:
+                acts.append(act("kernel_kexec", fault="unwind"))
+            if not d.skip_serialize_preserve_context:
+                # without the 7.2 fix the image kind matters only here: every LUO step
+                # before the jump runs the same for a context-preserving image
+                acts.append(act("kernel_kexec", image="preserve_context"))
         return acts
 
     # ------------------------------------------------------------------ transitions
@@ -584,20 +665,21 @@ class LuoModel:
         if name == "create_session":
             return create_session_check(state, self.design, action.args[0][1])  # type: ignore[arg-type]
         if name == "retrieve_session":
-            return retrieve_session_check(state, action.args[0][1])  # type: ignore[arg-type]
+            return retrieve_session_check(state, self.design, action.args[0][1])  # type: ignore[arg-type]
         if name == "preserve_fd":
             args = dict(action.args)
             return preserve_fd_check(state, self.design, args["list"], args["fd"],  # type: ignore[arg-type]
                                      args.get("token", "new"))  # type: ignore[arg-type]
         if name == "retrieve_fd":
             args = dict(action.args)
-            return retrieve_fd_check(self.design, args["list"], args["file"])  # type: ignore[arg-type]
+            return retrieve_fd_check(state, self.design, args["list"], args["session"],  # type: ignore[arg-type]
+                                     args["file"])  # type: ignore[arg-type]
         if name != "finish":
             return None
         args = dict(action.args)
         lst, i = args["list"], args["session"]
         assert isinstance(i, int) and isinstance(lst, str)
-        ret = finish_check(self.design, lst)
+        ret = finish_check(state, self.design, lst, i)
         if ret is not None:
             return ret
         incoming = lst == "in"
@@ -861,14 +943,29 @@ class Kernel:
         return 0
 
     # ================================================================ /dev/liveupdate
+    def do_open_device(self) -> int:
+        """open("/dev/liveupdate") (``kernel/liveupdate/luo_core.c``: ``luo_open``): one
+        holder at a time, EBUSY while user space holds it."""
+        if self.w.device:
+            return -E.EBUSY
+        self.w.device = 1
+        return 0
+
+    def do_close_device(self) -> int:
+        """close() of /dev/liveupdate (``luo_core.c``: ``luo_release``): the device is free
+        again; sessions keep their own fds and are not touched."""
+        self.w.device = 0
+        return 0
+
     def do_create_session(self, name: str) -> int:
         """LIVEUPDATE_IOCTL_CREATE_SESSION (``kernel/liveupdate/luo_core.c``:
         ``luo_ioctl_create_session`` -> ``luo_session.c``: ``luo_session_create``).
 
         ``name="new"`` is a name no outgoing session has; ``"dup"`` one that exists
-        (EEXIST; names are unique within the outgoing list only). With the LUO-M11 fix,
-        create during reboot fails with EBUSY (in 6.19 it blocks on the outgoing rwsem,
-        so the action is not offered then).
+        (EEXIST; names are unique within the outgoing list only); ``"invalid"`` an empty
+        or unterminated name (EINVAL with the LUO-M6 fix). With the LUO-M11 fix, create
+        fails with EBUSY while the reboot gate is closed (in 6.19 it blocks on the
+        outgoing rwsem, so the action is not offered then).
         """
         ret = create_session_check(self.pre, self.d, name)
         if ret is not None:
@@ -878,8 +975,8 @@ class Kernel:
 
     def do_retrieve_session(self, session: int | str) -> int:
         """LIVEUPDATE_IOCTL_RETRIEVE_SESSION (``luo_ioctl_retrieve_session`` ->
-        ``luo_session_retrieve``): ENOENT unknown, EINVAL if retrieved."""
-        ret = retrieve_session_check(self.pre, session)
+        ``luo_session_retrieve``): ENOENT unknown or unlinked, EINVAL if retrieved."""
+        ret = retrieve_session_check(self.pre, self.d, session)
         if ret is not None:
             return ret
         assert isinstance(session, int)
@@ -1001,7 +1098,7 @@ class Kernel:
         failure"; the model uses that cleanup in every design), so the preserved data is
         consumed; 6.19 LUO records nothing (LUO-M4).
         """
-        early = retrieve_fd_check(self.d, list, file)
+        early = retrieve_fd_check(self.pre, self.d, list, session, file)
         if early is not None:
             return early
         s = self._session(list, session)
@@ -1097,14 +1194,22 @@ class Kernel:
     def do_finish(self, list: str, session: int, fault: str | None) -> int:
         """LIVEUPDATE_SESSION_FINISH (``kernel/liveupdate/luo_session.c``:
         ``luo_session_finish`` -> ``luo_session_finish_one``); EINVAL on an outgoing
-        session (LUO-M7 fix)."""
-        early = finish_check(self.d, list)
+        session (LUO-M7 fix) or on a session no longer retrieved.
+
+        With the N1 lifetime (``Design.finish_unlinks_session``) a successful FINISH then
+        unlinks the session from the incoming list and clears ``retrieved``
+        (IN_FINISHED: the object lives on while user space holds its fd); the LUO-M20
+        mutant clears ``retrieved`` but leaves it listed (IN_RELISTED). 6.19 leaves it
+        listed and retrieved (IN_FINISHED).
+        """
+        early = finish_check(self.pre, self.d, list, session)
         if early is not None:
             return early
         s = self._session(list, session)
         ret = self.luo_file_finish(s, fault)
         if ret == 0 and s.incoming:
-            s.status = st.IN_FINISHED
+            relisted = self.d.finish_unlinks_session and not self.d.finish_unlinks_list
+            s.status = st.IN_RELISTED if relisted else st.IN_FINISHED
         return ret
 
     def do_close_session(self, list: str, session: int, fault: str | None) -> int:
@@ -1116,11 +1221,19 @@ class Kernel:
         6.19 this may run during reboot (LUO-M11): the files are unpreserved at once, the
         unlink waits for the outgoing rwsem, so the session stays listed (OUT_CLOSING)
         until the reboot ends. Incoming: finish; if vetoed, 6.19 keeps the session listed
-        and unretrievable (LUO-M13), later kernels make it retrievable again. close()
-        itself returns 0: the VFS ignores release's error.
+        and unretrievable (LUO-M13), later kernels make it retrievable again. An incoming
+        session no longer retrieved (N1: finished and unlinked; LUO-M20: relisted) is not
+        finished again: the close only drops the fd, and a relisted session stays listed.
+        close() itself returns 0: the VFS ignores release's error.
         """
         lst = self.w.out if list == "out" else self.w.inc
         s = lst[session]
+        if s.status == st.IN_RELISTED:
+            s.status = st.IN_NEW
+            return 0
+        if s.status == st.IN_FINISHED and self.d.finish_unlinks_session:
+            del lst[session]
+            return 0
         if not s.incoming:
             while s.files:
                 f = s.files.pop()
@@ -1178,17 +1291,36 @@ class Kernel:
         if not self.d.keep_handle_on_unfreeze:
             f.handle = 0  # 6.19: serialized_data = 0 after unfreeze (LUO-M5)
 
+    def luo_session_unfreeze(self, s: WSession) -> None:
+        """Unfreeze one serialized session: its frozen files in preservation order
+        (``luo_file.c``: ``luo_file_unfreeze``), its snapshot entry zeroed."""
+        for f in s.files:
+            if f.st == st.FROZEN:
+                self.luo_file_unfreeze_one(f)
+        s.snap = None
+        s.frozen = 0
+
     def luo_session_unfreeze_all(self, upto: int) -> None:
-        """Roll back sessions ``upto-1 .. 0`` (reverse creation order)."""
+        """Serialization's own rollback (``luo_session.c``: ``luo_session_serialize``,
+        ``err_undo``): sessions ``upto-1 .. 0``, newest first; the gate opens again."""
         for s in reversed(self.w.out[:upto]):
-            for f in s.files:
-                if f.st == st.FROZEN:
-                    self.luo_file_unfreeze_one(f)
-            s.snap = None
-            s.frozen = 0
+            self.luo_session_unfreeze(s)
+        self.w.rebooting = 0
+
+    def luo_session_abort_reboot(self) -> None:
+        """``luo_session.c``: ``luo_session_abort_reboot``: after a successful
+        serialization the reboot failed; every serialized session is unfrozen in creation
+        order and the gate opens again. (The order of unfreezes, here and in the rollback,
+        is the kernel's; no page changes owner in either, so the symbolic encoding
+        unfreezes all at once.)"""
+        for s in self.w.out:
+            self.luo_session_unfreeze(s)
+        self.w.rebooting = 0
 
     def reboot_failed(self) -> None:
-        """reboot() returns an error: sessions whose close waited are now unlinked."""
+        """reboot() returns to user space -- with an error, or after a context-preserving
+        kexec came back: the machine runs normally again and sessions whose close waited
+        are now unlinked. LUO's gate is left as the failing path left it."""
         self.w.phase = st.RUNNING
         self.w.out = [s for s in self.w.out if s.status != st.OUT_CLOSING]
         for s in self.w.out:
@@ -1216,31 +1348,62 @@ class Kernel:
             for pg in self.w.pages:  # KHO-M2 mutant: abort destroys the whole tracker
                 pg[P_TRACKED] = 0
         if self.d.abort_reboot_unfreezes:
-            self.luo_session_unfreeze_all(len(self.w.out))
+            self.luo_session_abort_reboot()
         # 6.19 (LUO-M10/G1): returns -EAGAIN with every file still frozen.
         self.reboot_failed()
         return -E.EAGAIN
 
-    def start_reboot(self) -> None:
+    def kexec_unwind(self) -> int:
+        """The kexec path fails after liveupdate_reboot() succeeded (``kernel/kexec_core.c``:
+        ``kernel_kexec`` unwinding, e.g. freeze_processes() of a context-preserving image:
+        -EBUSY, the errno the model returns). With the LUO-M18 fix ("kexec: abort
+        liveupdate handover on kernel_kexec() unwind") LUO aborts the handover; without
+        it every file stays frozen and the gate stays closed."""
+        self.w.faults -= 1
+        if self.d.abort_reboot_unfreezes:
+            self.luo_session_abort_reboot()
+        self.reboot_failed()
+        return -E.EBUSY
+
+    def start_reboot(self) -> int:
+        """``luo_session.c``: ``luo_session_serialize`` up to the first session: with the
+        gate (LUO-M11 fix), EBUSY if a reboot is already in progress; then the gate
+        closes. Returns 0 or the error (nothing changed)."""
+        if self.d.block_mutations_in_reboot:
+            if self.w.rebooting:
+                return -E.EBUSY
+            self.w.rebooting = 1
         self.w.phase = st.SERIALIZING
         for s in self.w.out:
             s.frozen = 0
         if not self.w.out:
             self.w.phase = st.FINALIZE if self.d.kho_finalize else st.READY
+        return 0
 
-    def do_reboot(self, fault: str | None = None) -> int:
+    def do_reboot(self, fault: str | None = None, image: str | None = None) -> int:
         """reboot(LINUX_REBOOT_CMD_KEXEC) (``kernel/kexec_core.c``: ``kernel_kexec`` ->
         ``kernel/liveupdate/luo_core.c``: ``liveupdate_reboot``).
 
         Interleaved bounds: this only enters liveupdate_reboot() (returns 0: in
         progress); luo_session_serialize / kho_finalize / kernel_kexec follow as separate
         steps. Atomic bounds: the whole path, ending in the next kernel, in one step;
-        ``fault`` is ``freeze:S.J`` (file J of session S fails to freeze) or
-        ``finalize``.
+        ``fault`` is ``freeze:S.J`` (file J of session S fails to freeze), ``finalize``
+        or ``unwind`` (the kexec path fails after LUO's step).
+
+        ``fault="alloc"``: serialization's array allocation fails, -ENOMEM before
+        anything changes (designs with the gate). ``image="preserve_context"``: a kexec
+        that returns to this kernel; with the 7.2 fix LUO skips it (0, nothing changes);
+        without it (atomic bounds; interleaved ones show it at ``kernel_kexec``) the
+        sessions are serialized and the machine comes back with them frozen.
         """
-        self.start_reboot()
-        if self.b.reboot == "interleaved":
+        if fault == "alloc":
+            self.w.faults -= 1
+            return -E.ENOMEM
+        if image is not None and self.d.skip_serialize_preserve_context:
             return 0
+        ret = self.start_reboot()
+        if ret or self.b.reboot == "interleaved":
+            return ret
         fail_s, fail_j = -1, -1
         if fault is not None and fault.startswith("freeze:"):
             a, b = fault[len("freeze:"):].split(".")
@@ -1253,6 +1416,11 @@ class Kernel:
             ret = self.finalize(fault == "finalize")
             if ret:
                 return ret
+        if fault == "unwind":
+            return self.kexec_unwind()
+        if image is not None:
+            self.reboot_failed()  # machine_kexec() returned: the same kernel runs on
+            return 0
         self.machine_kexec()
         return 0
 
@@ -1265,8 +1433,16 @@ class Kernel:
     def do_kho_finalize(self, fault: str | None) -> int:
         return self.finalize(fault is not None)
 
-    def do_kernel_kexec(self) -> int:
-        """machine_kexec(): the jump."""
+    def do_kernel_kexec(self, fault: str | None = None, image: str | None = None) -> int:
+        """The rest of ``kernel/kexec_core.c``: ``kernel_kexec`` after liveupdate_reboot():
+        machine_kexec(), the jump; ``fault="unwind"``: the path fails first
+        (:meth:`kexec_unwind`); ``image="preserve_context"`` (designs without the 7.2
+        fix): machine_kexec() returns to this kernel, LUO is not told."""
+        if fault == "unwind":
+            return self.kexec_unwind()
+        if image is not None:
+            self.reboot_failed()
+            return 0
         self.machine_kexec()
         return 0
 
@@ -1314,6 +1490,8 @@ class Kernel:
         w.memfds = [None] * len(w.memfds)
         w.kexecs += 1
         w.phase = st.RUNNING
+        w.rebooting = 0
+        w.device = 1  # the next boot's agent opens /dev/liveupdate first
 
 
 LuoModel.kernel_class = Kernel

@@ -3,7 +3,7 @@
 Frozen layout (all small ints, so a state marshals to ~100 bytes; see ``encode``)::
 
     State   = (glob, outgoing, incoming, memfds, pages)
-    glob    = (kexecs_done, phase, faults_left)
+    glob    = (kexecs_done, phase, faults_left, rebooting, device)
     Session = (status, fblk, frozen, vetoed, files, snap)
     File    = (st, memfd, ser, folios, handle, tried, expect)
     Snap    = (fblk, ((ser, folios, handle), ...))      or None
@@ -42,6 +42,13 @@ PAGES: Final = 4
 KEXECS: Final = 0
 PHASE: Final = 1
 FAULTS: Final = 2
+#: LUO's own reboot gate (``kernel/liveupdate/luo_session.c``: the outgoing header's
+#: ``rebooting``), apart from the machine's phase: set when serialization starts, cleared
+#: when it fails or is aborted; stays 0 in designs without the gate (6.19)
+REBOOTING: Final = 3
+#: user space holds /dev/liveupdate open (``luo_core.c``: ``luo_open`` is exclusive); every
+#: boot starts with it open, as the selftests' agent opens it first
+DEVICE: Final = 4
 # Session
 S_STATUS: Final = 0
 S_FBLK: Final = 1  # the files block's page, or NONE
@@ -98,10 +105,13 @@ OUT_OPEN: Final = 0  # outgoing, fd held by user space
 OUT_CLOSING: Final = 1  # outgoing, fd closed during reboot; list removal still pending
 IN_NEW: Final = 2  # incoming, not retrieved
 IN_RETRIEVED: Final = 3  # incoming, retrieved (fd held)
-IN_FINISHED: Final = 4  # incoming, finished; fd still held, file set empty
+IN_FINISHED: Final = 4  # incoming, finished; fd still held, file set empty. With the N1
+# lifetime (Design.finish_unlinks_session) also unlinked and no longer retrieved; in 6.19
+# still listed and retrieved
 IN_STUCK: Final = 5  # incoming, fd closed after a vetoed finish; 6.19 keeps it listed
+IN_RELISTED: Final = 6  # finished, fd held, yet listed and not retrieved (LUO-M20 mutant)
 STATUS_NAMES: Final = ("OUT_OPEN", "OUT_CLOSING", "IN_NEW", "IN_RETRIEVED", "IN_FINISHED",
-                       "IN_STUCK")
+                       "IN_STUCK", "IN_RELISTED")
 OUTGOING_STATUSES: Final = (OUT_OPEN, OUT_CLOSING)
 
 # --- file state -------------------------------------------------------------------------
@@ -188,6 +198,8 @@ class World:
     kexecs: int
     phase: int
     faults: int
+    rebooting: int
+    device: int
     out: list[WSession]
     inc: list[WSession]
     memfds: list[WMemfd | None]
@@ -200,6 +212,8 @@ class World:
             kexecs=glob[KEXECS],
             phase=glob[PHASE],
             faults=glob[FAULTS],
+            rebooting=glob[REBOOTING],
+            device=glob[DEVICE],
             out=[_thaw_session(s) for s in outs],
             inc=[_thaw_session(s) for s in incs],
             memfds=[None if m is None else WMemfd(m[M_USER], m[M_FOLIOS]) for m in memfds],
@@ -208,7 +222,7 @@ class World:
 
     def freeze(self) -> State:
         return (
-            (self.kexecs, self.phase, self.faults),
+            (self.kexecs, self.phase, self.faults, self.rebooting, self.device),
             tuple(s.freeze() for s in self.out),
             tuple(s.freeze() for s in self.inc),
             tuple(None if m is None else m.freeze() for m in self.memfds),
@@ -230,7 +244,7 @@ def initial_state(pages: int, memfds: int, scratch: int, faults: int) -> State:
     with the page under symmetry).
     """
     page_list = tuple((FREE, 0, 0, ZERO, 1 if i < scratch else 0) for i in range(pages))
-    return ((0, RUNNING, faults), (), (), (None,) * memfds, page_list)
+    return ((0, RUNNING, faults, 0, 1), (), (), (None,) * memfds, page_list)
 
 
 # --- compact storage ----------------------------------------------------------------------
@@ -442,6 +456,8 @@ def view(state: State) -> dict[str, Any]:
         "phase": PHASE_NAMES[glob[PHASE]] if glob[PHASE] < len(PHASE_NAMES) else
         legacy_phase_name(glob[PHASE]),
         "faults_left": glob[FAULTS],
+        "rebooting": bool(glob[REBOOTING]),
+        "device_open": bool(glob[DEVICE]),
         "outgoing": [_session_view(s) for s in outs],
         "incoming": [_session_view(s) for s in incs],
         "memfds": [{"alive": False, "user_fd": False, "folios": []} if m is None else

@@ -285,7 +285,8 @@ Universe = Finite | Unbounded
 
 # ----------------------------------------------------------------------------- the state
 # name -> (kind, domains): kind "int" | "bool" | "P" (a page) | "M" (a memfd) | "S"
-SCALARS: dict[str, str] = {"kexecs": "int", "phase": "int", "faults": "int", "seq": "int"}
+SCALARS: dict[str, str] = {"kexecs": "int", "phase": "int", "faults": "int", "seq": "int",
+                           "rebooting": "int", "device": "int"}
 FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     # pages
     "owner": ("int", ("P",)),
@@ -329,7 +330,7 @@ FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 OUT_STATUSES = (st.OUT_OPEN, st.OUT_CLOSING)
-IN_STATUSES = (st.IN_NEW, st.IN_RETRIEVED, st.IN_FINISHED, st.IN_STUCK)
+IN_STATUSES = (st.IN_NEW, st.IN_RETRIEVED, st.IN_FINISHED, st.IN_STUCK, st.IN_RELISTED)
 
 
 class S(dict[str, Any]):
@@ -442,7 +443,7 @@ class SymbolicLuo:
         U = self.U
         assert isinstance(U, Finite)
         sz = U.sizes
-        s = S(kexecs=0, phase=st.RUNNING, faults=self.b.faults, seq=0)
+        s = S(kexecs=0, phase=st.RUNNING, faults=self.b.faults, seq=0, rebooting=0, device=1)
         for name, (kind, doms) in FIELDS.items():
             zero: Any = False if kind == "bool" else 0
             if name == "owner":
@@ -515,7 +516,20 @@ class SymbolicLuo:
         return self.U.any("F", lambda f: self.file_of(s, f, x))
 
     def rebooting(self, s: S) -> T:
+        """The machine is inside reboot() (the phase; 6.19's rwsem blocks on it)."""
         return Not(Eq(s["phase"], st.RUNNING))
+
+    def gate_closed(self, s: S) -> T:
+        """luo.gate_closed: LUO's own ``rebooting`` flag, in designs with the gate."""
+        return And(self.d.block_mutations_in_reboot, Eq(s["rebooting"], 1))
+
+    def not_retrieved(self, s: S, list: str, x: T) -> T:
+        """luo.not_retrieved: an incoming session with an fd, no longer retrieved."""
+        if list != "in":
+            return False
+        sst = self.g(s, "session_status", x)
+        return Or(Eq(sst, st.IN_RELISTED),
+                  And(self.d.finish_unlinks_session, Eq(sst, st.IN_FINISHED)))
 
     def luo_ref(self, s: S, f: T, m: T) -> T:
         return And(
@@ -634,8 +648,12 @@ class SymbolicLuo:
             out.append(Inst("alloc_pages", (("page", p),)))
         for p in objs("P", "p"):
             out.append(Inst("free_pages", (("page", p),)))
+        out.append(Inst("open_device", ()))
+        out.append(Inst("close_device", ()))
         out.append(Inst("create_session", (("name", "new"),)))
         out.append(Inst("create_session", (("name", "dup"),)))
+        if d.validate_session_name:
+            out.append(Inst("create_session", (("name", "invalid"),)))
         for x in objs("S", "s"):
             out.append(Inst("retrieve_session", (("session", x),)))
         out.append(Inst("retrieve_session", (("session", "unknown"),)))
@@ -659,6 +677,10 @@ class SymbolicLuo:
                 out.append(Inst("retrieve_fd", (("list", kind), ("file", f),
                                                 ("fault", "retrieve"))))
         out.append(Inst("reboot", ()))
+        if d.block_mutations_in_reboot:
+            out.append(Inst("reboot", (("fault", "alloc"),)))
+        if d.skip_serialize_preserve_context:
+            out.append(Inst("reboot", (("image", "preserve_context"),)))
         for x in objs("S", "s"):
             out.append(Inst("luo_session_serialize", (("session", x), ("fault", None))))
         for f in objs("F", "f"):
@@ -667,6 +689,9 @@ class SymbolicLuo:
             out.append(Inst("kho_finalize", (("fault", None),)))
             out.append(Inst("kho_finalize", (("fault", "finalize"),)))
         out.append(Inst("kernel_kexec", ()))
+        out.append(Inst("kernel_kexec", (("fault", "unwind"),)))
+        if not d.skip_serialize_preserve_context:
+            out.append(Inst("kernel_kexec", (("image", "preserve_context"),)))
         return out
 
     # ------------------------------------------------------------------ transitions
@@ -766,15 +791,25 @@ class SymbolicLuo:
     def n_outgoing(self, s: S) -> T:
         return self.U.count("S", lambda x: self.outgoing(s, x))
 
+    def do_open_device(self, s: S) -> Step:
+        """open("/dev/liveupdate"): exclusive."""
+        is_open = Eq(s["device"], 1)
+        return self._step(True, If(is_open, -E.EBUSY, 0), s.with_(device=1))
+
+    def do_close_device(self, s: S) -> Step:
+        return self._step(Eq(s["device"], 1), 0, s.with_(device=0))
+
     def do_create_session(self, s: S, name: str) -> Step:
         g, U, d = self.g, self.U, self.d
-        offered = Or(Not(self.rebooting(s)), d.block_mutations_in_reboot)
+        offered = And(Eq(s["device"], 1),
+                      Or(Not(self.rebooting(s)), d.block_mutations_in_reboot))
+        busy = self.gate_closed(s)
+        if name == "invalid":  # offered only where the design validates names
+            return self._step(offered, -E.EINVAL, s)
         if name == "dup":
             guard = And(offered, U.any("S", lambda x: self.outgoing(s, x)))
-            ret = If(And(self.rebooting(s), d.block_mutations_in_reboot), -E.EBUSY, -E.EEXIST)
-            return self._step(guard, ret, s)
+            return self._step(guard, If(busy, -E.EBUSY, -E.EEXIST), s)
         room = self.n_outgoing(s) < self.b.sessions if isinstance(U, Finite) else True
-        busy = And(self.rebooting(s), d.block_mutations_in_reboot)
         has, x = U.choose("S", lambda y: Not(g(s, "session_exists", y)), fresh=True)
         post = s.with_(seq=s["seq"] + 1)
         for name_, v in (
@@ -793,13 +828,16 @@ class SymbolicLuo:
 
     def do_retrieve_session(self, s: S, session: T) -> Step:
         g = self.g
+        device = Eq(s["device"], 1)
         if isinstance(session, str):
-            return self._step(True, -E.ENOENT, s)
+            return self._step(device, -E.ENOENT, s)
         x = session
-        new = Eq(g(s, "session_status", x), st.IN_NEW)
+        sst = g(s, "session_status", x)
+        new = In(sst, (st.IN_NEW, st.IN_RELISTED))
+        unlinked = And(self.d.finish_unlinks_session, Eq(sst, st.IN_FINISHED))
         return self._step(
-            self.incoming(s, x),
-            If(new, 0, -E.EINVAL),
+            And(device, self.incoming(s, x)),
+            If(new, 0, If(unlinked, -E.ENOENT, -E.EINVAL)),
             self.ite_state(new, self.set1(s, "session_status", x, st.IN_RETRIEVED), s),
         )
 
@@ -822,7 +860,7 @@ class SymbolicLuo:
         x = session
         usable = self.session_usable(s, list, x)
         incoming = list == "in"
-        busy = And(self.rebooting(s), d.block_mutations_in_reboot)
+        busy = self.gate_closed(s)
         if token == "dup":
             guard = And(usable, self.nfiles_pos(s, x))
         else:
@@ -918,7 +956,8 @@ class SymbolicLuo:
         if isinstance(file, str):  # token unknown
             x = session
             return self._step(self.session_usable(s, list, x),
-                              -E.EINVAL if rejected else -E.ENOENT, s)
+                              -E.EINVAL if rejected else
+                              If(self.not_retrieved(s, list, x), -E.EINVAL, -E.ENOENT), s)
         f = file
         x = g(s, "file_session", f)
         fst = g(s, "file_state", f)
@@ -929,6 +968,7 @@ class SymbolicLuo:
             guard = And(guard, s["faults"] > 0)
         if rejected:
             return self._step(guard, -E.EINVAL, s)
+        nr = self.not_retrieved(s, list, x)
         # already retrieved: a new fd to the same memfd; failed: the stored errno
         s_ok = self.set1(s, "memfd_user_fd", g(s, "file_memfd", f), True)
         # the handler's retrieve
@@ -974,8 +1014,9 @@ class SymbolicLuo:
         r = self.setrow(r, "file_folio", f, lambda p: And(fol(p), Not(forget)))
         is_ok, is_err = Eq(fst, st.F_OK), Eq(fst, st.F_ERR)
         handler = And(Not(is_ok), Not(is_err))
-        post = self.ite_state(is_ok, s_ok, self.ite_state(is_err, s, r))
-        ret = If(is_ok, 0, If(is_err, -E.ENOMEM, ret_h))
+        post = self.ite_state(Or(nr, is_err), s, self.ite_state(is_ok, s_ok, r))
+        ret = If(nr, -E.EINVAL, If(is_ok, 0, If(is_err, -E.ENOMEM, ret_h)))
+        handler = And(Not(nr), handler)
         return self._step(guard, ret, post, refused=And(handler, refused),
                           hretrieve=handler, again=And(handler, g(s, "file_tried", f)), rfile=f)
 
@@ -1028,9 +1069,12 @@ class SymbolicLuo:
             return self._step(guard, -E.EINVAL, s)
         ret, post, refused = self.luo_file_finish(s, x, fault)
         if list == "in":
-            post = self.ite_state(
-                Eq(ret, 0), self.set1(post, "session_status", x, st.IN_FINISHED), post
-            )
+            relisted = d.finish_unlinks_session and not d.finish_unlinks_list
+            done = st.IN_RELISTED if relisted else st.IN_FINISHED
+            post = self.ite_state(Eq(ret, 0), self.set1(post, "session_status", x, done), post)
+            nr = self.not_retrieved(s, list, x)
+            ret, post, refused = If(nr, -E.EINVAL, ret), self.ite_state(nr, s, post), And(
+                Not(nr), refused)
         return self._step(guard, ret, post, refused=refused)
 
     def do_close_session(self, s: S, list: str, session: T, fault: str | None) -> Step:
@@ -1041,7 +1085,7 @@ class SymbolicLuo:
         if list == "out":
             if fault is not None:
                 return self._step(False, 0, s)
-            guard = And(guard, Or(Not(self.rebooting(s)), not d.block_mutations_in_reboot))
+            guard = And(guard, Not(self.gate_closed(s)))
             mine: Fn = lambda f: self.file_of(s, f, x)  # noqa: E731
             # unpreserve every file (handle 0: WARN and nothing), then put its memfd
             live: Fn = lambda f: And(mine(f), g(s, "file_handle", f))  # noqa: E731
@@ -1079,13 +1123,22 @@ class SymbolicLuo:
         gone = self.set1(r, "session_exists", x, False)
         back = st.IN_NEW if d.retrievable_after_vetoed_close else st.IN_STUCK
         post = self.ite_state(Eq(ret, 0), gone, self.set1(r, "session_status", x, back))
-        return self._step(guard, 0, post, refused=refused)
+        # a relisted session (LUO-M20) is not finished again and stays listed, without fd
+        relisted = Eq(g(s, "session_status", x), st.IN_RELISTED)
+        post = self.ite_state(relisted, self.set1(s, "session_status", x, st.IN_NEW), post)
+        return self._step(guard, 0, post, refused=And(Not(relisted), refused))
 
     # --- reboot(KEXEC) ----------------------------------------------------------------
-    def do_reboot(self, s: S) -> Step:
+    def do_reboot(self, s: S, fault: str | None = None, image: str | None = None) -> Step:
+        """Enter liveupdate_reboot() (luo.do_reboot, interleaved): the gate closes."""
         g, d, U = self.g, self.d, self.U
         room = s["kexecs"] < self.b.kexecs if isinstance(U, Finite) else True
         guard = And(Eq(s["phase"], st.RUNNING), room)
+        if fault == "alloc":  # serialization's array allocation fails
+            return self._step(And(guard, s["faults"] > 0), -E.ENOMEM,
+                              s.with_(faults=s["faults"] - 1))
+        if image is not None:  # the 7.2 fix: LUO skips a context-preserving kexec
+            return self._step(guard, 0, s)
         r = self.map(
             s,
             "session_frozen",
@@ -1094,7 +1147,10 @@ class SymbolicLuo:
         )
         after = st.FINALIZE if d.kho_finalize else st.READY
         any_out = U.any("S", lambda x: self.outgoing(s, x))
-        return self._step(guard, 0, r.with_(phase=If(any_out, st.SERIALIZING, after)))
+        r = r.with_(phase=If(any_out, st.SERIALIZING, after),
+                    rebooting=1 if d.block_mutations_in_reboot else s["rebooting"])
+        busy = self.gate_closed(s)
+        return self._step(guard, If(busy, -E.EBUSY, 0), self.ite_state(busy, s, r))
 
     def cursor(self, s: S, x: T) -> T:
         """Session ``x`` is the next one luo_session_serialize() visits."""
@@ -1183,7 +1239,7 @@ class SymbolicLuo:
         )
         if fail is not None:
             r = r.with_(faults=If(Eq(first, fail), s["faults"] - 1, s["faults"]))
-        failed = self.reboot_failed(r)
+        failed = self.reboot_failed(r.with_(rebooting=0))  # the rollback opens the gate
         # success: every file frozen, the snapshot written
         ok = self.map(s, "file_state", "F", lambda f: If(mine(f), st.FROZEN, g(s, "file_state", f)))
         ok = self.set1(ok, "session_frozen", x, True)
@@ -1228,19 +1284,36 @@ class SymbolicLuo:
         r = s.with_(faults=s["faults"] - 1)
         if not d.abort_keeps_preservations:  # KHO-M2: the whole tracker destroyed
             r = self.map(r, "kho_tracked", "P", lambda p: False)
-        if d.abort_reboot_unfreezes:
-            out: Fn = lambda x: self.outgoing(s, x)  # noqa: E731
-            r = self.unfreeze_files(r, lambda f: out(g(s, "file_session", f)))
-            r = self.drop_snaps(r, out)
-            r = self.map(
-                r, "session_frozen", "S", lambda x: And(g(r, "session_frozen", x), Not(out(x)))
-            )
-        return self._step(guard, -E.EAGAIN, self.reboot_failed(r))
+        return self._step(guard, -E.EAGAIN, self.reboot_failed(self.abort_reboot(s, r)))
 
-    def do_kernel_kexec(self, s: S) -> Step:
-        """machine_kexec() and the next boot (luo.machine_kexec)."""
+    def abort_reboot(self, s: S, r: S) -> S:
+        """luo.luo_session_abort_reboot where the design has it (LUO-M10/M18 fix): every
+        outgoing session of ``s`` unfrozen in ``r`` (all at once: the kernel's creation
+        order changes no page), the gate open."""
+        g = self.g
+        if not self.d.abort_reboot_unfreezes:
+            return r
+        out: Fn = lambda x: self.outgoing(s, x)  # noqa: E731
+        r = self.unfreeze_files(r, lambda f: out(g(s, "file_session", f)))
+        r = self.drop_snaps(r, out)
+        r = self.map(
+            r, "session_frozen", "S", lambda x: And(g(r, "session_frozen", x), Not(out(x)))
+        )
+        return r.with_(rebooting=0)
+
+    def do_kernel_kexec(self, s: S, fault: str | None = None,
+                        image: str | None = None) -> Step:
+        """machine_kexec() and the next boot (luo.machine_kexec); ``fault="unwind"``: the
+        kexec path fails first (luo.kexec_unwind); ``image="preserve_context"``: the
+        jump comes back to this kernel (designs without the 7.2 fix)."""
         g, d, U = self.g, self.d, self.U
         guard = Eq(s["phase"], st.READY)
+        if fault is not None:
+            r = s.with_(faults=s["faults"] - 1)
+            return self._step(And(guard, s["faults"] > 0), -E.EBUSY,
+                              self.reboot_failed(self.abort_reboot(s, r)))
+        if image is not None:
+            return self._step(guard, 0, self.reboot_failed(s))
         out: Fn = lambda x: self.outgoing(s, x)  # noqa: E731
         snap_blk: Fn = lambda x: And(  # noqa: E731
             out(x), g(s, "session_snapshot", x), g(s, "snapshot_has_block", x)
@@ -1280,7 +1353,7 @@ class SymbolicLuo:
         r = self.map(r, "memfd_alive", "M", lambda m: False)
         r = self.map(r, "memfd_user_fd", "M", lambda m: False)
         r = self.map_mp(r, "memfd_folio", lambda m, p: False)
-        r = r.with_(kexecs=s["kexecs"] + 1, phase=st.RUNNING)
+        r = r.with_(kexecs=s["kexecs"] + 1, phase=st.RUNNING, rebooting=0, device=1)
         return self._step(guard, 0, r)
 
 
@@ -1329,7 +1402,8 @@ def encode(state: State, sizes: dict[str, int]) -> tuple[S, Labels]:
     P = sizes["P"]
     if any(pg[st.P_SCRATCH] for pg in pages):
         raise ValueError("scratch pages are not encoded")
-    s = S(kexecs=glob[st.KEXECS], phase=glob[st.PHASE], faults=glob[st.FAULTS])
+    s = S(kexecs=glob[st.KEXECS], phase=glob[st.PHASE], faults=glob[st.FAULTS],
+          rebooting=glob[st.REBOOTING], device=glob[st.DEVICE])
     nS, nF = sizes["S"], sizes["F"]
     s["owner"] = tuple(pg[st.P_OWNER] for pg in pages)
     s["kho_tracked"] = tuple(bool(pg[st.P_TRACKED]) for pg in pages)
@@ -1547,7 +1621,8 @@ def decode(s: S) -> State:
     )
     outs = tuple(session(x) for x in live if s["session_status"][x] in OUT_STATUSES)
     incs = tuple(session(x) for x in live if s["session_status"][x] in IN_STATUSES)
-    return ((s["kexecs"], s["phase"], s["faults"]), outs, incs, memfds, pages)
+    return ((s["kexecs"], s["phase"], s["faults"], s["rebooting"], s["device"]), outs, incs,
+            memfds, pages)
 
 
 def positions(s: S) -> tuple[dict[int, int], dict[int, tuple[int, int]]]:
@@ -1603,8 +1678,6 @@ def explicit_action(s: S, a: Inst, values: Callable[[Any], Any] = lambda v: v) -
         return Action(name, (("session", si), ("fault", f"freeze:{fj}")))
     if name == "kho_finalize":
         return Action(name, (("fault", args["fault"]),))
-    if name == "reboot":
-        return Action(name, ())
     return Action(name, tuple(args.items()))
 
 

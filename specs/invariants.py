@@ -245,6 +245,24 @@ def frozen_only_in_reboot(sym: SymbolicLuo, s: SState) -> T:
     return And(none, done, s["phase"] >= st.RUNNING, s["phase"] <= st.READY)
 
 
+def gate_matches_phase(sym: SymbolicLuo, s: SState) -> T:
+    """LUO's reboot gate is closed exactly while reboot() runs (designs with the gate; in
+    the others it stays open)."""
+    closed = Not(Eq(s["rebooting"], 0))
+    if not sym.d.block_mutations_in_reboot:
+        return Not(closed)
+    return And(Eq(closed, Not(Eq(s["phase"], st.RUNNING))),
+               Or(Eq(s["rebooting"], 0), Eq(s["rebooting"], 1)))
+
+
+def snapshot_only_when_frozen(sym: SymbolicLuo, s: SState) -> T:
+    """Only a session serialized in this reboot has a snapshot (every rollback and abort
+    drops it)."""
+    g = sym.g
+    return sym.U.all("S", lambda x: Implies(And(sym.outgoing(s, x), g(s, "session_snapshot", x)),
+                                            g(s, "session_frozen", x)))
+
+
 def snapshot_matches_session(sym: SymbolicLuo, s: SState) -> T:
     """A frozen session has a snapshot exactly when it has files, taken of its current
     files block."""
@@ -351,7 +369,7 @@ AUXILIARY: dict[str, tuple[Form, str]] = {
               stamps_only_in_new_kernel_metadata, closing_session_empty,
               frozen_only_in_reboot, snapshot_matches_session, snapshot_matches_files,
               frozen_files_in_frozen_sessions, serialization_in_order,
-              creation_numbers_unique)
+              creation_numbers_unique, gate_matches_phase, snapshot_only_when_frozen)
 }
 
 
@@ -374,6 +392,7 @@ def initial(sym: SymbolicLuo, s: SState) -> T:
     g, U = sym.g, sym.U
     return And(
         Eq(s["phase"], st.RUNNING), s["faults"] >= 0, Eq(s["kexecs"], 0),
+        Eq(s["rebooting"], 0),
         U.all("P", lambda p: And(Eq(g(s, "owner", p), st.FREE), Not(g(s, "kho_tracked", p)),
                                  Not(g(s, "stamped", p)), Eq(g(s, "content", p), st.ZERO))),
         U.all("M", lambda m: And(Not(g(s, "memfd_alive", m)), Not(g(s, "memfd_user_fd", m)),

@@ -79,6 +79,7 @@ from luoverify.model.state import (
     P_TRACKED,
     PAGES,
     PHASE,
+    REBOOTING,
     S_FBLK,
     S_FILES,
     S_FROZEN,
@@ -246,6 +247,40 @@ def no_alloc_of_reserved(state: State) -> str | None:
             if pages[p][P_OWNER] != st.RESV:
                 return (f"{_page(state, p)} is handed over to incoming session {si} file {fi} "
                         f"but the new kernel gave it away (held by {hold.get(p, ['nobody'])})")
+    return None
+
+
+def nothing_frozen_while_running(state: State) -> str | None:
+    """While the machine runs normally (no reboot() in progress), LUO is not rebooting:
+    the gate is open, no outgoing session is serialized and no file is frozen
+    (``kernel/liveupdate/luo_session.c``: ``luo_session_serialize``'s rollback and
+    ``luo_session_abort_reboot``)."""
+    glob = state[GLOB]
+    if glob[PHASE] != st.RUNNING:
+        return None
+    for si, s in enumerate(state[OUTGOING]):
+        for fi, f in enumerate(s[S_FILES]):
+            if f[FL_ST] == st.FROZEN:
+                return (f"no reboot is in progress but outgoing session {si} file {fi} is "
+                        "still frozen: user space can no longer change or close it safely")
+        if s[S_FROZEN] or s[S_SNAP] is not None:
+            return (f"no reboot is in progress but outgoing session {si} is still "
+                    "serialized")
+    if glob[REBOOTING]:
+        return ("no reboot is in progress but LUO's reboot gate is still closed: every "
+                "CREATE_SESSION and PRESERVE_FD fails with EBUSY and closing an outgoing "
+                "session waits forever")
+    return None
+
+
+def finished_sessions_unlisted(state: State) -> str | None:
+    """A session FINISH succeeded on is no longer on the incoming list, so RETRIEVE_SESSION
+    cannot hand it out again (``kernel/liveupdate/luo_session.c``: ``luo_session_finish``
+    unlinks it; 6.19 keeps it listed but retrieved, which refuses a retrieve too)."""
+    for si, s in enumerate(state[INCOMING]):
+        if s[S_STATUS] == st.IN_RELISTED:
+            return (f"incoming session {si} was finished but is listed and not retrieved: "
+                    "RETRIEVE_SESSION hands the finished session out again")
     return None
 
 
@@ -534,6 +569,13 @@ CATALOGUE: tuple[Property, ...] = (
     Property("no_alloc_of_reserved", "always",
              "The new kernel never hands out a reserved, unrestored page.", "I9, I10",
              no_alloc_of_reserved),
+    Property("nothing_frozen_while_running", "always",
+             "While no reboot is in progress, no file is frozen, no session is "
+             "serialized and LUO's reboot gate is open.", "LUO-M10, LUO-M18, LUO-M19",
+             nothing_frozen_while_running, designs="sessions"),
+    Property("finished_sessions_unlisted", "always",
+             "A session FINISH succeeded on is never listed as retrievable again.",
+             "LUO-M20", finished_sessions_unlisted, designs="sessions"),
     Property("no_preserved_in_scratch", "always",
              "No preserved page lies in a KHO scratch region.", "I2, I15; KHO-M7",
              no_preserved_in_scratch),

@@ -215,8 +215,26 @@ def no_alloc_of_reserved(sym: SymbolicLuo, s: SState) -> T:
     return Not(And(stamps, handed))
 
 
+def nothing_frozen_while_running(sym: SymbolicLuo, s: SState) -> T:
+    g, U = sym.g, sym.U
+    frozen = U.any("F", lambda f: And(out_file(sym, s, f),
+                                      Eq(g(s, "file_state", f), st.FROZEN)))
+    serialized = U.any("S", lambda x: And(sym.outgoing(s, x), Or(
+        g(s, "session_frozen", x), g(s, "session_snapshot", x))))
+    return And(Eq(s["phase"], st.RUNNING),
+               Or(frozen, serialized, Not(Eq(s["rebooting"], 0))))
+
+
+def finished_sessions_unlisted(sym: SymbolicLuo, s: SState) -> T:
+    g = sym.g
+    return sym.U.any("S", lambda x: And(g(s, "session_exists", x),
+                                        Eq(g(s, "session_status", x), st.IN_RELISTED)))
+
+
 STATE_FORMS: dict[str, Callable[[SymbolicLuo, SState], T]] = {
     "single_owner": single_owner,
+    "nothing_frozen_while_running": nothing_frozen_while_running,
+    "finished_sessions_unlisted": finished_sessions_unlisted,
     "no_free_while_preserved": no_free_while_preserved,
     "metadata_tracked": metadata_tracked,
     "no_alloc_of_reserved": no_alloc_of_reserved,
@@ -300,7 +318,7 @@ def finish_disposes(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
 
 
 def leak_bound(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
-    if a.name != "kernel_kexec":
+    if a.name != "kernel_kexec" or a.args:  # the jump itself (not unwind, not a return)
         return False
     g = sym.g
     return sym.U.any("P", lambda p: Not(Eq(Eq(g(step.post, "owner", p), st.RESV),
@@ -308,7 +326,7 @@ def leak_bound(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
 
 
 def handover_matches_metadata(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
-    if a.name != "kernel_kexec":
+    if a.name != "kernel_kexec" or a.args:
         return False
     g, U, post = sym.g, sym.U, step.post
     named: Fn = lambda p: Or(  # noqa: E731

@@ -96,8 +96,26 @@ def test_retrieve_then_finish_disposes_everything() -> None:
     d.call("finish", list="in", session=0, fault=None)
     assert not any(pg[0] == st.RESV or pg[2] for pg in d.pages)
     assert d.incoming[0][0] == st.IN_FINISHED
+    # the N1 lifetime: FINISH unlinked the session and cleared retrieved
+    d.call("retrieve_fd", "-EINVAL", list="in", session=0, file="unknown", fault=None)
+    d.call("finish", "-EINVAL", list="in", session=0, fault=None)
+    d.call("retrieve_session", "-ENOENT", session=0)
+    d.call("create_session", name="new")  # the name is free on the outgoing side anyway
+    d.call("close_session", list="in", session=0, fault=None)
+    assert d.incoming == ()
+
+
+def test_finished_session_stays_listed_in_v619() -> None:
+    """Verifies 6.19's answers after FINISH: the session stays listed and retrieved, so a
+    second FINISH is a no-op, RETRIEVE_FD finds no token and RETRIEVE_SESSION is EINVAL."""
+    d = Driver("v6.19")
+    preserve_one(d)
+    d.reboot_and_kexec()
+    d.call("retrieve_session", session=0)
+    d.call("finish", list="in", session=0, fault=None)
     d.call("retrieve_fd", "-ENOENT", list="in", session=0, file="unknown", fault=None)
-    d.call("finish", list="in", session=0, fault=None)  # finish again: a no-op
+    d.call("finish", list="in", session=0, fault=None)
+    d.call("retrieve_session", "-EINVAL", session=0)
     d.call("close_session", list="in", session=0, fault=None)
     assert d.incoming == ()
 

@@ -102,7 +102,7 @@ def test_auxiliary_invariants_hold_on_reachable_states() -> None:
         for name, form, _doc in forms:
             assert form(sym, enc) is True, (name, state)
         n += 1
-    assert n == 646
+    assert n == 1292
 
 
 def test_z3_relation_admits_exactly_the_successors() -> None:
