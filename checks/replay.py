@@ -64,7 +64,8 @@ from luoverify.specs.properties import CATALOGUE
 EXIT_FAITHFUL, EXIT_VIOLATED, EXIT_DIVERGED = 0, 1, 4
 ACTIONS = tuple(sorted({n[3:] for k in (Kernel, LegacyKernel) for n in dir(k)
                        if n.startswith("do_")}))
-MODEL_VARS = ("kexecs", "phase", "faults_left", "outgoing", "incoming", "memfds", "pages")
+MODEL_VARS = ("kexecs", "phase", "faults_left", "rebooting", "device_open", "outgoing", "incoming",
+              "memfds", "pages")
 #: a trace file larger than this is refused (the committed traces are below 100 KiB)
 MAX_TRACE_BYTES: Final = 16 << 20
 #: JSON nested deeper than this is refused before validation (a recorded trace nests 9)
@@ -545,11 +546,30 @@ class ReplayResult:
         return "\n".join(lines)
 
 
+def _name_picks(step: TraceStep, driver: ReferenceDriver) -> tuple[dict[str, Any], str | None]:
+    """The model's arguments for a step that names a session by a concrete name (a
+    hand-written trace's ``create_session(name="vm-1")`` or ``retrieve_session(name=...)``),
+    and that name; other steps unchanged. The name is classified on the reference with the
+    kernel's rule (``ReferenceDriver.name_class``): the model abstracts names to classes."""
+    picks = dict(step.picks)
+    if step.call == "create_session":
+        raw = picks.get("name")
+        if isinstance(raw, str) and raw not in driver.NAME_CLASSES:
+            picks["name"] = driver.name_class(step.call, raw)
+            return picks, raw
+    if step.call == "retrieve_session" and isinstance(picks.get("name"), str):
+        raw = picks.pop("name")
+        picks["session"] = driver.name_class(step.call, raw)
+        return picks, raw
+    return picks, None
+
+
 def _resolve(model: LuoModel, state: State, step: TraceStep, index: int,
-             source: str) -> Action:
+             source: str, picks: dict[str, Any] | None = None) -> Action:
     enabled = [a for a in model.actions(state) if a.name == step.call]
+    want = step.picks if picks is None else picks
     for a in enabled:
-        if a.picks() == step.picks:
+        if a.picks() == want:
             return a
     offered = ", ".join(str(a) for a in enabled) or "none"
     raise TraceError(f"{source}: step {index}: {step.call}"
@@ -596,8 +616,9 @@ def replay(trace: Trace, design: Design, *, compare_vars: bool = True,
                                        changes(view(state), view(abstract)))
         return result
     for index, tstep in enumerate(trace.steps, 1):
+        picks, raw_name = _name_picks(tstep, driver)
         try:
-            action = _resolve(model, state, tstep, index, trace.source)
+            action = _resolve(model, state, tstep, index, trace.source, picks)
         except TraceError as exc:
             if compare_vars:  # the trace's own design: the trace is wrong (exit 2)
                 raise
@@ -608,6 +629,8 @@ def replay(trace: Trace, design: Design, *, compare_vars: bool = True,
                 "before this step", [str(exc)])
             return result
         out = model.next_state(state, action)
+        if raw_name is not None:
+            driver.use_name(raw_name)
         try:
             ret, events = driver.apply(action)
         except NotCallable as exc:

@@ -445,10 +445,11 @@ class LegacyKernel(Kernel):
     def do_freeze(self, fault: str | None = None) -> int:
         return self.luo_freeze(fault)
 
-    def do_reboot(self, fault: str | None = None) -> int:
+    def do_reboot(self, fault: str | None = None, image: str | None = None) -> int:
         """reboot(KEXEC): liveupdate_reboot() freezes when PREPARED (a failure aborts
         the kexec); in every other state it does nothing (v3/v4 ``luo_core.c``:
-        ``liveupdate_reboot``). Then the jump."""
+        ``liveupdate_reboot``). Then the jump. (The legacy machine is not offered the
+        session machine's ``image`` argument.)"""
         if self.L == st.L_PREPARED:
             ret = self.luo_freeze(fault)
             if ret:

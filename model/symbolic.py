@@ -1276,7 +1276,7 @@ class SymbolicLuo:
         return self._step(guard, If(found, err, 0), self.ite_state(found, failed, ok))
 
     def do_kho_finalize(self, s: S, fault: str | None) -> Step:
-        g, d = self.g, self.d
+        d = self.d
         guard = Eq(s["phase"], st.FINALIZE)
         if fault is None:
             return self._step(guard, 0, s.with_(phase=st.READY))

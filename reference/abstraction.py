@@ -73,6 +73,8 @@ def _file(k: Kernel, lf: LuoFile, slot_of: dict[int, int]) -> tuple[Any, ...]:
 def _status(s: LuoSession) -> int:
     if not s.incoming:
         return st.OUT_CLOSING if s.pending_unlink else st.OUT_OPEN
+    if not s.retrieved and s.fd_open:  # finished with the N1 lifetime
+        return st.IN_RELISTED if s.listed else st.IN_FINISHED
     if not s.retrieved:
         return st.IN_NEW
     if not s.fd_open:
@@ -107,7 +109,7 @@ def abstract(k: Kernel, kexecs: int, faults_left: int,
     """The model state this reference state refines."""
     slot_of = {id(f): i for i, f in enumerate(slots) if f is not None}
     memfds, pages = memory(k, slots)
-    return ((kexecs, PHASES[k.phase], faults_left),
+    return ((kexecs, PHASES[k.phase], faults_left, int(k.rebooting), int(k.device_in_use)),
             tuple(_session(k, s, slot_of) for s in k.outgoing),
             tuple(_session(k, s, slot_of) for s in k.incoming),
             memfds, pages)

@@ -19,6 +19,7 @@ from luoverify.model.core import Action
 from luoverify.model.design import Design
 from luoverify.model.state import State
 from luoverify.reference import abstraction
+from luoverify.reference import luo_session as ls
 from luoverify.reference.kexec_handover import Event
 from luoverify.reference.luo_core import Kernel, Machine, SessionFile
 from luoverify.reference.luo_session import LuoSession
@@ -46,7 +47,9 @@ class ReferenceDriver:
                                kernel_class=self.kernel_class)
         self.slots: list[ShmemFile | None] = [None] * bounds.memfds
         self.counter = 0
+        #: user space's /dev/liveupdate fd, -1 while closed (every boot opens it first)
         self.devfd = self.kernel.open_liveupdate()
+        self._raw_name: str | None = None
 
     @property
     def kernel(self) -> Kernel:
@@ -124,6 +127,35 @@ class ReferenceDriver:
         self.slots = [None] * len(self.slots)
         self.devfd = self.kernel.open_liveupdate()
 
+    # ------------------------------------------------------------ concrete names
+    #: the class words of the model's name arguments; any other string in a hand-written
+    #: trace is a concrete name
+    NAME_CLASSES = ("new", "dup", "invalid", "unknown")
+
+    def name_class(self, call: str, raw: str) -> str | int:
+        """The model's argument for a concrete session name a hand-written trace gives:
+        for ``create_session`` the class ``invalid`` / ``dup`` / ``new``, for
+        ``retrieve_session`` the position of the listed incoming session of that name or
+        ``unknown``. Classified with the kernel's own rule
+        (``luo_session.session_name``) against the reference's current lists; the
+        concrete name is then what the reference is called with (see
+        :meth:`use_name`)."""
+        k = self.kernel
+        name = ls.session_name(raw, self.design)
+        if call == "create_session":
+            if isinstance(name, int):
+                return "invalid"
+            return "dup" if any(s.name == name for s in k.outgoing) else "new"
+        if not isinstance(name, int):
+            for i, s in enumerate(k.incoming):
+                if s.listed and s.name == name:
+                    return i
+        return "unknown"
+
+    def use_name(self, raw: str) -> None:
+        """The next create_session / retrieve_session passes ``raw`` itself."""
+        self._raw_name = raw
+
     @staticmethod
     def _status(ret: int) -> int:
         return 0 if ret >= 0 else ret
@@ -166,20 +198,45 @@ class ReferenceDriver:
         self.kernel.other_free(page)
         return 0
 
+    def _take_name(self) -> str | None:
+        raw, self._raw_name = self._raw_name, None
+        return raw
+
+    def _dev(self) -> int:
+        if self.devfd < 0:
+            raise NotCallable("user space does not hold /dev/liveupdate open")
+        return self.devfd
+
+    def _do_open_device(self) -> int:
+        ret = self.kernel.open_liveupdate()
+        if ret >= 0:
+            self.devfd = ret
+        return self._status(ret)
+
+    def _do_close_device(self) -> int:
+        ret = self.kernel.close(self._dev())
+        self.devfd = -1
+        return ret
+
     def _do_create_session(self, name: str) -> int:
         k = self.kernel
-        if name == "dup":
+        concrete = self._take_name()
+        if concrete is None and name == "dup":
             if not k.outgoing:
                 raise NotCallable("no outgoing session to duplicate")
             concrete = k.outgoing[0].name
-        else:
+        elif concrete is None and name == "invalid":
+            concrete = ""
+        elif concrete is None:
             concrete = f"session-{self._fresh()}"
-        return self._status(k.ioctl_create_session(self.devfd, concrete))
+        return self._status(k.ioctl_create_session(self._dev(), concrete))
 
     def _do_retrieve_session(self, session: int | str) -> int:
-        name = ("no-such-session" if session == "unknown"
-                else self._session("in", session).name)
-        return self._status(self.kernel.ioctl_retrieve_session(self.devfd, name))
+        name = self._take_name()
+        if name is None:
+            name = ("no-such-session" if session == "unknown"
+                    else self._session("in", session).name)
+        return self._status(self.kernel.ioctl_retrieve_session(self._dev(), name))
 
     def _do_preserve_fd(self, list: str, session: int, fd: int | str, token: str = "new",
                         fault: str | None = None) -> int:
@@ -257,16 +314,21 @@ class ReferenceDriver:
             raise NotCallable(f"outgoing session {session} has no file {file}")
         self.machine.faults.arm("freeze", s.file_set.files[file].private_data)
 
-    def _do_reboot(self, fault: str | None = None) -> int:
+    def _do_reboot(self, fault: str | None = None, image: str | None = None) -> int:
         k = self.kernel
+        if fault == "alloc":
+            self.machine.faults.arm("serialize_alloc")
+        if fault == "unwind":
+            self.machine.faults.arm("kexec_unwind")
+        pc = image == "preserve_context"
         if self.bounds.reboot == "interleaved":
-            return k.liveupdate_reboot_begin()
+            return k.reboot(preserve_context=True) if pc else k.liveupdate_reboot_begin()
         if fault is not None and fault.startswith("freeze:"):
             sess, fil = fault[len("freeze:"):].split(".")
             self._arm_freeze(int(sess), int(fil))
         if fault == "finalize":
             self.machine.faults.arm("finalize")
-        return k.reboot()
+        return k.reboot(preserve_context=pc)
 
     def _do_luo_session_serialize(self, session: int, fault: str | None) -> int:
         k = self.kernel
@@ -284,8 +346,9 @@ class ReferenceDriver:
             self.machine.faults.arm("finalize")
         return k.kho_finalize_step()
 
-    def _do_kernel_kexec(self) -> int:
+    def _do_kernel_kexec(self, fault: str | None = None, image: str | None = None) -> int:
         if self.kernel.phase != "READY":
             raise NotCallable("kernel_kexec runs after liveupdate_reboot() succeeded")
-        self.kernel.kernel_kexec()
-        return 0
+        if fault == "unwind":
+            self.machine.faults.arm("kexec_unwind")
+        return self.kernel.kernel_kexec(preserve_context=image == "preserve_context")

@@ -198,7 +198,7 @@ class LegacyDriver(ReferenceDriver):
         finally:
             self.lk.stack_garbage = 0
 
-    def _do_reboot(self, fault: str | None = None) -> int:
+    def _do_reboot(self, fault: str | None = None, image: str | None = None) -> int:
         k = self.lk
         self._arm(fault)
         try:

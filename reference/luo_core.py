@@ -109,6 +109,10 @@ class Kernel:
         self.shmem_files: list[ShmemFile] = []
         self.device_in_use = False
         self.phase = "RUNNING"
+        #: LUO's reboot gate (``luo_session.c``: the outgoing header's ``rebooting``),
+        #: apart from ``phase``: set when serialization starts, cleared when it fails or
+        #: is aborted (only in designs with the LUO-M11 fix)
+        self.rebooting = False
         self.handed_over_expect: dict[int, tuple[bytes, ...]] = {}
         self.alloc.named_frames = self.named_frames
         self.alloc.tracked_frames = lambda: self.kho.tracker
@@ -317,8 +321,14 @@ class Kernel:
         self.alloc.free_page(pfn)
 
     # ------------------------------------------------------------ reboot(KEXEC)
-    def reboot(self, *, fail_finalize: bool = False) -> int:
-        """The whole reboot path; on success the machine runs the next kernel."""
+    def reboot(self, *, fail_finalize: bool = False, preserve_context: bool = False) -> int:
+        """The whole reboot path; on success the machine runs the next kernel, or, for a
+        context-preserving image, this one again (``kernel/kexec_core.c``:
+        ``kernel_kexec``: the 7.2 fix skips liveupdate_reboot() for such an image)."""
+        if preserve_context and self.design.skip_serialize_preserve_context:
+            if self.machine.kexecs >= self.machine.max_kexecs:
+                return -E.EINVAL  # no kexec image loaded
+            return 0
         ret = self.liveupdate_reboot_begin()
         while ret == 0 and self.phase == "SERIALIZING":
             ret = self.luo_session_serialize_next()
@@ -326,12 +336,21 @@ class Kernel:
             ret = self.kho_finalize_step(fail=fail_finalize)
         if ret:
             return ret
-        self.kernel_kexec()
-        return 0
+        return self.kernel_kexec(preserve_context=preserve_context)
 
     def liveupdate_reboot_begin(self) -> int:
+        """``luo_core.c``: ``liveupdate_reboot`` -> ``luo_session.c``:
+        ``luo_session_serialize`` up to its first session: the session array's allocation
+        (ENOMEM), then, with the gate, EBUSY if a reboot is already in progress; the gate
+        closes."""
         if self.machine.kexecs >= self.machine.max_kexecs:
             return -E.EINVAL  # no kexec image loaded
+        if self.design.block_mutations_in_reboot:
+            if self.faults.should_fail("serialize_alloc"):
+                return -E.ENOMEM
+            if self.rebooting:
+                return -E.EBUSY
+            self.rebooting = True
         self.phase = "SERIALIZING"
         for s in self.outgoing:
             s.ghost_serialized = False
@@ -351,8 +370,9 @@ class Kernel:
         i = self.serialize_cursor()
         ret = ls.luo_session_serialize_one(self, self.outgoing[i])
         if ret:
-            for s in reversed(self.outgoing[:i]):
+            for s in reversed(self.outgoing[:i]):  # newest first (err_undo)
                 ls.luo_session_unfreeze(self, s)
+            self.rebooting = False
             self._reboot_failed()
             return ret
         if i + 1 >= len(self.outgoing):
@@ -365,13 +385,30 @@ class Kernel:
         except KhoError:
             if not self.design.abort_keeps_preservations:
                 self.kho.tracker.clear()  # KHO-M2 mutant: abort destroys the tracker
-            if self.design.abort_reboot_unfreezes:
-                for s in reversed(self.outgoing):
-                    ls.luo_session_unfreeze(self, s)
+            self.luo_session_abort_reboot()
             self._reboot_failed()  # 6.19 (LUO-M10/G1): sessions stay frozen
             return -E.EAGAIN
         self.phase = "READY"
         return 0
+
+    def luo_session_abort_reboot(self) -> None:
+        """``luo_session.c``: ``luo_session_abort_reboot`` where the design has it (the
+        LUO-M10 / LUO-M18 fix): every serialized session unfrozen in creation order, the
+        gate open again."""
+        if not self.design.abort_reboot_unfreezes:
+            return
+        for s in self.outgoing:
+            if s.ghost_serialized:
+                ls.luo_session_unfreeze(self, s)
+        self.rebooting = False
+
+    def kexec_unwind(self) -> int:
+        """``kernel/kexec_core.c``: ``kernel_kexec`` fails after liveupdate_reboot()
+        succeeded (the model's errno: -EBUSY, as freeze_processes() gives); with the
+        LUO-M18 fix the handover is aborted."""
+        self.luo_session_abort_reboot()
+        self._reboot_failed()
+        return -E.EBUSY
 
     def _reboot_failed(self) -> None:
         self.phase = "RUNNING"
@@ -379,9 +416,22 @@ class Kernel:
         for s in self.outgoing:
             s.ghost_serialized = False
 
-    def kernel_kexec(self) -> None:
-        """machine_kexec(): hand over the tracker and the session entries, boot anew."""
+    def kernel_kexec(self, *, preserve_context: bool = False) -> int:
+        """The rest of ``kernel_kexec`` after liveupdate_reboot(): an armed ``unwind``
+        fault fails the path (:meth:`kexec_unwind`); a context-preserving image comes back
+        to this kernel, LUO untold (designs without the 7.2 fix get here); otherwise
+        machine_kexec(): hand over the tracker and the session entries, boot anew."""
         assert self.phase == "READY"
+        if self.faults.should_fail("kexec_unwind"):
+            return self.kexec_unwind()
+        if preserve_context:
+            self._reboot_failed()
+            return 0
+        self.jump()
+        return 0
+
+    def jump(self) -> None:
+        """machine_kexec() and the next boot."""
         handover = Handover(tracked=self.kho.handover(),
                             sessions=[s.ser_entry or SessionSer(s.name, 0, None)
                                       for s in self.outgoing])

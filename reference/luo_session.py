@@ -1,10 +1,16 @@
 """Sessions (``kernel/liveupdate/luo_session.c``, ``struct luo_session``).
 
 Two lists: outgoing sessions (created here, serialized at reboot in creation order) and
-incoming sessions (deserialized from the previous kernel). 6.19 keeps no kind flag and uses
-``retrieved`` as its proxy; this implementation keeps the explicit ``incoming`` flag of
-later kernels but consults it only where the design checks the kind (LUO-M7 fix), so in
-``v6.19`` the kernel's proxy behaviour is what runs.
+incoming sessions (deserialized from the previous kernel). Sessions carry the explicit
+``incoming`` flag of the newest kernel (linux-mm ``luo_session.c``); 6.19 had none and used
+"not retrieved" as its stand-in for "outgoing", which the release path no longer does (a
+close after the N1 FINISH, which clears ``retrieved``, must not unpreserve incoming files).
+The explicit flag answers as 6.19's proxy wherever 6.19 could reach the code: there an
+incoming session with an fd is always retrieved.
+
+``Kernel.incoming`` holds every incoming session object still alive: the ones on the
+kernel's incoming list (``listed``) and, with the N1 lifetime, the ones FINISH unlinked
+while user space still holds their fd (the object lives as long as its fd).
 
 Instrumentation (``ghost_*``, never read by the code paths): serialized in the current
 reboot attempt, a can_finish veto happened, FINISH returned 0.
@@ -16,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from luoverify.model import errno as E
+from luoverify.model.design import Design
 from luoverify.reference import luo_file as lf_
 from luoverify.reference.luo_file import FileSet
 
@@ -49,6 +56,8 @@ class LuoSession:
     file_set: FileSet = field(default_factory=FileSet)
     retrieved: bool = False
     fd_open: bool = False
+    #: on the kernel's incoming list (RETRIEVE_SESSION finds only listed sessions)
+    listed: bool = True
     #: 6.19, closed during reboot: unpreserved, unlink waits for the rwsem (LUO-M11)
     pending_unlink: bool = False
     ser_entry: SessionSer | None = None
@@ -57,17 +66,45 @@ class LuoSession:
     ghost_finished: bool = False
 
 
-def luo_session_create(k: Kernel, name: str) -> int:
-    """CREATE_SESSION (``kernel/liveupdate/luo_session.c``: ``luo_session_create``): 0, or
-    -EEXIST / -EBUSY (reboot, fix) / -EINVAL (name)."""
-    if k.in_reboot:
-        if k.design.block_mutations_in_reboot:
-            return -E.EBUSY
+def session_name(raw: str, design: Design) -> str | int:
+    """The name the kernel keeps for a name user space passes in the 64-byte ``name``
+    field of CREATE_SESSION / RETRIEVE_SESSION, or -EINVAL.
+
+    A Python string stands for the bytes up to the first NUL; one of 64 characters or more
+    has no NUL within the field (a longer one is cut to 64 bytes by the copy), so it is
+    unterminated. With the LUO-M6 fix ("reject LIVEUPDATE_IOCTL_CREATE_SESSION with invalid
+    name length") an empty or unterminated name is EINVAL; 6.19 copies it with strscpy,
+    keeping the first 63 characters.
+
+    The one place the name rule is written. The model never sees a name: its names are
+    classes (``new``, ``dup``, ``invalid``), because only equality matters to page
+    ownership and a state holding strings would not be finite. When a hand-written trace
+    gives a concrete name, ``ReferenceDriver.name_class`` classifies it with this function
+    against the reference's own session list, so the model's class and the reference's
+    answer come from one rule and cannot diverge on a bad name; a wrong duplicate check in
+    the reference still shows up, as the model's EEXIST against the reference's answer.
+    """
+    if design.validate_session_name and (not raw or len(raw) >= LIVEUPDATE_SESSION_NAME_LENGTH):
+        return -E.EINVAL
+    return raw[:LIVEUPDATE_SESSION_NAME_LENGTH - 1]
+
+
+def gate_closed(k: Kernel) -> bool:
+    """LUO's reboot gate (the outgoing header's ``rebooting``, LUO-M11 fix) is closed."""
+    return k.design.block_mutations_in_reboot and k.rebooting
+
+
+def luo_session_create(k: Kernel, raw_name: str) -> int:
+    """CREATE_SESSION (``kernel/liveupdate/luo_core.c``: ``luo_ioctl_create_session`` ->
+    ``luo_session.c``: ``luo_session_create``): 0, or -EINVAL (name, checked by the ioctl
+    first) / -EBUSY (the reboot gate is closed) / -EEXIST."""
+    name = session_name(raw_name, k.design)
+    if isinstance(name, int):
+        return name
+    if gate_closed(k):
+        return -E.EBUSY
+    if k.in_reboot and not k.design.block_mutations_in_reboot:
         raise WouldBlock("create_session sleeps on the outgoing rwsem held by reboot")
-    if k.design.validate_session_name and (
-            not name or len(name) >= LIVEUPDATE_SESSION_NAME_LENGTH):
-        return -E.EINVAL  # later kernels (LUO-M8 fix); 6.19 truncates silently
-    name = name[:LIVEUPDATE_SESSION_NAME_LENGTH - 1]
     if any(s.name == name for s in k.outgoing):
         return -E.EEXIST
     if not k.design.linked_blocks and len(k.outgoing) >= LUO_SESSION_MAX:
@@ -76,37 +113,52 @@ def luo_session_create(k: Kernel, name: str) -> int:
     return 0
 
 
-def luo_session_retrieve(k: Kernel, name: str) -> tuple[int, LuoSession | None]:
+def luo_session_retrieve(k: Kernel, raw_name: str) -> tuple[int, LuoSession | None]:
     """RETRIEVE_SESSION (``kernel/liveupdate/luo_session.c``: ``luo_session_retrieve``):
-    ENOENT unknown, EINVAL already retrieved."""
-    s = next((s for s in k.incoming if s.name == name), None)
+    ENOENT for a name not on the incoming list, EINVAL already retrieved."""
+    name = session_name(raw_name, k.design)
+    s = next((s for s in k.incoming if s.listed and s.name == name), None)
     if s is None:
         return -E.ENOENT, None
     if s.retrieved:
         return -E.EINVAL, None
     s.retrieved = True
     s.fd_open = True
+    s.ghost_finished = False
     return 0, s
 
 
 def luo_session_preserve_fd(k: Kernel, s: LuoSession, fd: int, token: int) -> int:
     if k.design.checks_kind("preserve") and s.incoming:
         return -E.EINVAL
-    if k.in_reboot and k.design.block_mutations_in_reboot:
+    if gate_closed(k):
         return -E.EBUSY
     return lf_.luo_preserve_file(k, s.file_set, token, fd)
+
+
+def _unretrieved(k: Kernel, s: LuoSession) -> bool:
+    """An incoming session whose fd is held but which is not retrieved (finished with the
+    N1 lifetime, or relisted by the LUO-M20 mutant): ``luo_session_retrieve_fd`` and
+    ``luo_session_finish_retrieved`` refuse it with EINVAL."""
+    return s.incoming and not s.retrieved and k.design.finish_unlinks_session
 
 
 def luo_session_retrieve_fd(k: Kernel, s: LuoSession, token: int) -> tuple[int, object]:
     if k.design.checks_kind("retrieve") and not s.incoming:
         return -E.EINVAL, None
+    if _unretrieved(k, s):
+        return -E.EINVAL, None
     return lf_.luo_retrieve_file(k, s.file_set, token)
 
 
 def luo_session_finish(k: Kernel, s: LuoSession) -> int:
-    """SESSION_FINISH (``kernel/liveupdate/luo_session.c``: ``luo_session_finish``);
-    -EINVAL on an outgoing session with the LUO-M7 fix."""
+    """SESSION_FINISH (``kernel/liveupdate/luo_session.c``: ``luo_session_finish``):
+    -EINVAL on an outgoing session with the LUO-M7 fix, and on a session no longer
+    retrieved. With the N1 lifetime a successful FINISH unlinks the session from the
+    incoming list and clears ``retrieved`` (the LUO-M20 mutant leaves it listed)."""
     if k.design.checks_kind("finish") and not s.incoming:
+        return -E.EINVAL
+    if _unretrieved(k, s):
         return -E.EINVAL
     had_files = bool(s.file_set.files)
     ret = lf_.luo_file_finish(k, s.file_set)
@@ -114,21 +166,32 @@ def luo_session_finish(k: Kernel, s: LuoSession) -> int:
         s.ghost_vetoed = True
     if ret == 0 and s.retrieved:
         s.ghost_finished = True
+        if k.design.finish_unlinks_session:
+            s.retrieved = False
+            s.listed = not k.design.finish_unlinks_list
     return ret
 
 
 def luo_session_release(k: Kernel, s: LuoSession) -> int:
     """The last close of a session fd (``kernel/liveupdate/luo_session.c``:
-    ``luo_session_release``: unpreserve all if outgoing, finish if retrieved)."""
-    s.fd_open = False
-    if not s.retrieved:  # 6.19's proxy for "outgoing"
-        if k.in_reboot and k.design.block_mutations_in_reboot:
+    ``luo_session_release``): an outgoing session unpreserves all its files (waiting while
+    the reboot gate is closed); a retrieved incoming one is finished, and unlinked if that
+    succeeds; an incoming one no longer retrieved is left as it is (unlinked by its FINISH,
+    or still listed: LUO-M20) and dies with its fd if unlinked."""
+    if not s.incoming:
+        if gate_closed(k):
             raise WouldBlock("close of an outgoing session waits for the reboot outcome")
+        s.fd_open = False
         lf_.luo_file_unpreserve_files(k, s.file_set)
         if k.in_reboot:
             s.pending_unlink = True  # 6.19: unlink sleeps on the rwsem (LUO-M11)
         else:
             k.outgoing.remove(s)
+        return 0
+    s.fd_open = False
+    if not s.retrieved:
+        if not s.listed:
+            k.incoming.remove(s)  # the last reference: the unlinked session is freed
         return 0
     had_files = bool(s.file_set.files)
     ret = lf_.luo_file_finish(k, s.file_set)
@@ -158,8 +221,9 @@ def luo_session_serialize_one(k: Kernel, s: LuoSession) -> int:
 
 
 def luo_session_unfreeze(k: Kernel, s: LuoSession) -> None:
-    """Rollback of a session serialized earlier in this attempt: unfreeze its files,
-    zero its entry."""
+    """Unfreeze a session serialized in this attempt (``luo_session_unfreeze_one``): its
+    files in preservation order, its entry zeroed. Serialization's rollback calls it for
+    sessions newest first, ``luo_session_abort_reboot`` in creation order."""
     lf_.luo_file_unfreeze(k, s.file_set)
     s.ser_entry = None
     s.ghost_serialized = False

@@ -36,7 +36,10 @@ from luoverify.model.state import (
     INCOMING,
     OUTGOING,
     PHASE,
+    REBOOTING,
     S_FILES,
+    S_FROZEN,
+    S_SNAP,
     S_STATUS,
     State,
 )
@@ -117,6 +120,32 @@ def _m7(pre: State, a: Action, out: Outcome[State]) -> bool:
 def _m10(pre: State, a: Action, out: Outcome[State]) -> bool:
     return out.ret == -E.EAGAIN and any(
         f[FL_ST] == st.FROZEN for s in out.state[OUTGOING] for f in s[S_FILES])
+
+
+def _still_rebooting(post: State) -> bool:
+    """The machine runs again but LUO's reboot is not undone: a file frozen, a session
+    serialized or the reboot gate closed."""
+    return bool(post[GLOB][PHASE] == st.RUNNING and (post[GLOB][REBOOTING] or any(
+        s[S_FROZEN] or s[S_SNAP] is not None or any(f[FL_ST] == st.FROZEN for f in s[S_FILES])
+        for s in post[OUTGOING])))
+
+
+def _m18(pre: State, a: Action, out: Outcome[State]) -> bool:
+    """The kexec path unwound (``fault=unwind``) and LUO's reboot was not aborted."""
+    return a.arg("fault") == "unwind" and out.ret < 0 and _still_rebooting(out.state)
+
+
+def _m19(pre: State, a: Action, out: Outcome[State]) -> bool:
+    """A context-preserving kexec came back to this kernel with LUO's reboot not undone."""
+    return a.arg("image") == "preserve_context" and out.ret == 0 and _still_rebooting(
+        out.state)
+
+
+def _m20(pre: State, a: Action, out: Outcome[State]) -> bool:
+    """FINISH succeeded and left the session listed and retrievable."""
+    if a.name != "finish" or out.ret != 0 or a.arg("list") != "in":
+        return False
+    return bool(out.state[INCOMING][a.arg("session")][S_STATUS] == st.IN_RELISTED)
 
 
 def _m11(pre: State, a: Action, out: Outcome[State]) -> bool:
@@ -209,6 +238,24 @@ DEFECTS: tuple[Defect, ...] = (
            {"kho_finalize": True, "abort_reboot_unfreezes": False},
            "failed_reboot_restores",
            detect=_m10, calls=REBOOT_ACTIONS),
+    Defect("LUO-M18", "the kexec path unwinds without aborting LUO's reboot",
+           "kernel/kexec_core.c: kernel_kexec (error paths after liveupdate_reboot); "
+           "fix 'kexec: abort liveupdate handover on kernel_kexec() unwind' "
+           "(luo_session_abort_reboot)",
+           {"abort_reboot_unfreezes": False}, "nothing_frozen_while_running",
+           detect=_m18, calls=frozenset({"kernel_kexec", "reboot"})),
+    Defect("LUO-M19", "a context-preserving kexec serializes and comes back frozen",
+           "kernel/kexec_core.c: kernel_kexec (liveupdate_reboot before the "
+           "preserve_context branch); fix 'liveupdate: skip serialization for "
+           "context-preserving kexec' (7.2, title only)",
+           {"skip_serialize_preserve_context": False}, "nothing_frozen_while_running",
+           detect=_m19, calls=frozenset({"kernel_kexec", "reboot"})),
+    Defect("LUO-M20", "FINISH leaves the session listed and retrievable",
+           "kernel/liveupdate/luo_session.c: luo_session_finish (the newest kernel "
+           "unlinks the session after finishing its files; the mutant only clears "
+           "retrieved)",
+           {"finish_unlinks_list": False}, "finished_sessions_unlisted",
+           detect=_m20, calls=frozenset({"finish"})),
     Defect("LUO-M11", "sessions mutated while reboot() serializes",
            "kernel/liveupdate/luo_session.c: luo_session_serialize against "
            "luo_session_release / luo_session_preserve_fd (= KHO-M15); "
@@ -294,9 +341,10 @@ NOT_EXPRESSIBLE: dict[str, str] = {
     "LUO-M1": "deserialization never fails in the model: every handler is registered and "
               "boot-time allocations succeed",
     "LUO-M2": "same: no session-allocation failure at deserialization is modelled",
-    "LUO-M6": "session names are abstract in the model (only equality matters); the "
-              "reference implementation has it (validate_session_name) and the selftest "
-              "scenarios check it",
+    "LUO-M6": "session names are classes in the model (new, dup, invalid): an accepted "
+              "invalid name is a fresh or duplicate name there, no page changes owner; the "
+              "reference implementation has the rule (luo_session.session_name), "
+              "hand-written traces and the selftest scenarios check it",
     "LUO-M8": "GET_NAME and ioctl argument sizes are not modelled",
     "LUO-M9": "ioctl reserved fields are not modelled",
     "LUO-M12": "a use-after-free between two concurrent calls: each call is atomic in the "
