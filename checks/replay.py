@@ -604,7 +604,10 @@ def replay(trace: Trace, design: Design, *, compare_vars: bool = True,
            prefer: str | None = None) -> ReplayResult:
     """Replay ``trace`` on the reference under ``design`` (see the module docstring).
     When several properties break on the same step, ``prefer`` names the one to report
-    (a counterexample's own property); otherwise the first in catalogue order."""
+    (default: the property the trace's metadata names, a counterexample's own);
+    otherwise the first in catalogue order."""
+    if prefer is None:
+        prefer = trace.property
     bounds = trace.bounds
     model = model_for(design, bounds, symmetry=False)
     driver = reference_for(design, bounds)

@@ -35,6 +35,10 @@ class Step:
 
 VOCABULARY: tuple[Step, ...] = (
     # --- the calls user space makes -------------------------------------------------
+    Step("open_device", "open(\"/dev/liveupdate\"): exclusive, EBUSY while held (luo_open)",
+         "model.do_open_device", "reference.kernel.open_liveupdate"),
+    Step("close_device", "close() of /dev/liveupdate (luo_release): sessions outlive it",
+         "model.do_close_device", "reference.kernel.luo_release"),
     Step("create_session", "LIVEUPDATE_IOCTL_CREATE_SESSION (luo_session_create)",
          "model.do_create_session", "reference.kernel.ioctl_create_session"),
     Step("retrieve_session", "LIVEUPDATE_IOCTL_RETRIEVE_SESSION (luo_session_retrieve)",
@@ -54,6 +58,14 @@ VOCABULARY: tuple[Step, ...] = (
          "model.do_luo_session_serialize", "reference.kernel.luo_session_serialize_next"),
     Step("finalize", "kho_finalize() inside liveupdate_reboot() (6.19-7.0)",
          "model.do_kho_finalize", "reference.kernel.kho_finalize_step"),
+    Step("kernel_kexec", "the rest of kernel_kexec() after liveupdate_reboot(): the jump, "
+         "an unwind, or a context-preserving image coming back",
+         "model.do_kernel_kexec", "reference.kernel.kernel_kexec"),
+    Step("kexec_unwind", "kernel_kexec() fails after LUO's step (the LUO-M18 fix aborts)",
+         "model.kexec_unwind", "reference.kernel.kexec_unwind"),
+    Step("abort_reboot", "luo_session_abort_reboot: unfreeze every serialized session in "
+         "creation order, open the reboot gate",
+         "model.luo_session_abort_reboot", "reference.kernel.luo_session_abort_reboot"),
     # --- which actions are enabled ----------------------------------------------------
     Step("others_alloc", "which page frames another kernel user's alloc_pages may take "
          "(model: is the action offered; reference: the allocation itself)",

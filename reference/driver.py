@@ -137,19 +137,20 @@ class ReferenceDriver:
         for ``create_session`` the class ``invalid`` / ``dup`` / ``new``, for
         ``retrieve_session`` the position of the listed incoming session of that name or
         ``unknown``. Classified with the kernel's own rule
-        (``luo_session.session_name``) against the reference's current lists; the
+        (``luo_session.session_name``, ``session_key``) against the reference's current
+        lists; the
         concrete name is then what the reference is called with (see
         :meth:`use_name`)."""
         k = self.kernel
-        name = ls.session_name(raw, self.design)
         if call == "create_session":
+            name = ls.session_name(raw, self.design)
             if isinstance(name, int):
                 return "invalid"
             return "dup" if any(s.name == name for s in k.outgoing) else "new"
-        if not isinstance(name, int):
-            for i, s in enumerate(k.incoming):
-                if s.listed and s.name == name:
-                    return i
+        key = ls.session_key(raw)
+        for i, s in enumerate(k.incoming):
+            if s.listed and s.name == key:
+                return i
         return "unknown"
 
     def use_name(self, raw: str) -> None:

@@ -77,7 +77,8 @@ def abstract_legacy(k: LegacyKernel, kexecs: int, faults_left: int,
     if k.incoming_fdt is not None:
         incs = ((st.IN_RETRIEVED, k.incoming_fdt, 0, 0,
                  tuple(_in_file(k, lf, slot_of) for lf in k.incoming_files), None),)
-    return ((kexecs, phase, faults_left), outs, incs, memfds, pages)
+    # the session machine's reboot gate and device fields: constant in the legacy machine
+    return ((kexecs, phase, faults_left, 0, 1), outs, incs, memfds, pages)
 
 
 class LegacyDriver(ReferenceDriver):

@@ -187,7 +187,12 @@ class Kernel:
         elif isinstance(file, SessionFile) and file.session is not None:
             self.luo_session_release(file.session)
         elif isinstance(file, DeviceFile):
-            self.device_in_use = False  # luo_release()
+            self.luo_release()
+
+    def luo_release(self) -> None:
+        """The last close of /dev/liveupdate (``luo_core.c``: ``luo_release``): the device
+        is free again; sessions have their own fds and are not touched."""
+        self.device_in_use = False
 
     def luo_session_release(self, s: LuoSession) -> int:
         """The session close path (``luo_session.c``: ``luo_session_release``), as a

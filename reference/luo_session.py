@@ -89,6 +89,13 @@ def session_name(raw: str, design: Design) -> str | int:
     return raw[:LIVEUPDATE_SESSION_NAME_LENGTH - 1]
 
 
+def session_key(raw: str) -> str:
+    """What RETRIEVE_SESSION compares with the names of listed sessions: the 64 bytes of
+    the field (strncmp over LIVEUPDATE_SESSION_NAME_LENGTH), with no validation and no
+    truncation; a kept name is at most 63 characters, so a longer key matches nothing."""
+    return raw[:LIVEUPDATE_SESSION_NAME_LENGTH]
+
+
 def gate_closed(k: Kernel) -> bool:
     """LUO's reboot gate (the outgoing header's ``rebooting``, LUO-M11 fix) is closed."""
     return k.design.block_mutations_in_reboot and k.rebooting
@@ -116,8 +123,8 @@ def luo_session_create(k: Kernel, raw_name: str) -> int:
 def luo_session_retrieve(k: Kernel, raw_name: str) -> tuple[int, LuoSession | None]:
     """RETRIEVE_SESSION (``kernel/liveupdate/luo_session.c``: ``luo_session_retrieve``):
     ENOENT for a name not on the incoming list, EINVAL already retrieved."""
-    name = session_name(raw_name, k.design)
-    s = next((s for s in k.incoming if s.listed and s.name == name), None)
+    key = session_key(raw_name)
+    s = next((s for s in k.incoming if s.listed and s.name == key), None)
     if s is None:
         return -E.ENOENT, None
     if s.retrieved:

@@ -118,8 +118,7 @@ def _m7(pre: State, a: Action, out: Outcome[State]) -> bool:
 
 
 def _m10(pre: State, a: Action, out: Outcome[State]) -> bool:
-    return out.ret == -E.EAGAIN and any(
-        f[FL_ST] == st.FROZEN for s in out.state[OUTGOING] for f in s[S_FILES])
+    return out.ret == -E.EAGAIN and _still_rebooting(out.state)
 
 
 def _still_rebooting(post: State) -> bool:
@@ -132,13 +131,16 @@ def _still_rebooting(post: State) -> bool:
 
 def _m18(pre: State, a: Action, out: Outcome[State]) -> bool:
     """The kexec path unwound (``fault=unwind``) and LUO's reboot was not aborted."""
-    return a.arg("fault") == "unwind" and out.ret < 0 and _still_rebooting(out.state)
+    if a.name not in ("kernel_kexec", "reboot") or out.ret >= 0:
+        return False
+    return dict(a.args).get("fault") == "unwind" and _still_rebooting(out.state)
 
 
 def _m19(pre: State, a: Action, out: Outcome[State]) -> bool:
     """A context-preserving kexec came back to this kernel with LUO's reboot not undone."""
-    return a.arg("image") == "preserve_context" and out.ret == 0 and _still_rebooting(
-        out.state)
+    if a.name not in ("kernel_kexec", "reboot") or out.ret != 0:
+        return False
+    return dict(a.args).get("image") == "preserve_context" and _still_rebooting(out.state)
 
 
 def _m20(pre: State, a: Action, out: Outcome[State]) -> bool:
@@ -236,7 +238,7 @@ DEFECTS: tuple[Defect, ...] = (
            "kernel/liveupdate/luo_core.c: liveupdate_reboot (6.19 with kho_finalize); "
            "fix luo_session_abort_reboot (linux-mm kernel/liveupdate/luo_session.c)",
            {"kho_finalize": True, "abort_reboot_unfreezes": False},
-           "failed_reboot_restores",
+           "nothing_frozen_while_running",
            detect=_m10, calls=REBOOT_ACTIONS),
     Defect("LUO-M18", "the kexec path unwinds without aborting LUO's reboot",
            "kernel/kexec_core.c: kernel_kexec (error paths after liveupdate_reboot); "

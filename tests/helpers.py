@@ -10,6 +10,9 @@ from luoverify.model.design import PROFILES
 from luoverify.model.state import State
 
 
+_MISSING = object()
+
+
 def act(name: str, **args: Any) -> Action:
     return Action(name, tuple(args.items()))
 
@@ -27,7 +30,7 @@ class Driver:
         wanted = E.parse_ret(expect)
         enabled = list(self.model.actions(self.state))
         match = [a for a in enabled if a.name == name and
-                 all(a.arg(k) == v for k, v in args.items())]
+                 all(dict(a.args).get(k, _MISSING) == v for k, v in args.items())]
         assert match, f"{name}({args}) is not enabled; enabled: {[str(a) for a in enabled]}"
         action = match[0]
         out = self.model.next_state(self.state, action)
@@ -38,7 +41,8 @@ class Driver:
         return out
 
     def enabled(self, name: str, **args: Any) -> bool:
-        return any(a.name == name and all(a.arg(k) == v for k, v in args.items())
+        return any(a.name == name and all(dict(a.args).get(k, _MISSING) == v
+                                          for k, v in args.items())
                    for a in self.model.actions(self.state))
 
     # views

@@ -97,8 +97,9 @@ EXPECTED: dict[str, str] = {
     "close_memfd_memfd_null": "close_memfd: memfd must be an integer",
     "alloc_pages_page_float": "alloc_pages: page must be an integer",
     "free_pages_page_negative": "free_pages: page must be an integer >= 0",
-    "create_session_name_unknown": "create_session: name must be \"new\" or \"dup\"",
-    "create_session_name_integer": "create_session: name must be \"new\" or \"dup\"",
+    "retrieve_session_session_and_name": "retrieve_session's arguments must be an object "
+                                         "with one of session, name",
+    "create_session_name_integer": "create_session: name must be a string",
     "retrieve_session_session_string": "retrieve_session: session must be an integer",
     "preserve_fd_session_string": "preserve_fd: session must be an integer",
     "preserve_fd_session_float": "preserve_fd: session must be an integer",
