@@ -261,8 +261,8 @@ def _cell(flag: bool | None, yes: str, no: str) -> str:
 
 def to_text(rows: list[MutantRow], *, with_not_expressible: bool = True) -> str:
     with_bmc = any(r.bmc is not None for r in rows)
-    W = max([26, *(len(r.expect) for r in rows)])  # noqa: N806 (the column width)
-    lines = [f"  {'mutant':11} {'expected':{W}} {'exhaustive':11} {'len':>3} "
+    width = max([26, *(len(r.expect) for r in rows)])
+    lines = [f"  {'mutant':11} {'expected':{width}} {'exhaustive':11} {'len':>3} "
              f"{'replay':7} {'differential':12} "
              + (f"{'BMC':9} {'len':>3} " if with_bmc else "") + f"{'s':>5}  violated"]
     for r in rows:
@@ -271,7 +271,7 @@ def to_text(rows: list[MutantRow], *, with_not_expressible: bool = True) -> str:
             bmc = (f"{r.bmc or '-':9} "
                    f"{r.bmc_length if r.bmc_length is not None else '-':>3} ")
         lines.append(
-            f"  {r.id:11} {r.expect:{W}} {'caught' if r.caught else 'SURVIVED':11} "
+            f"  {r.id:11} {r.expect:{width}} {'caught' if r.caught else 'SURVIVED':11} "
             f"{r.length if r.length is not None else '-':>3} "
             f"{_cell(r.reproduced, 'yes', 'NO'):7} "
             f"{_cell(r.differential, 'caught', 'no'):12} {bmc}"

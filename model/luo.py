@@ -26,9 +26,18 @@ Abstractions, and why they are sound for page ownership:
   *other* kernel users explores every class of free page, so a page that was wrongly
   freed is handed to someone else whenever that is possible.
 * Faults: each fallible callback may fail while the fault budget lasts: preserve
-  (-ENOMEM), freeze (-EIO), retrieve (-ENOMEM), can_finish (veto, -EBUSY) and
-  kho_finalize (-EAGAIN, designs that have it). The memfd handler has no can_finish; the
-  model's handler has one that may veto, so the veto paths of luo_file_finish are covered.
+  (-ENOMEM), freeze (-EIO), retrieve (-ENOMEM), can_finish (veto, -EBUSY),
+  kho_finalize (-EAGAIN, designs that have it), luo_session_serialize's session array
+  (-ENOMEM, designs with the reboot gate) and the kexec path after LUO's step (an unwind,
+  -EBUSY). The memfd handler has no can_finish; the model's handler has one that may
+  veto, so the veto paths of luo_file_finish are covered.
+* The device: every boot starts with user space holding /dev/liveupdate open (the
+  selftests' agent opens it first); closing and reopening it are calls. Which other
+  process might hold it is not modelled: one user-space agent drives the kernel.
+* A context-preserving kexec is one call in designs that skip it (nothing changes), and
+  the last step of an ordinary reboot in designs that do not (every LUO step before the
+  jump runs the same for either image, so the image kind is chosen where it first
+  matters).
 """
 
 from __future__ import annotations

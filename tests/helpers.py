@@ -9,7 +9,6 @@ from luoverify.model import errno as E
 from luoverify.model.design import PROFILES
 from luoverify.model.state import State
 
-
 _MISSING = object()
 
 

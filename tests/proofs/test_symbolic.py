@@ -78,6 +78,7 @@ def agree(design: Design, bounds: Bounds, limit: int) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("design", ["upstream", "v6.19", "mutant:LUO-M3", "mutant:LUO-M11",
+                                    "mutant:LUO-M18", "mutant:LUO-M19", "mutant:LUO-M20",
                                     "mutant:KHO-M4", "mutant:KHO-M17", "mutant:KHO-M2"])
 def test_encoding_runs_like_next_state(design: str) -> None:
     """Verifies that on every reachable state of the tiny bound (one per symmetry class;

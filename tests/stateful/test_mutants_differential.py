@@ -19,9 +19,12 @@ from tests.stateful.test_differential import WIDE, Differential
 #: and O2 are caught by some seeds (O2 depends even on which test modules are imported:
 #: Hypothesis draws integers from a pool that includes literals of the loaded code), the
 #: rest need one fault at one precise step (the exhaustive search catches every mutant,
-#: see tests/test_mutants.py)
-CAUGHT = {"LUO-M3", "LUO-M7a", "LUO-M7b", "LUO-M7c", "LUO-M11", "KHO-M4", "KHO-M7",
-          "KHO-M9", "KHO-M17", "KHO-M18", "O3", "O5", "O6"}
+#: see tests/test_mutants.py). Since the device calls and the unwind and
+#: context-preserving kexec joined the vocabulary (issue #16) the sequences also catch
+#: LUO-M10/G1, M18 and M19, and no longer LUO-M7a, M11 and KHO-M17 (more calls to draw
+#: from, the same 30 x 60 budget)
+CAUGHT = {"LUO-M3", "LUO-M7b", "LUO-M7c", "LUO-M10/G1", "LUO-M18", "LUO-M19", "KHO-M4",
+          "KHO-M7", "KHO-M9", "KHO-M18", "O3", "O5", "O6"}
 
 
 def caught_by_hypothesis(mutant_id: str) -> bool:
