@@ -780,10 +780,11 @@ class ProveReport:
                              f"{b.overflow_at}")
             for p in b.unknown:
                 lines.append(f"    {p}: Z3 unknown (inconclusive)")
-        lines.append("  properties:")
+        lines.append("  properties (catalogue) and auxiliary invariants (specs/invariants.py):")
         for name, status in self.property_status().items():
             why = f" ({zf.NOT_ENCODED[name]})" if name in zf.NOT_ENCODED else ""
-            lines.append(f"    {name:<36} {status}{why}")
+            aux = " (auxiliary)" if name in inv.AUXILIARY else ""
+            lines.append(f"    {name:<36} {status}{aux}{why}")
         lines.append(f"verdict: {self.verdict.upper()} ({self.seconds:.1f} s)")
         return "\n".join(lines)
 

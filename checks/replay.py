@@ -49,6 +49,7 @@ from typing import Any, Final
 from luoverify.checks.header import header
 from luoverify.checks.itf import changes
 from luoverify.model import errno as E
+from luoverify.model import state as st
 from luoverify.model.bounds import DEFAULT_BOUNDS, NAMED_BOUNDS, Bounds
 from luoverify.model.core import Action, Outcome
 from luoverify.model.design import PROFILES, Design
@@ -56,7 +57,20 @@ from luoverify.model.factory import model_for
 from luoverify.model.legacy import LegacyKernel
 from luoverify.model.luo import Kernel, LuoModel
 from luoverify.model.property import Property
-from luoverify.model.state import State, view
+from luoverify.model.state import (
+    DEVICE,
+    FAULTS,
+    GLOB,
+    INCOMING,
+    KEXECS,
+    MEMFDS,
+    OUTGOING,
+    PHASE,
+    REBOOTING,
+    S_FILES,
+    State,
+    view,
+)
 from luoverify.reference import NotCallable, ReferenceDriver, reference_for
 from luoverify.specs.defects import BY_ID
 from luoverify.specs.properties import CATALOGUE
@@ -546,22 +560,73 @@ class ReplayResult:
         return "\n".join(lines)
 
 
-def _name_picks(step: TraceStep, driver: ReferenceDriver) -> tuple[dict[str, Any], str | None]:
-    """The model's arguments for a step that names a session by a concrete name (a
-    hand-written trace's ``create_session(name="vm-1")`` or ``retrieve_session(name=...)``),
-    and that name; other steps unchanged. The name is classified on the reference with the
-    kernel's rule (``ReferenceDriver.name_class``): the model abstracts names to classes."""
+def _name_picks(step: TraceStep, driver: ReferenceDriver, state: State, index: int,
+                source: str) -> tuple[dict[str, Any], str | None]:
+    """The model's arguments for a step of a hand-written trace, and the concrete session
+    name it gives (or None).
+
+    ``create_session(name="vm-1")`` and ``retrieve_session(name=...)`` name a session as
+    user space does: the name is classified on the reference with the kernel's rule
+    (``ReferenceDriver.name_class``), since the model abstracts names to classes.
+    ``retrieve_fd`` with a file position the session no longer has (its files were
+    finished) stands for a token the session does not know: ``"unknown"``."""
     picks = dict(step.picks)
+    raw: Any = None
     if step.call == "create_session":
         raw = picks.get("name")
-        if isinstance(raw, str) and raw not in driver.NAME_CLASSES:
-            picks["name"] = driver.name_class(step.call, raw)
-            return picks, raw
-    if step.call == "retrieve_session" and isinstance(picks.get("name"), str):
+        if not isinstance(raw, str) or raw in driver.NAME_CLASSES:
+            return picks, None
+    elif step.call == "retrieve_session" and isinstance(picks.get("name"), str):
         raw = picks.pop("name")
-        picks["session"] = driver.name_class(step.call, raw)
-        return picks, raw
-    return picks, None
+    elif step.call == "retrieve_fd" and isinstance(picks.get("file"), int):
+        lst, sess = picks.get("list"), picks.get("session")
+        sessions = state[OUTGOING] if lst == "out" else state[INCOMING]
+        if (isinstance(sess, int) and 0 <= sess < len(sessions)
+                and picks["file"] >= len(sessions[sess][S_FILES])):
+            picks["file"] = "unknown"
+        return picks, None
+    else:
+        return picks, None
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raise TraceError(f"{source}: step {index}: {step.call}: a session name must be "
+                         f"text that encodes as UTF-8 (as user space passes bytes), got "
+                         f"{_repr(raw)}") from None
+    key = "name" if step.call == "create_session" else "session"
+    picks[key] = driver.name_class(step.call, raw)
+    return picks, raw
+
+
+def _shown_call(action: Action, raw_name: str | None) -> str:
+    """The call as a report shows it: with the concrete session name a trace gave."""
+    if raw_name is None:
+        return str(action)
+    name = json.dumps(raw_name, ensure_ascii=False)
+    if len(name) > 72:
+        name = name[:60] + f"...\" ({len(raw_name.encode('utf-8'))} bytes)"
+    return f"{action.name}(name={name}) [{action}]"
+
+
+def _context(model: LuoModel, state: State) -> str:
+    """Why a call may not be callable: the state's phase, gates, budget and room."""
+    b = model.bounds
+    glob = state[GLOB]
+    used = sum(m is not None for m in state[MEMFDS])
+    phase = glob[PHASE]
+    parts = [f"phase {st.PHASE_NAMES[phase] if phase < len(st.PHASE_NAMES) else phase}",
+             f"{len(state[OUTGOING])} of {b.sessions} outgoing sessions (bound sessions)",
+             f"{len(state[INCOMING])} incoming", f"{used} of {b.memfds} memfds",
+             f"{glob[FAULTS]} of {b.faults} faults left",
+             f"{glob[KEXECS]} of {b.kexecs} kexecs done"]
+    if len(glob) > DEVICE and not model.design.legacy:
+        parts.insert(1, "/dev/liveupdate " + ("open" if glob[DEVICE] else
+                                               "closed (open_device first)"))
+        if glob[REBOOTING]:
+            parts.insert(1, "LUO's reboot gate closed (an outgoing close waits)")
+        elif glob[PHASE] != st.RUNNING:
+            parts.insert(1, "inside reboot()")
+    return "; ".join(parts)
 
 
 def _resolve(model: LuoModel, state: State, step: TraceStep, index: int,
@@ -574,7 +639,7 @@ def _resolve(model: LuoModel, state: State, step: TraceStep, index: int,
     offered = ", ".join(str(a) for a in enabled) or "none"
     raise TraceError(f"{source}: step {index}: {step.call}"
                      f"({', '.join(f'{k}={v}' for k, v in step.picks.items())}) is not "
-                     f"callable here (offered: {offered})")
+                     f"callable here (offered: {offered}; state: {_context(model, state)})")
 
 
 def broken_properties(pre: State, action: Action, out: Outcome[State],
@@ -619,7 +684,7 @@ def replay(trace: Trace, design: Design, *, compare_vars: bool = True,
                                        changes(view(state), view(abstract)))
         return result
     for index, tstep in enumerate(trace.steps, 1):
-        picks, raw_name = _name_picks(tstep, driver)
+        picks, raw_name = _name_picks(tstep, driver, state, index, trace.source)
         try:
             action = _resolve(model, state, tstep, index, trace.source, picks)
         except TraceError as exc:
@@ -634,34 +699,35 @@ def replay(trace: Trace, design: Design, *, compare_vars: bool = True,
         out = model.next_state(state, action)
         if raw_name is not None:
             driver.use_name(raw_name)
+        shown = _shown_call(action, raw_name)
         try:
             ret, events = driver.apply(action)
         except NotCallable as exc:
-            result.divergence = Divergence(index, str(action), "the reference cannot issue "
+            result.divergence = Divergence(index, shown, "the reference cannot issue "
                                            "this call", [str(exc)])
             return result
-        result.steps.append((str(action), ret))
+        result.steps.append((shown, ret))
         post = driver.abstract()
         if tstep.ret is not None and ret != tstep.ret:
             result.divergence = Divergence(
-                index, str(action), f"returned {E.ret_name(ret)}, the trace expects "
+                index, shown, f"returned {E.ret_name(ret)}, the trace expects "
                 f"{E.ret_name(tstep.ret)}", [f"model returns {E.ret_name(out.ret)}"])
             return result
         if ret != out.ret:
             result.divergence = Divergence(
-                index, str(action), f"reference returned {E.ret_name(ret)}, the model "
+                index, shown, f"reference returned {E.ret_name(ret)}, the model "
                 f"{E.ret_name(out.ret)}", [])
             return result
         if post != out.state:
             result.divergence = Divergence(
-                index, str(action), "the reference state differs from the model's "
+                index, shown, "the reference state differs from the model's "
                 "(model -> reference)", changes(view(out.state), view(post)))
             return result
         if compare_vars and tstep.vars is not None:
             mv = json.loads(json.dumps(view(out.state)))
             if mv != tstep.vars:
                 result.divergence = Divergence(
-                    index, str(action), "the model's state differs from the state the "
+                    index, shown, "the model's state differs from the state the "
                     "trace records (trace -> model)", changes(tstep.vars, mv))
                 return result
         broken = broken_properties(abstract, action, Outcome(ret, post, events), properties)

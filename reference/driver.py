@@ -128,9 +128,9 @@ class ReferenceDriver:
         self.devfd = self.kernel.open_liveupdate()
 
     # ------------------------------------------------------------ concrete names
-    #: the class words of the model's name arguments; any other string in a hand-written
-    #: trace is a concrete name
-    NAME_CLASSES = ("new", "dup", "invalid", "unknown")
+    #: the class words of create_session's name argument; any other string in a
+    #: hand-written trace is a concrete name
+    NAME_CLASSES = ("new", "dup", "invalid")
 
     def name_class(self, call: str, raw: str) -> str | int:
         """The model's argument for a concrete session name a hand-written trace gives:

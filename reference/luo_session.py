@@ -66,15 +66,29 @@ class LuoSession:
     ghost_finished: bool = False
 
 
-def session_name(raw: str, design: Design) -> str | int:
-    """The name the kernel keeps for a name user space passes in the 64-byte ``name``
-    field of CREATE_SESSION / RETRIEVE_SESSION, or -EINVAL.
+def _field(raw: str) -> bytes:
+    """The 64-byte ``name`` field user space fills from ``raw``: its UTF-8 bytes, NUL
+    padded when shorter, cut at 64 bytes when longer (a string that does not encode --
+    a lone surrogate -- is refused by the trace reader before it gets here)."""
+    data = raw.encode("utf-8")
+    return (data + bytes(LIVEUPDATE_SESSION_NAME_LENGTH))[:LIVEUPDATE_SESSION_NAME_LENGTH]
 
-    A Python string stands for the bytes up to the first NUL; one of 64 characters or more
-    has no NUL within the field (a longer one is cut to 64 bytes by the copy), so it is
-    unterminated. With the LUO-M6 fix ("reject LIVEUPDATE_IOCTL_CREATE_SESSION with invalid
-    name length") an empty or unterminated name is EINVAL; 6.19 copies it with strscpy,
-    keeping the first 63 characters.
+
+def _text(data: bytes) -> str:
+    """Kernel name bytes as a ``str`` that round-trips any bytes (equal names, equal
+    strings), also a multi-byte character cut in half by a truncation."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+def session_name(raw: str, design: Design) -> str | int:
+    """The name the kernel keeps for the name user space passes to CREATE_SESSION, or
+    -EINVAL.
+
+    The field holds 64 bytes (``_field``: UTF-8, so a non-ASCII character counts as the
+    bytes it takes); the name is what precedes the first NUL. With no NUL in the 64 bytes
+    (64 bytes or more) it is unterminated. With the LUO-M6 fix ("reject
+    LIVEUPDATE_IOCTL_CREATE_SESSION with invalid name length") an empty or unterminated
+    name is EINVAL; 6.19 copies it with strscpy, keeping at most 63 bytes.
 
     The one place the name rule is written. The model never sees a name: its names are
     classes (``new``, ``dup``, ``invalid``), because only equality matters to page
@@ -84,16 +98,21 @@ def session_name(raw: str, design: Design) -> str | int:
     answer come from one rule and cannot diverge on a bad name; a wrong duplicate check in
     the reference still shows up, as the model's EEXIST against the reference's answer.
     """
-    if design.validate_session_name and (not raw or len(raw) >= LIVEUPDATE_SESSION_NAME_LENGTH):
-        return -E.EINVAL
-    return raw[:LIVEUPDATE_SESSION_NAME_LENGTH - 1]
+    field = _field(raw)
+    end = field.find(0)
+    if design.validate_session_name and end <= 0:
+        return -E.EINVAL  # empty (NUL first) or unterminated (no NUL: end == -1)
+    return _text(field[:LIVEUPDATE_SESSION_NAME_LENGTH - 1] if end < 0 else field[:end])
 
 
 def session_key(raw: str) -> str:
-    """What RETRIEVE_SESSION compares with the names of listed sessions: the 64 bytes of
-    the field (strncmp over LIVEUPDATE_SESSION_NAME_LENGTH), with no validation and no
-    truncation; a kept name is at most 63 characters, so a longer key matches nothing."""
-    return raw[:LIVEUPDATE_SESSION_NAME_LENGTH]
+    """What RETRIEVE_SESSION compares with the names of listed sessions: the 64-byte
+    field up to its first NUL (strncmp over LIVEUPDATE_SESSION_NAME_LENGTH), with no
+    validation and no truncation; a kept name is at most 63 bytes, so an unterminated key
+    matches nothing."""
+    field = _field(raw)
+    end = field.find(0)
+    return _text(field if end < 0 else field[:end])
 
 
 def gate_closed(k: Kernel) -> bool:

@@ -97,8 +97,7 @@ EXPECTED: dict[str, str] = {
     "close_memfd_memfd_null": "close_memfd: memfd must be an integer",
     "alloc_pages_page_float": "alloc_pages: page must be an integer",
     "free_pages_page_negative": "free_pages: page must be an integer >= 0",
-    "retrieve_session_session_and_name": "retrieve_session's arguments must be an object "
-                                         "with one of session, name",
+    "retrieve_session_session_and_name": "exactly one of the arguments session and name",
     "create_session_name_integer": "create_session: name must be a string",
     "retrieve_session_session_string": "retrieve_session: session must be an integer",
     "preserve_fd_session_string": "preserve_fd: session must be an integer",

@@ -5,7 +5,9 @@ Written from the kernel semantics (``/work/shared/reference/luo-semantics.md``,
 ``model/``. :func:`promela` returns the model for one set of bounds: the text is fixed,
 only the ``#define`` lines of the bounds change. It covers what the named bounds ``tiny``
 and ``ci`` use with the ``upstream`` design: at most one folio per memfd, no scratch page,
-interleaved reboot, at most one live update (``kexecs`` = 1), no ``kho_finalize``.
+interleaved reboot, at most one live update (``kexecs`` = 1), no ``kho_finalize``. Issue
+#16 added the one state-changing call of the newest kernel's vocabulary that reaches new
+states in ``upstream``: closing and reopening ``/dev/liveupdate`` (``dev``).
 
 State (every variable is part of SPIN's state vector except the ``hidden`` scratch
 variables, which each ``d_step`` uses as temporaries):
@@ -79,6 +81,7 @@ PROLOGUE = r"""
 byte kexecs;
 byte phase;
 byte faults = NFAULTS;
+bit dev = 1;  /* user space holds /dev/liveupdate (luo_core.c: luo_open is exclusive) */
 
 byte powner[NP];
 bit ptrk[NP];
@@ -344,7 +347,11 @@ def _body(b: Bounds) -> str:
     # --- create_session (luo_session.c: luo_session_create) ---------------------------
     add("  /* LIVEUPDATE_IOCTL_CREATE_SESSION, a fresh name: appended to the outgoing list;"
         " EBUSY during reboot (\"block session mutations during reboot\") */")
-    add("  :: d_step { phase == RUNNING && onum < NS -> onum++ }")
+    add("  :: d_step { dev && phase == RUNNING && onum < NS -> onum++ }")
+    # --- /dev/liveupdate (luo_core.c: luo_open, luo_release; issue #16) ---------------
+    add("  /* close(\"/dev/liveupdate\"): sessions keep their own fds; open() again */")
+    add("  :: d_step { dev -> dev = 0 }")
+    add("  :: d_step { !dev -> dev = 1 }")
     # --- preserve_fd (luo_file.c: luo_preserve_file; memfd_luo.c: memfd_luo_preserve)
     for s in range(ns):
         for m in range(nm):
@@ -432,7 +439,7 @@ def _body(b: Bounds) -> str:
         " session becomes an incoming one (its files NEW, content at the jump recorded as"
         " the expectation) */")
     add("  :: d_step { phase == READY ->")
-    add("       kexecs++; phase = RUNNING;")
+    add("       kexecs++; phase = RUNNING; dev = 1;")
     add("       for (k : 0 .. NP - 1) {")
     add("         if")
     add("         :: ptrk[k] -> powner[k] = RESV; pstamp[k] = 1; ptrk[k] = 0")
@@ -467,7 +474,7 @@ def _body(b: Bounds) -> str:
     # --- incoming side ----------------------------------------------------------------
     for s in range(ns):
         add(f"  /* LIVEUPDATE_IOCTL_RETRIEVE_SESSION(incoming {s}) */")
-        add(f"  :: d_step {{ {s} < inum && ist[{s}] == S_NEW -> ist[{s}] = S_RETRIEVED }}")
+        add(f"  :: d_step {{ dev && {s} < inum && ist[{s}] == S_NEW -> ist[{s}] = S_RETRIEVED }}")
         for f in range(nf):
             x = f"OF({s}, {f})"
             add(f"  /* LIVEUPDATE_SESSION_RETRIEVE_FD(incoming {s}, file {f}):"
@@ -533,7 +540,7 @@ def _body(b: Bounds) -> str:
     return "\n".join(lines) + "\n"
 
 
-STATE = [("kexecs", 0), ("phase", 0), ("faults", 0), ("powner", "NP"), ("ptrk", "NP"),
+STATE = [("kexecs", 0), ("phase", 0), ("faults", 0), ("dev", 0), ("powner", "NP"), ("ptrk", "NP"),
          ("pstamp", "NP"), ("pcont", "NP"), ("malive", "NM"), ("mufd", "NM"), ("mfol", "NM"),
          ("onum", 0), ("ofb", "NS"), ("oserd", "NS"), ("onf", "NS"), ("ofst", "NSF"),
          ("ofmem", "NSF"), ("ofser", "NSF"), ("offol", "NSF"), ("swr", "NS"), ("sfb", "NS"),
