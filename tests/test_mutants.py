@@ -96,7 +96,7 @@ def test_mutants_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["mutants"][0]["bmc"]["length"] == doc["mutants"][0]["length"] == 4
     assert "mutation score: 1/1" in doc["score"] and "BMC caught 1/1" in doc["score"]
     code, out, _ = run(capsys, "mutants", "--only", "LUO-M13", "--only", "LUO-M7b",
-                       "--walks", "0", "--jobs", "2")
+                       "--walks", "0", "--jobs", "2", "--bounds", "tiny")
     assert code == 0
     assert "LUO-M13: recoverable: a graph property" in out
     assert "BMC caught 1/1 encodable (1 n/a)" in out

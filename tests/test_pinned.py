@@ -18,8 +18,14 @@ PINNED: dict[str, Any] = json.loads(Path(__file__).with_name("pinned.json").read
 CASES = [(b, d) for b in PINNED for d in PINNED[b]]
 
 
+#: measured with the generic explorer (tests/pin.py); deep, and v6.19 at ci (about 95 s,
+#: twice its size since the device calls), run under -m slow: the compiled engine is held
+#: to the same pinned numbers at ci in every run (tests/test_engine.py)
+SLOW = {("ci", "v6.19")}
+
+
 @pytest.mark.parametrize("bounds, design", [
-    pytest.param(b, d, marks=[pytest.mark.slow] if b == "deep" else [])
+    pytest.param(b, d, marks=[pytest.mark.slow] if b == "deep" or (b, d) in SLOW else [])
     for b, d in CASES])
 def test_pinned(bounds: str, design: str) -> None:
     want = PINNED[bounds][design]
