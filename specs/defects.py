@@ -36,13 +36,11 @@ from luoverify.model.state import (
     INCOMING,
     OUTGOING,
     PHASE,
-    REBOOTING,
     S_FILES,
-    S_FROZEN,
-    S_SNAP,
     S_STATUS,
     State,
 )
+from luoverify.specs.properties import nothing_frozen_while_running
 
 Detector = Callable[[State, Action, Outcome[State]], bool]
 
@@ -123,10 +121,8 @@ def _m10(pre: State, a: Action, out: Outcome[State]) -> bool:
 
 def _still_rebooting(post: State) -> bool:
     """The machine runs again but LUO's reboot is not undone: a file frozen, a session
-    serialized or the reboot gate closed."""
-    return bool(post[GLOB][PHASE] == st.RUNNING and (post[GLOB][REBOOTING] or any(
-        s[S_FROZEN] or s[S_SNAP] is not None or any(f[FL_ST] == st.FROZEN for f in s[S_FILES])
-        for s in post[OUTGOING])))
+    serialized or the reboot gate closed (the property's own rule)."""
+    return nothing_frozen_while_running(post) is not None
 
 
 def _m18(pre: State, a: Action, out: Outcome[State]) -> bool:
