@@ -619,7 +619,7 @@ def _context(model: LuoModel, state: State) -> str:
              f"{len(state[INCOMING])} incoming", f"{used} of {b.memfds} memfds",
              f"{glob[FAULTS]} of {b.faults} faults left",
              f"{glob[KEXECS]} of {b.kexecs} kexecs done"]
-    if len(glob) > DEVICE and not model.design.legacy:
+    if not model.design.legacy:
         parts.insert(1, "/dev/liveupdate " + ("open" if glob[DEVICE] else
                                                "closed (open_device first)"))
         if glob[REBOOTING]:

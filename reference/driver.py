@@ -221,15 +221,16 @@ class ReferenceDriver:
 
     def _do_create_session(self, name: str) -> int:
         k = self.kernel
-        concrete = self._take_name()
-        if concrete is None and name == "dup":
-            if not k.outgoing:
-                raise NotCallable("no outgoing session to duplicate")
-            concrete = k.outgoing[0].name
-        elif concrete is None and name == "invalid":
-            concrete = ""
-        elif concrete is None:
-            concrete = f"session-{self._fresh()}"
+        concrete = self._take_name()  # a hand-written trace's own name, else one by class
+        if concrete is None:
+            if name == "dup":
+                if not k.outgoing:
+                    raise NotCallable("no outgoing session to duplicate")
+                concrete = k.outgoing[0].name
+            elif name == "invalid":
+                concrete = ""
+            else:
+                concrete = f"session-{self._fresh()}"
         return self._status(k.ioctl_create_session(self._dev(), concrete))
 
     def _do_retrieve_session(self, session: int | str) -> int:
