@@ -106,6 +106,36 @@ class Design:
     #: (``new``/``dup``/``invalid``); where a concrete name is classified, and why, is in
     #: ``reference/luo_session.py``: ``session_name``.
     validate_session_name: bool = True
+    #: LUO-M1 fix (307e0c5859b0 "liveupdate: propagate file deserialization failures";
+    #: ``kernel/liveupdate/luo_session.c``: ``luo_session_deserialize``): a file whose
+    #: handler is missing fails the whole deserialization, so the first open of
+    #: /dev/liveupdate fails with EIO. 6.19 drops the error: the open succeeds and the
+    #: session lacks that file and every later one.
+    deserialize_propagates_file_errors: bool = True
+    #: LUO-M2 fix ("liveupdate: fix return value on session allocation failure"): the
+    #: result of deserialization is cached for every failure, so every later open fails
+    #: with EIO too. 6.19 caches it only for a failed insert: after a failed session
+    #: allocation the first open gives EIO and the second one succeeds over the sessions
+    #: deserialized before the failure.
+    deserialize_caches_alloc_error: bool = True
+    #: N1 (linux-mm ``luo_session.c``: ``luo_session_discard_deserialized``): on any
+    #: deserialization failure every session and file deserialized so far is discarded.
+    #: 6.19 keeps them on the incoming list.
+    discard_deserialized: bool = True
+    #: N1 checks the serialized records (session count, NUL-terminated names): a corrupt
+    #: record fails deserialization with EINVAL. 6.19 does not look, so the model offers
+    #: no corrupt record there.
+    deserialize_validates_records: bool = True
+    #: **Design choice**, not kernel fact: what the per-file discard
+    #: (``luo_file.c``: ``luo_file_abort_deserialized``, not in any readable copy) does
+    #: with a discarded file's pages. ``False`` (the model's default): nothing restores
+    #: them; they stay memblock-reserved until the next kexec (the safe reading: a page is
+    #: never freed that a handler might still refer to, and a file whose handler is
+    #: missing could not be asked anyway). ``True``: the handler's finish(retrieved=false)
+    #: runs on every discarded file that has a handler (restore and free its folios and
+    #: ser) and the files block is restore-freed; the failing file and the records never
+    #: deserialized stay reserved until the next kexec either way.
+    discard_reclaims_pages: bool = False
     #: 2026-06 "linked blocks": sessions and files live in linked blocks, so the 6.19
     #: limits (819 outgoing sessions: ENOMEM; 128 files per session: ENOSPC) are gone.
     #: Reference implementation only: the model's bounds are far below both limits.
@@ -224,8 +254,9 @@ class Design:
 
     def describe(self) -> str:
         off = [k for k, v in self.flags().items()
-               if not v and k not in ("kho_finalize", "legacy")]
+               if not v and k not in ("kho_finalize", "legacy", *DESIGN_CHOICES)]
         extra = ["kho_finalize"] if self.kho_finalize else []
+        extra += [k for k in DESIGN_CHOICES if self.flags()[k]]
         extra += ["the legacy v3/v4 global state machine"] if self.legacy else []
         parts = [f"without {', '.join(off)}"] if off else ["all fixes"]
         if extra:
@@ -234,6 +265,10 @@ class Design:
             parts.append("replaced steps: " + ", ".join(name for name, _fn in self.steps))
         return f"{self.name} ({'; '.join(parts)})"
 
+
+#: flags that are readings of unreadable kernel source, not fixes: ``True`` is not "the
+#: kernel has the fix", so describe() names them only when set
+DESIGN_CHOICES: tuple[str, ...] = ("discard_reclaims_pages",)
 
 #: how often each replaced step ran (step key -> calls), so that a step a run never
 #: reached can be reported; the CLI clears it before a run
@@ -323,6 +358,10 @@ V6_19 = Design(
     finish_unlinks_session=False,
     restore_checks_stamp=True,
     validate_session_name=False,
+    deserialize_propagates_file_errors=False,
+    deserialize_caches_alloc_error=False,
+    discard_deserialized=False,
+    deserialize_validates_records=False,
     linked_blocks=False,
 )
 

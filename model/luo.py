@@ -28,11 +28,13 @@ Abstractions, and why they are sound for page ownership:
 * Faults: each fallible callback may fail while the fault budget lasts: preserve
   (-ENOMEM), freeze (-EIO), retrieve (-ENOMEM), can_finish (veto, -EBUSY),
   kho_finalize (-EAGAIN, designs that have it), luo_session_serialize's session array
-  (-ENOMEM, designs with the reboot gate) and the kexec path after LUO's step (an unwind,
-  -EBUSY). The memfd handler has no can_finish; the model's handler has one that may
+  (-ENOMEM, designs with the reboot gate), the kexec path after LUO's step (an unwind,
+  -EBUSY) and deserialization at the first open (a session allocation, a corrupt record,
+  a file without handler: the open gives EIO). The memfd handler has no can_finish; the model's handler has one that may
   veto, so the veto paths of luo_file_finish are covered.
-* The device: every boot starts with user space holding /dev/liveupdate open (the
-  selftests' agent opens it first); closing and reopening it are calls. Which other
+* The device: a cold boot starts with user space holding /dev/liveupdate open (the
+  selftests' agent opens it first); after a kexec it starts closed, and the first open
+  deserializes the incoming sessions. Closing and reopening it are calls. Which other
   process might hold it is not modelled: one user-space agent drives the kernel.
 * A context-preserving kexec is one call in designs that skip it (nothing changes), and
   the last step of an ordinary reboot in designs that do not (every LUO step before the
@@ -282,6 +284,12 @@ class LuoModel:
             ident = st.identity_perm(raw)
             return st.Perm(frame.memfds, frame.pages, ident.sessions, ident.files)
         sessions, files = list(frame.sessions), [list(f) for f in frame.files]
+        if rep[GLOB][st.DESER] == st.DESER_PENDING:
+            # before deserialization the records keep their order (the frame is the
+            # identity there); a failed first open keeps a prefix of sessions and files
+            n = len(raw[INCOMING])
+            return st.Perm(frame.memfds, frame.pages, sessions[:n],
+                           [files[k][:len(raw[INCOMING][k][S_FILES])] for k in range(n)])
         # close_session removed one incoming session
         if len(raw[INCOMING]) == len(rep[INCOMING]) - 1:
             gone = action.arg("session")
@@ -368,6 +376,17 @@ class LuoModel:
         need("free_pages", 0)
         need("open_device", 0)
         need("open_device", -E.EBUSY)
+        # the first open after a kexec: deserialization fails on a record
+        caches = (d.deserialize_caches_alloc_error or d.deserialize_validates_records
+                  or d.deserialize_propagates_file_errors)
+        need("open_device", -E.EIO, (no_faults or no_reboot) if caches else
+             "design caches no failure the model offers (6.19: only a failed insert)")
+        for kind in ("alloc", "handler"):
+            need(f"open_device[fault:{kind}]", -E.EIO, no_faults or no_reboot)
+        if d.deserialize_validates_records:
+            need("open_device[fault:corrupt]", -E.EIO, no_faults or no_reboot)
+        if not d.deserialize_propagates_file_errors:
+            need("open_device[fault:handler]", 0, no_faults or no_reboot)
         need("close_device", 0)
         need("create_session[name=new]", 0)
         need("create_session[name=dup]", -E.EEXIST)
@@ -520,6 +539,15 @@ class LuoModel:
         # the device (luo_release): sessions have their own fds and outlive it.
         device = glob[st.DEVICE]
         acts.append(act("open_device"))
+        if not device and glob[st.DESER] == st.DESER_PENDING and faults:
+            # the first open after a kexec rebuilds the incoming sessions in order; each
+            # record it reads is a point where it can fail (luo_session_deserialize)
+            for i, s in enumerate(incs):
+                acts.append(act("open_device", fault=f"alloc:{i}"))
+                if d.deserialize_validates_records:
+                    acts.append(act("open_device", fault=f"corrupt:{i}"))
+                for j in range(len(s[S_FILES])):
+                    acts.append(act("open_device", fault=f"handler:{i}.{j}"))
         if device:
             acts.append(act("close_device"))
             # In 6.19 insert takes the outgoing rwsem that serialize holds: create blocks.
@@ -952,13 +980,92 @@ class Kernel:
         return 0
 
     # ================================================================ /dev/liveupdate
-    def do_open_device(self) -> int:
+    def do_open_device(self, fault: str | None = None) -> int:
         """open("/dev/liveupdate") (``kernel/liveupdate/luo_core.c``: ``luo_open``): one
-        holder at a time, EBUSY while user space holds it."""
+        holder at a time, EBUSY while user space holds it. The first open after a kexec
+        deserializes the incoming sessions (:meth:`luo_session_deserialize`); if that
+        failed, user space gets EIO (never the inner errno), now and (with the LUO-M2
+        fix) at every later open."""
         if self.w.device:
             return -E.EBUSY
+        if self.w.deser == st.DESER_PENDING:
+            if self.luo_session_deserialize(fault):
+                return -E.EIO
+        elif self.w.deser == st.DESER_FAILED:
+            return -E.EIO
         self.w.device = 1
         return 0
+
+    def luo_session_deserialize(self, fault: str | None) -> bool:
+        """``kernel/liveupdate/luo_session.c``: ``luo_session_deserialize`` (with
+        ``luo_file.c``: ``luo_file_deserialize``): rebuild the incoming sessions from the
+        handed-over records, in serialization order. True: it failed (open gives EIO).
+
+        The incoming list already holds the records (the jump put them there); a fault
+        says where rebuilding stops: ``alloc:i`` (session i's allocation, ENOMEM),
+        ``corrupt:i`` (session i's record is corrupt, EINVAL; designs that check) or
+        ``handler:i.j`` (file j of session i has no registered handler). What was not
+        rebuilt is dropped from the list and its pages stay reserved until the next
+        kexec (``LEAKED``). Then, with the N1 discard, everything rebuilt is discarded
+        too (:meth:`luo_file_abort_deserialized`); 6.19 keeps it. Whether the failure is
+        remembered decides what the next open sees (``Design`` ``deserialize_*``).
+        """
+        w = self.w
+        if fault is None:
+            w.deser = st.DESER_DONE
+            return False
+        w.faults -= 1
+        kind, _, where = fault.partition(":")
+        i, _, j = where.partition(".")
+        si = int(i)
+        if kind == "handler":
+            s = w.inc[si]
+            for f in s.files[int(j):]:
+                self.leak_pages(f.named_pages())
+            del s.files[int(j):]
+            if not self.d.deserialize_propagates_file_errors:
+                # LUO-M1: the error is dropped; the later sessions are still rebuilt
+                w.deser = st.DESER_SWALLOWED
+                return False
+            built = si + 1
+        else:
+            built = si
+        for s in w.inc[built:]:
+            self.leak_session(s)
+        del w.inc[built:]
+        if self.d.discard_deserialized:
+            while w.inc:  # luo_session_discard_deserialized: newest first
+                self.luo_file_abort_deserialized(w.inc.pop())
+        cached = kind != "alloc" or self.d.deserialize_caches_alloc_error
+        w.deser = st.DESER_FAILED if cached else st.DESER_SWALLOWED
+        return True
+
+    def leak_pages(self, pages: Iterable[int]) -> None:
+        """Nothing in this kernel will restore these handed-over pages: they stay
+        memblock-reserved until the next kexec (ghost owner class LEAKED)."""
+        for p in pages:
+            if self.w.pages[p][P_OWNER] == st.RESV:
+                self.w.pages[p][P_OWNER] = st.LEAKED
+
+    def leak_session(self, s: WSession) -> None:
+        for f in s.files:
+            self.leak_pages(f.named_pages())
+        if s.fblk != NONE:
+            self.leak_pages((s.fblk,))
+
+    def luo_file_abort_deserialized(self, s: WSession) -> None:
+        """The per-file discard of a deserialized session (``luo_file.c``:
+        ``luo_file_abort_deserialized``, not in any readable copy): the Design choice
+        ``discard_reclaims_pages`` says whether each file's handler restores and frees
+        its pages (finish with retrieved=false) or they stay reserved until the next
+        kexec."""
+        if not self.d.discard_reclaims_pages:
+            self.leak_session(s)
+            return
+        while s.files:
+            self.memfd_luo_discard(s.files.pop())
+        if s.fblk != NONE:
+            self.kho_restore_free(s.fblk)
 
     def do_close_device(self) -> int:
         """close() of /dev/liveupdate (``luo_core.c``: ``luo_release``): the device is free
@@ -1500,7 +1607,9 @@ class Kernel:
         w.kexecs += 1
         w.phase = st.RUNNING
         w.rebooting = 0
-        w.device = 1  # the next boot's agent opens /dev/liveupdate first
+        # /dev/liveupdate starts closed; its first open deserializes the records
+        w.device = 0
+        w.deser = st.DESER_PENDING
 
 
 LuoModel.kernel_class = Kernel

@@ -3,7 +3,7 @@
 Frozen layout (all small ints, so a state marshals to ~100 bytes; see ``encode``)::
 
     State   = (glob, outgoing, incoming, memfds, pages)
-    glob    = (kexecs_done, phase, faults_left, rebooting, device)
+    glob    = (kexecs_done, phase, faults_left, rebooting, device, deser)
     Session = (status, fblk, frozen, vetoed, files, snap)
     File    = (st, memfd, ser, folios, handle, tried, expect)
     Snap    = (fblk, ((ser, folios, handle), ...))      or None
@@ -47,8 +47,12 @@ FAULTS: Final = 2
 #: when it fails or is aborted; stays 0 in designs without the gate (6.19)
 REBOOTING: Final = 3
 #: user space holds /dev/liveupdate open (``luo_core.c``: ``luo_open`` is exclusive); every
-#: boot starts with it open, as the selftests' agent opens it first
+#: cold boot starts with it open, as the selftests' agent opens it first; after a kexec
+#: it starts closed: the first open deserializes the incoming sessions (``deser``)
 DEVICE: Final = 4
+#: where deserialization of the incoming sessions stands (``luo_session.c``:
+#: ``luo_session_deserialize``'s cached result), one of DESER_*
+DESER: Final = 5
 # Session
 S_STATUS: Final = 0
 S_FBLK: Final = 1  # the files block's page, or NONE
@@ -83,6 +87,16 @@ SERIALIZING: Final = 1  # inside reboot(): luo_session_serialize() walking sessi
 FINALIZE: Final = 2  # sessions serialized; kho_finalize() next (6.19 only)
 READY: Final = 3  # liveupdate_reboot() succeeded; machine_kexec() next
 PHASE_NAMES: Final = ("RUNNING", "SERIALIZING", "FINALIZE", "READY")
+
+# --- deserialization of the incoming sessions (glob[DESER]) -------------------------------
+DESER_DONE: Final = 0  # nothing to do (cold boot), or done without error
+DESER_PENDING: Final = 1  # after a kexec, until the first open of /dev/liveupdate
+DESER_FAILED: Final = 2  # failed; the error is cached: every open fails with EIO
+#: failed part-way but the kernel forgot it (6.19: LUO-M1 drops a file's error, LUO-M2
+#: does not cache an allocation failure): an open succeeds over a partial incoming list.
+#: The kernel's own state equals DESER_DONE; the model keeps the difference as a ghost
+DESER_SWALLOWED: Final = 3
+DESER_NAMES: Final = ("done", "pending", "failed", "swallowed")
 
 # --- the legacy (v3/v4 review series) global state machine, model/legacy.py -----------
 # glob[PHASE] holds the global LUO state, plus KHO_FINALIZED when KHO's handover map is built.
@@ -129,7 +143,14 @@ FREE: Final = 0  # in the buddy allocator
 OTHER: Final = 1  # allocated by another kernel user
 ALLOC: Final = 2  # allocated to an object of the model (memfd folio or LUO metadata)
 RESV: Final = 3  # memblock-reserved by KHO in this kernel, not restored
-OWNER_NAMES: Final = ("FREE", "OTHER", "ALLOC", "RESV")
+#: reserved like RESV (the kernel cannot tell them apart) but by design nothing in this
+#: kernel will restore it: a failure (a deserialization discard, a retrieve that failed
+#: before restoring its folios) left it to be reclaimed by the next kexec. Ghost class:
+#: it says the leak is the kernel's own documented cleanup, not an orphan
+LEAKED: Final = 4
+OWNER_NAMES: Final = ("FREE", "OTHER", "ALLOC", "RESV", "LEAKED")
+#: owner classes the page allocator treats as memblock-reserved
+RESERVED: Final = (RESV, LEAKED)
 
 # --- page content tags ----------------------------------------------------------------
 ZERO: Final = 0
@@ -200,6 +221,7 @@ class World:
     faults: int
     rebooting: int
     device: int
+    deser: int
     out: list[WSession]
     inc: list[WSession]
     memfds: list[WMemfd | None]
@@ -214,6 +236,7 @@ class World:
             faults=glob[FAULTS],
             rebooting=glob[REBOOTING],
             device=glob[DEVICE],
+            deser=glob[DESER],
             out=[_thaw_session(s) for s in outs],
             inc=[_thaw_session(s) for s in incs],
             memfds=[None if m is None else WMemfd(m[M_USER], m[M_FOLIOS]) for m in memfds],
@@ -222,7 +245,8 @@ class World:
 
     def freeze(self) -> State:
         return (
-            (self.kexecs, self.phase, self.faults, self.rebooting, self.device),
+            (self.kexecs, self.phase, self.faults, self.rebooting, self.device,
+             self.deser),
             tuple(s.freeze() for s in self.out),
             tuple(s.freeze() for s in self.inc),
             tuple(None if m is None else m.freeze() for m in self.memfds),
@@ -244,7 +268,7 @@ def initial_state(pages: int, memfds: int, scratch: int, faults: int) -> State:
     with the page under symmetry).
     """
     page_list = tuple((FREE, 0, 0, ZERO, 1 if i < scratch else 0) for i in range(pages))
-    return ((0, RUNNING, faults, 0, 1), (), (), (None,) * memfds, page_list)
+    return ((0, RUNNING, faults, 0, 1, DESER_DONE), (), (), (None,) * memfds, page_list)
 
 
 # --- compact storage ----------------------------------------------------------------------
@@ -294,9 +318,10 @@ def canonicalize(state: State) -> State:
 def canonical_map(state: State) -> tuple[State, Perm]:
     """Map ``state`` to a representative of its symmetry class, with the relabelling used.
 
-    Symmetries: incoming sessions are interchangeable (nothing in the kernel iterates the
-    incoming list in an order that changes an outcome), so are the files of an incoming
-    session (finish is all-or-nothing), memfd slots and page frames. Outgoing sessions and
+    Symmetries: incoming sessions are interchangeable once deserialized (nothing in the
+    kernel iterates the incoming list in an order that changes an outcome after that), so
+    are the files of an incoming session (finish is all-or-nothing); before the first
+    open they keep their serialized order, memfd slots and page frames. Outgoing sessions and
     their files keep their order: serialization walks sessions in creation order and
     files in preservation order, and which file fails decides what is rolled back.
 
@@ -307,7 +332,11 @@ def canonical_map(state: State) -> tuple[State, Perm]:
     exercise; where a tie hides a difference the result is still *a member of the class*,
     which keeps the reduction sound (it can only cost extra states, never lose one).
     """
-    _glob, outs, incs, memfds, pages = state
+    glob, outs, incs, memfds, pages = state
+    #: until the first open deserializes them, the incoming records keep the order the
+    #: previous kernel serialized them in: where deserialization fails decides which
+    #: sessions and files were rebuilt (luo_session.c: luo_session_deserialize)
+    ordered = glob[DESER] == DESER_PENDING
 
     def pkey(p: int) -> tuple[int, ...]:
         return pages[p] if p >= 0 else (-1,)
@@ -332,11 +361,13 @@ def canonical_map(state: State) -> tuple[State, Perm]:
     sorted_incs = []
     for sess in incs:
         fkeys = [fkey(f) for f in sess[S_FILES]]
-        order = sorted(range(len(fkeys)), key=fkeys.__getitem__)
+        order = (list(range(len(fkeys))) if ordered else
+                 sorted(range(len(fkeys)), key=fkeys.__getitem__))
         fperms.append(inverse(order))
         sorted_incs.append((sess[S_STATUS], sess[S_FBLK], sess[S_FROZEN], sess[S_VETOED],
                             tuple(sess[S_FILES][j] for j in order), sess[S_SNAP]))
-    sorder = sorted(range(len(sorted_incs)), key=lambda i: skey(sorted_incs[i]))
+    sorder = (list(range(len(sorted_incs))) if ordered else
+              sorted(range(len(sorted_incs)), key=lambda i: skey(sorted_incs[i])))
     sperm = inverse(sorder)
     incs = tuple(sorted_incs[i] for i in sorder)
     # 2. roles in which sessions and files name pages (positions are final after step 1)
@@ -458,6 +489,7 @@ def view(state: State) -> dict[str, Any]:
         "faults_left": glob[FAULTS],
         "rebooting": bool(glob[REBOOTING]),
         "device_open": bool(glob[DEVICE]),
+        "deserialization": DESER_NAMES[glob[DESER]],
         "outgoing": [_session_view(s) for s in outs],
         "incoming": [_session_view(s) for s in incs],
         "memfds": [{"alive": False, "user_fd": False, "folios": []} if m is None else

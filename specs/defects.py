@@ -146,6 +146,19 @@ def _m20(pre: State, a: Action, out: Outcome[State]) -> bool:
     return bool(out.state[INCOMING][a.arg("session")][S_STATUS] == st.IN_RELISTED)
 
 
+def _m1(pre: State, a: Action, out: Outcome[State]) -> bool:
+    """The first open succeeded although a file's handler was missing."""
+    fault = dict(a.args).get("fault") if a.name == "open_device" else None
+    return isinstance(fault, str) and fault.startswith("handler") and out.ret == 0
+
+
+def _m2(pre: State, a: Action, out: Outcome[State]) -> bool:
+    """A failed session allocation at the first open is not remembered."""
+    fault = dict(a.args).get("fault") if a.name == "open_device" else None
+    return (isinstance(fault, str) and fault.startswith("alloc") and out.ret == -E.EIO
+            and out.state[GLOB][st.DESER] == st.DESER_SWALLOWED)
+
+
 def _m11(pre: State, a: Action, out: Outcome[State]) -> bool:
     if not st.SERIALIZING <= pre[GLOB][PHASE] <= st.READY or out.ret != 0:
         return False
@@ -202,6 +215,16 @@ def _o6(pre: State, a: Action, out: Outcome[State]) -> bool:
 
 
 DEFECTS: tuple[Defect, ...] = (
+    Defect("LUO-M1", "a file deserialization failure is ignored",
+           "kernel/liveupdate/luo_session.c: luo_session_deserialize (= KHO-M19); fix "
+           "307e0c5859b0 'liveupdate: propagate file deserialization failures'",
+           {"deserialize_propagates_file_errors": False}, "no_partial_incoming",
+           detect=_m1, calls=frozenset({"open_device"})),
+    Defect("LUO-M2", "a session allocation failure at deserialization is not cached",
+           "kernel/liveupdate/luo_session.c: luo_session_deserialize; fix 'liveupdate: "
+           "fix return value on session allocation failure'",
+           {"deserialize_caches_alloc_error": False}, "no_partial_incoming",
+           detect=_m2, calls=frozenset({"open_device"})),
     Defect("LUO-M3", "the same memfd preserved twice",
            "kernel/liveupdate/luo_file.c: luo_preserve_file; "
            "fix 'liveupdate: prevent double management of files'",
@@ -336,9 +359,6 @@ DEFECTS: tuple[Defect, ...] = (
 
 #: id -> why the model cannot express it (or why it is unobservable on top of upstream)
 NOT_EXPRESSIBLE: dict[str, str] = {
-    "LUO-M1": "deserialization never fails in the model: every handler is registered and "
-              "boot-time allocations succeed",
-    "LUO-M2": "same: no session-allocation failure at deserialization is modelled",
     "LUO-M6": "session names are classes in the model (new, dup, invalid): an accepted "
               "invalid name is a fresh or duplicate name there, no page changes owner; the "
               "reference implementation has the rule (luo_session.session_name), "

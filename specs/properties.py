@@ -237,7 +237,7 @@ def metadata_tracked(state: State) -> str | None:
 def no_alloc_of_reserved(state: State) -> str | None:
     pages = state[PAGES]
     for p, pg in enumerate(pages):
-        if pg[P_STAMPED] and pg[P_OWNER] != st.RESV:
+        if pg[P_STAMPED] and pg[P_OWNER] not in st.RESERVED:
             return f"{_page(state, p)} still carries a KHO stamp but was handed out"
     hold = holders(state)
     for si, fi, f in _live_incoming_files(state):
@@ -284,9 +284,36 @@ def finished_sessions_unlisted(state: State) -> str | None:
     return None
 
 
+def no_partial_incoming(state: State) -> str | None:
+    """User space never holds /dev/liveupdate over a partial incoming list: a
+    deserialization that failed part-way fails every open (``kernel/liveupdate/
+    luo_core.c``: ``luo_open``; ``luo_session.c``: ``luo_session_deserialize``)."""
+    glob = state[GLOB]
+    if glob[st.DEVICE] and glob[st.DESER] == st.DESER_SWALLOWED:
+        return ("/dev/liveupdate is open although deserialization failed part-way: the "
+                "incoming sessions user space sees are a partial list")
+    return None
+
+
+def no_orphan_page(state: State) -> str | None:
+    """Every page is owned by something: the allocator, another kernel user, a model
+    object that holds it (memfd, session, file), a live incoming record that names it
+    (reserved until retrieve or finish), or a failure's documented leak (LEAKED:
+    reserved until the next kexec)."""
+    hold = holders(state)
+    for p, pg in enumerate(state[PAGES]):
+        if pg[P_OWNER] == st.ALLOC and p not in hold:
+            return f"{_page(state, p)} is allocated but nothing holds it: an orphan"
+        if pg[P_OWNER] == st.RESV and p not in hold:
+            return (f"{_page(state, p)} is reserved for the next kernel's objects but no "
+                    "incoming record names it, and no failure documented the leak: an "
+                    "orphan until the next kexec")
+    return None
+
+
 def no_preserved_in_scratch(state: State) -> str | None:
     for p, pg in enumerate(state[PAGES]):
-        if pg[P_SCRATCH] and (pg[P_TRACKED] or pg[P_OWNER] == st.RESV):
+        if pg[P_SCRATCH] and (pg[P_TRACKED] or pg[P_OWNER] in st.RESERVED):
             return f"{_page(state, p)} is preserved inside a scratch region"
     return None
 
@@ -538,6 +565,8 @@ def clean(state: State) -> str | None:
     """No session of either kind, and no page tracked or reserved by KHO."""
     if state[OUTGOING] or state[INCOMING] or state[GLOB][PHASE] != st.RUNNING:
         return None
+    # a page a failure leaked (LEAKED) is the kernel's documented cost: the next kexec
+    # reclaims it, user space cannot
     if any(pg[P_TRACKED] or pg[P_OWNER] == st.RESV for pg in state[PAGES]):
         return None
     return "clean"
@@ -576,6 +605,15 @@ CATALOGUE: tuple[Property, ...] = (
     Property("finished_sessions_unlisted", "always",
              "A session FINISH succeeded on is never listed as retrievable again.",
              "LUO-M20", finished_sessions_unlisted, designs="sessions"),
+    Property("no_partial_incoming", "always",
+             "After a kexec, /dev/liveupdate opens only over the complete incoming list: a "
+             "deserialization that failed part-way fails every open with EIO.",
+             "LUO-M1, LUO-M2", no_partial_incoming, designs="sessions"),
+    Property("no_orphan_page", "always",
+             "No page is owned by nothing: every allocated page has a holder, every "
+             "reserved page is named by an incoming record or leaked by a documented "
+             "failure until the next kexec.", "I13; KHO-M11/MF3", no_orphan_page,
+             designs="sessions"),
     Property("no_preserved_in_scratch", "always",
              "No preserved page lies in a KHO scratch region.", "I2, I15; KHO-M7",
              no_preserved_in_scratch),
