@@ -286,7 +286,7 @@ Universe = Finite | Unbounded
 # ----------------------------------------------------------------------------- the state
 # name -> (kind, domains): kind "int" | "bool" | "P" (a page) | "M" (a memfd) | "S"
 SCALARS: dict[str, str] = {"kexecs": "int", "phase": "int", "faults": "int", "seq": "int",
-                           "rebooting": "int", "device": "int"}
+                           "rebooting": "int", "device": "int", "deser": "int"}
 FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     # pages
     "owner": ("int", ("P",)),
@@ -443,7 +443,8 @@ class SymbolicLuo:
         U = self.U
         assert isinstance(U, Finite)
         sz = U.sizes
-        s = S(kexecs=0, phase=st.RUNNING, faults=self.b.faults, seq=0, rebooting=0, device=1)
+        s = S(kexecs=0, phase=st.RUNNING, faults=self.b.faults, seq=0, rebooting=0, device=1,
+              deser=st.DESER_DONE)
         for name, (kind, doms) in FIELDS.items():
             zero: Any = False if kind == "bool" else 0
             if name == "owner":
@@ -649,6 +650,12 @@ class SymbolicLuo:
         for p in objs("P", "p"):
             out.append(Inst("free_pages", (("page", p),)))
         out.append(Inst("open_device", ()))
+        for x in objs("S", "s"):
+            out.append(Inst("open_device", (("fault", "alloc"), ("session", x))))
+            if d.deserialize_validates_records:
+                out.append(Inst("open_device", (("fault", "corrupt"), ("session", x))))
+        for f in objs("F", "f"):
+            out.append(Inst("open_device", (("fault", "handler"), ("file", f))))
         out.append(Inst("close_device", ()))
         out.append(Inst("create_session", (("name", "new"),)))
         out.append(Inst("create_session", (("name", "dup"),)))
@@ -791,10 +798,106 @@ class SymbolicLuo:
     def n_outgoing(self, s: S) -> T:
         return self.U.count("S", lambda x: self.outgoing(s, x))
 
-    def do_open_device(self, s: S) -> Step:
-        """open("/dev/liveupdate"): exclusive."""
-        is_open = Eq(s["device"], 1)
-        return self._step(True, If(is_open, -E.EBUSY, 0), s.with_(device=1))
+    def do_open_device(self, s: S, fault: str | None = None, session: T = None,
+                       file: T = None) -> Step:
+        """open("/dev/liveupdate") (luo.do_open_device): exclusive; the first open after
+        a kexec deserializes (luo.luo_session_deserialize), EIO once that failed."""
+        closed = Eq(s["device"], 0)
+        deser = s["deser"]
+        pending = Eq(deser, st.DESER_PENDING)
+        if fault is not None:
+            guard = And(closed, pending, s["faults"] > 0)
+            failed, post, refused = self.deserialize_fails(
+                s.with_(faults=s["faults"] - 1), fault, session, file)
+            if fault == "handler":
+                guard = And(guard, self.incoming(s, self.g(s, "file_session", file)),
+                            self.g(s, "file_live", file))
+            else:
+                guard = And(guard, self.incoming(s, session))
+            return self._step(guard, If(failed, -E.EIO, 0),
+                              self.ite_state(failed, post, post.with_(device=1)),
+                              refused=refused)
+        eio = Eq(deser, st.DESER_FAILED)
+        ret = If(Not(closed), -E.EBUSY, If(eio, -E.EIO, 0))
+        opened = s.with_(device=1, deser=If(pending, st.DESER_DONE, deser))
+        return self._step(True, ret, self.ite_state(Eq(ret, 0), opened, s))
+
+    def deserialize_fails(self, s: S, fault: str, x: T, f: T) -> tuple[T, S, T]:
+        """luo.luo_session_deserialize with a fault: (the open fails, the state after).
+
+        ``alloc``/``corrupt`` at session ``x``: the sessions before it (serialization
+        order, ``session_seq``) were rebuilt. ``handler`` at file ``f``: its session and
+        those before it were, with the files before ``f``. The third value: a restore
+        of the discard was refused."""
+        g, d, U = self.g, self.d, self.U
+        if fault == "handler":
+            x = g(s, "file_session", f)
+        inc: Fn = lambda y: self.incoming(s, y)  # noqa: E731
+        before: Fn = lambda y: g(s, "session_seq", y) < g(s, "session_seq", x)  # noqa: E731
+        cut: Fn = lambda h: And(self.file_of(s, h, x),  # noqa: E731
+                                g(s, "file_seq", h) >= g(s, "file_seq", f))
+        if fault == "handler" and not d.deserialize_propagates_file_errors:
+            # LUO-M1: the file's error is dropped; every session is rebuilt without it
+            r = self.map(self.leak(s, cut, lambda y: False), "file_live", "F",
+                         lambda h: And(g(s, "file_live", h), Not(cut(h))))
+            return False, r.with_(deser=st.DESER_SWALLOWED), False
+        if fault == "handler":
+            built_s: Fn = lambda y: And(inc(y), Or(before(y), Eq(y, x)))  # noqa: E731
+        else:
+            built_s = lambda y: And(inc(y), before(y))  # noqa: E731
+        lost_f: Fn = lambda h: Or(cut(h) if fault == "handler" else False, And(  # noqa: E731
+            g(s, "file_live", h), inc(g(s, "file_session", h)),
+            Not(built_s(g(s, "file_session", h)))))
+        lost_s: Fn = lambda y: And(inc(y), Not(built_s(y)))  # noqa: E731
+        built_f: Fn = lambda h: And(g(s, "file_live", h), inc(g(s, "file_session", h)),  # noqa: E731
+                                    Not(lost_f(h)))
+        r = self.leak(s, lost_f, lost_s)
+        keep_s: Fn = built_s
+        refused: T = False
+        if d.discard_deserialized:
+            if d.discard_reclaims_pages:
+                r, refused = self.restore_free_named(r, built_f, built_s)
+            else:
+                r = self.leak(r, built_f, built_s)
+            keep_s = lambda y: False  # noqa: E731
+        r = self.map(r, "session_exists", "S", lambda y: And(
+            g(s, "session_exists", y), Or(Not(inc(y)), keep_s(y))))
+        r = self.map(r, "file_live", "F", lambda h: And(
+            g(s, "file_live", h), Not(lost_f(h)), Or(Not(inc(g(s, "file_session", h))),
+                                                     keep_s(g(s, "file_session", h)))))
+        cached = fault != "alloc" or d.deserialize_caches_alloc_error
+        return True, r.with_(deser=st.DESER_FAILED if cached else st.DESER_SWALLOWED), refused
+
+    def named_by(self, s: S, files: Fn, sessions: Fn, p: T) -> T:
+        """Page ``p`` is a ser or folio of a file in ``files`` or the files block of a
+        session in ``sessions``."""
+        g, U = self.g, self.U
+        return Or(
+            U.any("F", lambda h: And(files(h), Or(
+                self.get2(s, "file_folio", h, p),
+                And(g(s, "file_has_ser", h), Eq(g(s, "file_ser", h), p))))),
+            U.any("S", lambda y: And(sessions(y), g(s, "session_has_block", y),
+                                     Eq(g(s, "session_block", y), p))))
+
+    def leak(self, s: S, files: Fn, sessions: Fn) -> S:
+        """luo.leak_pages: the reserved pages these records name are left to the next
+        kexec (owner LEAKED)."""
+        g = self.g
+        return self.map(s, "owner", "P", lambda p: If(
+            And(Eq(g(s, "owner", p), st.RESV), self.named_by(s, files, sessions, p)),
+            st.LEAKED, g(s, "owner", p)))
+
+    def restore_free_named(self, s: S, files: Fn, sessions: Fn) -> tuple[S, T]:
+        """kho_restore_free() of every page the records name (the discard's reclaim);
+        with the refusal flag (a named page without stamp)."""
+        g, U = self.g, self.U
+        named: Fn = lambda p: self.named_by(s, files, sessions, p)  # noqa: E731
+        refused = U.any("P", lambda p: And(named(p), Not(g(s, "stamped", p))))
+        restored: Fn = lambda p: And(named(p), g(s, "stamped", p))  # noqa: E731
+        r = self.map(s, "stamped", "P", lambda p: And(g(s, "stamped", p), Not(restored(p))))
+        r = self.map(r, "owner", "P", lambda p: If(restored(p), st.FREE, g(s, "owner", p)))
+        r = self.map(r, "content", "P", lambda p: If(restored(p), st.ZERO, g(s, "content", p)))
+        return r, refused
 
     def do_close_device(self, s: S) -> Step:
         return self._step(Eq(s["device"], 1), 0, s.with_(device=0))
@@ -1353,7 +1456,8 @@ class SymbolicLuo:
         r = self.map(r, "memfd_alive", "M", lambda m: False)
         r = self.map(r, "memfd_user_fd", "M", lambda m: False)
         r = self.map_mp(r, "memfd_folio", lambda m, p: False)
-        r = r.with_(kexecs=s["kexecs"] + 1, phase=st.RUNNING, rebooting=0, device=1)
+        r = r.with_(kexecs=s["kexecs"] + 1, phase=st.RUNNING, rebooting=0, device=0,
+                    deser=st.DESER_PENDING)
         return self._step(guard, 0, r)
 
 
@@ -1403,7 +1507,7 @@ def encode(state: State, sizes: dict[str, int]) -> tuple[S, Labels]:
     if any(pg[st.P_SCRATCH] for pg in pages):
         raise ValueError("scratch pages are not encoded")
     s = S(kexecs=glob[st.KEXECS], phase=glob[st.PHASE], faults=glob[st.FAULTS],
-          rebooting=glob[st.REBOOTING], device=glob[st.DEVICE])
+          rebooting=glob[st.REBOOTING], device=glob[st.DEVICE], deser=glob[st.DESER])
     nS, nF = sizes["S"], sizes["F"]
     s["owner"] = tuple(pg[st.P_OWNER] for pg in pages)
     s["kho_tracked"] = tuple(bool(pg[st.P_TRACKED]) for pg in pages)
@@ -1621,7 +1725,8 @@ def decode(s: S) -> State:
     )
     outs = tuple(session(x) for x in live if s["session_status"][x] in OUT_STATUSES)
     incs = tuple(session(x) for x in live if s["session_status"][x] in IN_STATUSES)
-    return ((s["kexecs"], s["phase"], s["faults"], s["rebooting"], s["device"]), outs, incs,
+    return ((s["kexecs"], s["phase"], s["faults"], s["rebooting"], s["device"], s["deser"]),
+            outs, incs,
             memfds, pages)
 
 
@@ -1678,6 +1783,11 @@ def explicit_action(s: S, a: Inst, values: Callable[[Any], Any] = lambda v: v) -
         return Action(name, (("session", si), ("fault", f"freeze:{fj}")))
     if name == "kho_finalize":
         return Action(name, (("fault", args["fault"]),))
+    if name == "open_device" and args:
+        if args["fault"] == "handler":
+            si, fj = fpos[args["file"]]
+            return Action(name, (("fault", f"handler:{si}.{fj}"),))
+        return Action(name, (("fault", f"{args['fault']}:{pos[args['session']]}"),))
     return Action(name, tuple(args.items()))
 
 

@@ -20,6 +20,7 @@ from luoverify.model.design import Design
 from luoverify.model.symbolic import (
     And,
     Eq,
+    Fn,
     Implies,
     In,
     Not,
@@ -223,11 +224,35 @@ def retrieved_file_has_memfd(sym: SymbolicLuo, s: SState) -> T:
 
 def stamps_only_in_new_kernel_metadata(sym: SymbolicLuo, s: SState) -> T:
     """A stamped page is reserved and named by an unretrieved incoming file or an incoming
-    files block; reserved pages are never tracked."""
+    files block, or a failure leaked it (LEAKED, named by nothing); reserved pages are
+    never tracked."""
     g = sym.g
+    leaked: Fn = lambda p: Eq(g(s, "owner", p), st.LEAKED)  # noqa: E731
     return sym.U.all("P", lambda p: And(
-        Implies(g(s, "stamped", p), _side_names(sym, s, p, "in")),
-        Implies(Eq(g(s, "owner", p), st.RESV), Not(g(s, "kho_tracked", p)))))
+        Implies(g(s, "stamped", p), Or(_side_names(sym, s, p, "in"), leaked(p))),
+        Implies(leaked(p), And(g(s, "stamped", p), Not(_side_names(sym, s, p, "in")),
+                               Not(_side_names(sym, s, p, "out")))),
+        Implies(In(g(s, "owner", p), st.RESERVED), Not(g(s, "kho_tracked", p)))))
+
+
+def deserialization_state(sym: SymbolicLuo, s: SState) -> T:
+    """Deserialization is pending only with /dev/liveupdate closed, no outgoing session
+    and every incoming session and file as the jump left it (never retrieved); it is
+    never left swallowed in designs that propagate and cache every failure; the device
+    flag is a bit."""
+    d, g, U = sym.d, sym.g, sym.U
+    untouched = And(
+        U.all("S", lambda x: Implies(g(s, "session_exists", x), And(
+            Eq(g(s, "session_status", x), st.IN_NEW), Not(g(s, "session_vetoed", x)),
+            Not(g(s, "session_frozen", x)), Not(g(s, "session_snapshot", x))))),
+        U.all("F", lambda f: Implies(g(s, "file_live", f), And(
+            Eq(g(s, "file_state", f), st.F_NEW), Not(g(s, "file_tried", f))))))
+    deser, device = s["deser"], s["device"]
+    swallows = not (d.deserialize_propagates_file_errors and d.deserialize_caches_alloc_error)
+    return And(Or(Eq(device, 0), Eq(device, 1)), deser >= st.DESER_DONE,
+               deser <= st.DESER_SWALLOWED,
+               Implies(Eq(deser, st.DESER_PENDING), And(Eq(device, 0), untouched)),
+               True if swallows else Not(Eq(deser, st.DESER_SWALLOWED)))
 
 
 def _frozen(sym: SymbolicLuo, s: SState, x: T) -> T:
@@ -369,7 +394,8 @@ AUXILIARY: dict[str, tuple[Form, str]] = {
               stamps_only_in_new_kernel_metadata, closing_session_empty,
               frozen_only_in_reboot, snapshot_matches_session, snapshot_matches_files,
               frozen_files_in_frozen_sessions, serialization_in_order,
-              creation_numbers_unique, gate_matches_phase, snapshot_only_when_frozen)
+              creation_numbers_unique, gate_matches_phase, snapshot_only_when_frozen,
+              deserialization_state)
 }
 
 
@@ -392,7 +418,7 @@ def initial(sym: SymbolicLuo, s: SState) -> T:
     g, U = sym.g, sym.U
     return And(
         Eq(s["phase"], st.RUNNING), s["faults"] >= 0, Eq(s["kexecs"], 0),
-        Eq(s["rebooting"], 0),
+        Eq(s["rebooting"], 0), Eq(s["device"], 1), Eq(s["deser"], st.DESER_DONE),
         U.all("P", lambda p: And(Eq(g(s, "owner", p), st.FREE), Not(g(s, "kho_tracked", p)),
                                  Not(g(s, "stamped", p)), Eq(g(s, "content", p), st.ZERO))),
         U.all("M", lambda m: And(Not(g(s, "memfd_alive", m)), Not(g(s, "memfd_user_fd", m)),

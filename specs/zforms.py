@@ -207,7 +207,8 @@ def metadata_tracked(sym: SymbolicLuo, s: SState) -> T:
 
 def no_alloc_of_reserved(sym: SymbolicLuo, s: SState) -> T:
     g, U = sym.g, sym.U
-    stamps = U.all("P", lambda p: Implies(g(s, "stamped", p), Eq(g(s, "owner", p), st.RESV)))
+    stamps = U.all("P", lambda p: Implies(g(s, "stamped", p),
+                                          In(g(s, "owner", p), st.RESERVED)))
     handed = U.all("F", lambda f: Implies(And(new_file(sym, s, f), Not(g(s, "file_tried", f))),
                                           U.all("P", lambda p: Implies(
                                               names(sym, s, f, p),
@@ -231,7 +232,25 @@ def finished_sessions_unlisted(sym: SymbolicLuo, s: SState) -> T:
                                         Eq(g(s, "session_status", x), st.IN_RELISTED)))
 
 
+def no_partial_incoming(sym: SymbolicLuo, s: SState) -> T:
+    return And(Eq(s["device"], 1), Eq(s["deser"], st.DESER_SWALLOWED))
+
+
+def no_orphan_page(sym: SymbolicLuo, s: SState) -> T:
+    g, U = sym.g, sym.U
+    kinds = _holders(sym, s)
+
+    def held(p: T) -> T:
+        return Or(*[pred(None, p) if dom is None else
+                    U.any(dom, lambda o, pred=pred: pred(o, p))  # type: ignore[misc]
+                    for dom, pred in kinds])
+
+    return U.any("P", lambda p: And(In(g(s, "owner", p), (st.ALLOC, st.RESV)), Not(held(p))))
+
+
 STATE_FORMS: dict[str, Callable[[SymbolicLuo, SState], T]] = {
+    "no_partial_incoming": no_partial_incoming,
+    "no_orphan_page": no_orphan_page,
     "single_owner": single_owner,
     "nothing_frozen_while_running": nothing_frozen_while_running,
     "finished_sessions_unlisted": finished_sessions_unlisted,
