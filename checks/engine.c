@@ -32,7 +32,8 @@ typedef struct {
   Fil f[NF];
   Ent e[NF];
 } Ses;
-#define NG 5                   /* glob: kexecs, phase, faults, rebooting, device */
+#define NG 6                   /* glob: kexecs, phase, faults, rebooting, device, deser */
+#define DESER_PENDING 1        /* model/state.py: incoming records not yet deserialized */
 typedef struct {
   sc g[NG];
   sc pg[P][4];                 /* owner, tracked, stamped, content (scratch is 0) */
@@ -56,7 +57,7 @@ static void isort_by(int *xs, int n, const sc *s, const short *seq) {
 static void from_slots(const sc *s, X *x) {
   memset(x, 0, sizeof *x);
   x->g[0] = s[I_kexecs]; x->g[1] = s[I_phase]; x->g[2] = s[I_faults];
-  x->g[3] = s[I_rebooting]; x->g[4] = s[I_device];
+  x->g[3] = s[I_rebooting]; x->g[4] = s[I_device]; x->g[5] = s[I_deser];
   for (int p = 0; p < P; p++) {
     x->pg[p][0] = s[I_owner[p]]; x->pg[p][1] = s[I_kho_tracked[p]];
     x->pg[p][2] = s[I_stamped[p]]; x->pg[p][3] = s[I_content[p]];
@@ -146,7 +147,7 @@ static int same_entry(const Ent *e, const Fil *q) {
 static void to_slots(const X *x, sc *s) {
   memset(s, 0, W);
   s[I_kexecs] = x->g[0]; s[I_phase] = x->g[1]; s[I_faults] = x->g[2];
-  s[I_rebooting] = x->g[3]; s[I_device] = x->g[4];
+  s[I_rebooting] = x->g[3]; s[I_device] = x->g[4]; s[I_deser] = x->g[5];
   for (int p = 0; p < P; p++) {
     s[I_owner[p]] = x->pg[p][0]; s[I_kho_tracked[p]] = x->pg[p][1];
     s[I_stamped[p]] = x->pg[p][2]; s[I_content[p]] = x->pg[p][3];
@@ -280,10 +281,12 @@ static void k_roles(Kb *k, const Roles *rs) {
 }
 
 static void canon_into(const X *x, X *y, Roles *roles) {
-  /* 1. incoming files and sessions sorted */
+  /* 1. incoming files and sessions sorted (kept in serialized order until the first
+     open deserializes them: state.canonical_map's ``ordered``) */
   X t = *x;
   Kb keys[NF > NS ? NF : NS]; int idx[NF > NS ? NF : NS];
-  for (int i = 0; i < t.nl[1]; i++) {
+  const int ordered = x->g[5] == DESER_PENDING;
+  for (int i = 0; i < t.nl[1] && !ordered; i++) {
     Ses *z = &t.s[1][i];
     for (int j = 0; j < z->nf; j++) { keys[j].n = 0; k_fkey(&keys[j], x, &z->f[j]); idx[j] = j; }
     stable_sort(idx, z->nf, keys);
@@ -292,7 +295,7 @@ static void canon_into(const X *x, X *y, Roles *roles) {
     memcpy(z->f, tmp, sizeof(Fil) * (size_t)z->nf);
   }
   for (int i = 0; i < t.nl[1]; i++) { keys[i].n = 0; k_skey(&keys[i], x, &t.s[1][i]); idx[i] = i; }
-  stable_sort(idx, t.nl[1], keys);
+  if (!ordered) stable_sort(idx, t.nl[1], keys);
   Ses sorted[NS];
   for (int i = 0; i < t.nl[1]; i++) sorted[i] = t.s[1][idx[i]];
   memcpy(t.s[1], sorted, sizeof(Ses) * (size_t)t.nl[1]);

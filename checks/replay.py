@@ -78,8 +78,8 @@ from luoverify.specs.properties import CATALOGUE
 EXIT_FAITHFUL, EXIT_VIOLATED, EXIT_DIVERGED = 0, 1, 4
 ACTIONS = tuple(sorted({n[3:] for k in (Kernel, LegacyKernel) for n in dir(k)
                        if n.startswith("do_")}))
-MODEL_VARS = ("kexecs", "phase", "faults_left", "rebooting", "device_open", "outgoing", "incoming",
-              "memfds", "pages")
+MODEL_VARS = ("kexecs", "phase", "faults_left", "rebooting", "device_open", "deserialization",
+              "outgoing", "incoming", "memfds", "pages")
 #: a trace file larger than this is refused (the committed traces are below 100 KiB)
 MAX_TRACE_BYTES: Final = 16 << 20
 #: JSON nested deeper than this is refused before validation (a recorded trace nests 9)

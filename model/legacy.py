@@ -524,6 +524,8 @@ class LegacyKernel(Kernel):
             if s not in keep:
                 s.snap = None
         super().machine_kexec()
+        # the v3 kernel restores its sessions at boot; the device is how sessions are made
+        w.device, w.deser = 1, st.DESER_DONE
         w.inc = [s for s in w.inc if s.fblk != NONE]
         for s in w.inc:
             s.status = st.IN_RETRIEVED

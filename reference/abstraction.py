@@ -14,8 +14,8 @@ from typing import Any
 
 from luoverify.model import state as st
 from luoverify.reference.luo_core import FOREIGN_DATA, Kernel
-from luoverify.reference.luo_file import LuoFile
-from luoverify.reference.luo_session import LuoSession
+from luoverify.reference.luo_file import LuoFile, luo_file_deserialize
+from luoverify.reference.luo_session import LuoSession, SessionSer
 from luoverify.reference.memfd_luo import MemfdLuoSer, MemfdPrivate, ShmemFile, pfn_of
 from luoverify.reference.page_alloc import EARLY_BOOT_SCRIBBLE, FREE, RESERVED
 
@@ -109,10 +109,29 @@ def abstract(k: Kernel, kexecs: int, faults_left: int,
     """The model state this reference state refines."""
     slot_of = {id(f): i for i, f in enumerate(slots) if f is not None}
     memfds, pages = memory(k, slots)
-    return ((kexecs, PHASES[k.phase], faults_left, int(k.rebooting), int(k.device_in_use)),
-            tuple(_session(k, s, slot_of) for s in k.outgoing),
-            tuple(_session(k, s, slot_of) for s in k.incoming),
-            memfds, pages)
+    if k.deserialized:
+        incs = tuple(_session(k, s, slot_of) for s in k.incoming)
+    else:  # the records the first open will rebuild, in serialized order
+        incs = tuple(_session(k, _pending(k, e), slot_of) for e in k.handover_sessions)
+    return ((kexecs, PHASES[k.phase], faults_left, int(k.rebooting), int(k.device_in_use),
+             _deser(k)),
+            tuple(_session(k, s, slot_of) for s in k.outgoing), incs, memfds, pages)
+
+
+def _pending(k: Kernel, entry: SessionSer) -> LuoSession:
+    s = LuoSession(name=entry.name, incoming=True)
+    if entry.count and entry.block_pfn is not None:
+        s.file_set, _err = luo_file_deserialize(k, entry.block_pfn, entry.count,
+                                                inject=False)
+    return s
+
+
+def _deser(k: Kernel) -> int:
+    if not k.deserialized:
+        return st.DESER_PENDING
+    if k.deserialize_err:
+        return st.DESER_FAILED
+    return st.DESER_SWALLOWED if k.ghost_deser_swallowed else st.DESER_DONE
 
 
 def memory(k: Kernel, slots: Sequence[ShmemFile | None]
@@ -125,7 +144,7 @@ def memory(k: Kernel, slots: Sequence[ShmemFile | None]
         if meta.owner == FREE:
             owner = st.FREE
         elif meta.owner == RESERVED:
-            owner = st.RESV
+            owner = st.LEAKED if frame.pfn in k.ghost_leaked else st.RESV
         elif meta.owner.startswith("other"):
             owner = st.OTHER
         else:

@@ -124,8 +124,10 @@ class ReferenceDriver:
         return ret, events
 
     def _after_jump(self) -> None:
+        """A new kernel, new user space: no memfd, /dev/liveupdate not open (its first
+        open deserializes the incoming sessions)."""
         self.slots = [None] * len(self.slots)
-        self.devfd = self.kernel.open_liveupdate()
+        self.devfd = -1
 
     # ------------------------------------------------------------ concrete names
     #: the class words of create_session's name argument; any other string in a
@@ -208,7 +210,9 @@ class ReferenceDriver:
             raise NotCallable("user space does not hold /dev/liveupdate open")
         return self.devfd
 
-    def _do_open_device(self) -> int:
+    def _do_open_device(self, fault: str | None = None) -> int:
+        if fault is not None:
+            self._arm_deserialize(fault)
         ret = self.kernel.open_liveupdate()
         if ret >= 0:
             self.devfd = ret
@@ -309,6 +313,26 @@ class ReferenceDriver:
         if fault is not None:
             self.machine.faults.arm("can_finish")
         return self.kernel.close(self._sfd(s))
+
+    def _arm_deserialize(self, fault: str) -> None:
+        """``alloc:i`` / ``corrupt:i``: session record i; ``handler:i.j``: file record j of
+        session record i (records in serialized order, before deserialization)."""
+        k = self.kernel
+        kind, _, where = fault.partition(":")
+        i, _, j = where.partition(".")
+        if k.deserialized or kind not in ("alloc", "corrupt", "handler"):
+            raise NotCallable(f"open_device fault {fault!r}: nothing to deserialize")
+        try:
+            entry = k.handover_sessions[int(i)]
+            if kind != "handler":
+                k.faults.arm(f"deserialize_{kind}", entry)
+                return
+            assert entry.block_pfn is not None
+            records = k.mem.frames[entry.block_pfn].content
+            assert isinstance(records, list)
+            k.faults.arm("deserialize_handler", records[:entry.count][int(j)])
+        except (ValueError, IndexError, AssertionError) as exc:
+            raise NotCallable(f"open_device fault {fault!r}: no such record") from exc
 
     def _arm_freeze(self, session: int, file: int) -> None:
         s = self._session("out", session)

@@ -78,7 +78,7 @@ def abstract_legacy(k: LegacyKernel, kexecs: int, faults_left: int,
         incs = ((st.IN_RETRIEVED, k.incoming_fdt, 0, 0,
                  tuple(_in_file(k, lf, slot_of) for lf in k.incoming_files), None),)
     # the session machine's reboot gate and device fields: constant in the legacy machine
-    return ((kexecs, phase, faults_left, 0, 1), outs, incs, memfds, pages)
+    return ((kexecs, phase, faults_left, 0, 1, st.DESER_DONE), outs, incs, memfds, pages)
 
 
 class LegacyDriver(ReferenceDriver):

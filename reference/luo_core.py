@@ -14,10 +14,9 @@ steps another thread can interleave with (:meth:`Kernel.liveupdate_reboot_begin`
 :meth:`Kernel.luo_session_serialize_next`, :meth:`Kernel.kho_finalize_step`,
 :meth:`Kernel.kernel_kexec`), matching the model's ``interleaved`` reboot.
 
-Reference choice: the kernel deserializes incoming sessions at the first open of
-/dev/liveupdate; here it happens at boot. Nothing between boot and that open can change
-page ownership in this vocabulary (other kernel users cannot take reserved frames), and the
-model makes the same choice.
+Incoming sessions are deserialized at the first open of /dev/liveupdate, as in the
+kernel (``luo_core.c``: ``luo_open`` -> ``luo_session.c``: ``luo_session_deserialize``);
+until then the handed-over session records wait in :attr:`Kernel.handover_sessions`.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from luoverify.model.design import Design
 from luoverify.reference import luo_session as ls
 from luoverify.reference.fault_inject import FaultInjector
 from luoverify.reference.kexec_handover import Event, Kho, KhoError
-from luoverify.reference.luo_file import luo_file_deserialize
+from luoverify.reference.luo_file import luo_file_abort_deserialized, luo_file_deserialize
 from luoverify.reference.luo_session import LuoSession, SessionSer, WouldBlock
 from luoverify.reference.memfd_luo import (
     DevNull,
@@ -114,6 +113,18 @@ class Kernel:
         #: is aborted (only in designs with the LUO-M11 fix)
         self.rebooting = False
         self.handed_over_expect: dict[int, tuple[bytes, ...]] = {}
+        #: the session records the previous kernel handed over, until deserialized
+        self.handover_sessions: list[SessionSer] = []
+        #: ``luo_session_deserialize``'s static ``is_deserialized`` and cached ``err``; a
+        #: cold boot has nothing to deserialize (the incoming header is not active)
+        self.deserialized = handover is None
+        self.deserialize_err = 0
+        #: ghost: a deserialization failure the kernel did not remember (6.19: LUO-M1,
+        #: LUO-M2), so an open succeeds over a partial incoming list
+        self.ghost_deser_swallowed = False
+        #: ghost: frames a failure left reserved on purpose, for the next kexec to
+        #: reclaim (the model's owner class LEAKED; the kernel cannot tell them apart)
+        self.ghost_leaked: set[int] = set()
         self.alloc.named_frames = self.named_frames
         self.alloc.tracked_frames = lambda: self.kho.tracker
         if handover is not None:
@@ -222,11 +233,92 @@ class Kernel:
         return 0
 
     def open_liveupdate(self) -> int:
-        """open("/dev/liveupdate"): exclusive (EBUSY while held)."""
+        """open("/dev/liveupdate") (``luo_core.c``: ``luo_open``): exclusive (EBUSY while
+        held); EIO when deserialization failed (user space never sees its errno)."""
         if self.device_in_use:
             return -E.EBUSY
+        if self.luo_session_deserialize():
+            return -E.EIO
         self.device_in_use = True
         return self.user.install(DeviceFile())
+
+    def luo_session_deserialize(self) -> int:
+        """``kernel/liveupdate/luo_session.c``: ``luo_session_deserialize``: the first call
+        rebuilds the incoming sessions from the handed-over records in order; every
+        later call returns the cached result. Fault points, keyed by the record:
+        ``deserialize_corrupt`` (designs that check records, EINVAL),
+        ``deserialize_alloc`` (the session's allocation, ENOMEM) and, inside
+        ``luo_file_deserialize``, ``deserialize_handler`` (no handler, ENOENT). On
+        failure the N1 kernel discards everything rebuilt
+        (``luo_session_discard_deserialized``); 6.19 keeps it, drops a file's error
+        (LUO-M1) and does not cache an allocation failure (LUO-M2)."""
+        if self.deserialized:
+            return self.deserialize_err
+        self.deserialized = True
+        d = self.design
+        err, cached = 0, True
+        handed = self._records_frames()
+        for entry in self.handover_sessions:
+            if d.deserialize_validates_records and self.faults.should_fail(
+                    "deserialize_corrupt", entry):
+                err = -E.EINVAL
+                break
+            if self.faults.should_fail("deserialize_alloc", entry):
+                err, cached = -E.ENOMEM, d.deserialize_caches_alloc_error
+                break
+            s = LuoSession(name=entry.name, incoming=True)
+            self.incoming.append(s)
+            if entry.count and entry.block_pfn is not None:
+                s.file_set, ferr = luo_file_deserialize(self, entry.block_pfn, entry.count)
+                if ferr and not d.deserialize_propagates_file_errors:
+                    self.ghost_deser_swallowed = True  # LUO-M1: the error is dropped
+                elif ferr:
+                    err = ferr
+                    break
+        self.handover_sessions = []
+        if err:
+            if d.discard_deserialized:
+                self.luo_session_discard_deserialized()
+            if cached:
+                self.deserialize_err = err
+            else:
+                self.ghost_deser_swallowed = True
+        # ghost: what no incoming object names anymore stays reserved until the next kexec
+        self.ghost_leaked |= handed - self._incoming_frames()
+        return err
+
+    def _records_frames(self) -> set[int]:
+        """Frames the handed-over session records name (files blocks, sers, folios)."""
+        out: set[int] = set()
+        for entry in self.handover_sessions:
+            if entry.block_pfn is not None:
+                out.add(entry.block_pfn)
+                out.update(self.records_pages(entry.block_pfn))
+        return out
+
+    def _incoming_frames(self) -> set[int]:
+        """Frames the incoming sessions still name: files blocks and the sers and folios
+        of files never retrieved."""
+        out: set[int] = set()
+        for s in self.incoming:
+            if s.file_set.block_pfn is not None:
+                out.add(s.file_set.block_pfn)
+            for lf in s.file_set.files:
+                if lf.file is None and lf.retrieve_status == 0 and lf.serialized_data:
+                    ser = pfn_of(lf.serialized_data)
+                    out.add(ser)
+                    content = self.mem.frames[ser].content
+                    if isinstance(content, MemfdLuoSer):
+                        out.update(p for p, _i in content.folios)
+        return out
+
+    def luo_session_discard_deserialized(self) -> None:
+        """``luo_session.c``: ``luo_session_discard_deserialized``: newest first, unlink
+        each incoming session and discard its files (``luo_file_abort_deserialized``)."""
+        while self.incoming:
+            s = self.incoming.pop()
+            s.listed = False
+            luo_file_abort_deserialized(self, s.file_set)
 
     def open_devnull(self) -> int:
         return self.user.install(DevNull())
@@ -454,18 +546,14 @@ class Kernel:
     def _boot_from(self, h: Handover) -> None:
         """Early boot (``kernel/liveupdate/kexec_handover.c``: ``kho_populate``,
         ``kho_memory_init``): reserve and stamp every handed-over frame; early boot
-        scribbles over scratch; then LUO deserializes the incoming sessions
-        (``kernel/liveupdate/luo_session.c``: ``luo_session_deserialize``)."""
+        scribbles over scratch. LUO keeps the session records for the first open of
+        /dev/liveupdate (:meth:`luo_session_deserialize`)."""
         # KHO-M17 mutant: the reservation misses the files blocks
         short = set() if self.design.reserve_covers_block else {
             e.block_pfn for e in h.sessions if e.count and e.block_pfn is not None}
         self.kho_reserve_handed_over(h.tracked, short)
         self.handed_over_expect = dict(h.expect)
-        for entry in h.sessions:
-            s = LuoSession(name=entry.name, incoming=True)
-            if entry.count and entry.block_pfn is not None:
-                s.file_set = luo_file_deserialize(self, entry.block_pfn, entry.count)
-            self.incoming.append(s)
+        self.handover_sessions = list(h.sessions)
 
 
     def kho_reserve_handed_over(self, tracked: frozenset[int], short: set[int]) -> None:

@@ -197,25 +197,49 @@ def luo_file_finish(k: Kernel, fs: FileSet) -> int:
     return 0
 
 
-def luo_file_deserialize(k: Kernel, block_pfn: int, count: int) -> FileSet:
+def luo_file_deserialize(k: Kernel, block_pfn: int, count: int, *,
+                         inject: bool = True) -> tuple[FileSet, int]:
     """Rebuild an incoming file set from the handed-over files block
-    (``kernel/liveupdate/luo_file.c``: ``luo_file_deserialize``)."""
+    (``kernel/liveupdate/luo_file.c``: ``luo_file_deserialize``): the set and 0, or the
+    files rebuilt before a record whose handler is not registered and -ENOENT (fault
+    point ``deserialize_handler``, keyed by the record; ``inject=False`` reads the
+    records without asking the injector)."""
     content = k.mem.frames[block_pfn].content
     records = content if isinstance(content, list) else []
     fs = FileSet(block_pfn=block_pfn)
     for rec in records[:count]:
-        handler = next(h for h in k.handlers if h.compatible == rec.compatible)
+        handler = next((h for h in k.handlers if h.compatible == rec.compatible), None)
+        if handler is None or (inject and k.faults.should_fail("deserialize_handler", rec)):
+            return fs, -E.ENOENT
         lf = LuoFile(token=rec.token, handler=handler, file=None,
                      serialized_data=rec.data)
         lf.ghost_expect = k.handed_over_expect.get(pfn_of(rec.data), ())
         fs.files.append(lf)
-    return fs
+    return fs, 0
+
+
+def luo_file_abort_deserialized(k: Kernel, fs: FileSet) -> None:
+    """The per-file discard of a deserialized file set (``luo_file.c``:
+    ``luo_file_abort_deserialized``, not in any readable copy). Design choice
+    ``discard_reclaims_pages``: each file's handler finishes it as never retrieved
+    (restores and frees its pages) and the files block is restore-freed; otherwise
+    nothing is restored and the frames stay reserved until the next kexec."""
+    if not k.design.discard_reclaims_pages:
+        fs.files.clear()
+        return
+    while fs.files:
+        lf = fs.files.pop()
+        lf.handler.finish(lf.args())
+    if fs.block_pfn is not None:
+        k.kho.kho_restore_free(fs.block_pfn)
+        fs.block_pfn = None
 
 
 def shmem_of(lf: LuoFile) -> ShmemFile | None:
     return lf.file if isinstance(lf.file, ShmemFile) else None
 
 
-__all__ = ["FileSet", "LuoFile", "LuoFileSer", "luo_file_deserialize", "luo_file_finish",
+__all__ = ["FileSet", "LuoFile", "LuoFileSer", "luo_file_abort_deserialized",
+           "luo_file_deserialize", "luo_file_finish",
            "luo_file_freeze", "luo_file_unfreeze", "luo_file_unpreserve_files",
            "luo_preserve_file", "luo_retrieve_file", "phys_of", "shmem_of"]
