@@ -1,5 +1,6 @@
-"""The kernel as it is now (issue #16): session lifetime after FINISH, LUO's reboot gate
-and aborts, /dev/liveupdate and session names, against the newest kernel
+"""The kernel as it is now (issues #16, #17): session lifetime after FINISH, LUO's reboot
+gate and aborts, /dev/liveupdate and session names, deserialization at the first open of
+/dev/liveupdate and its failures, against the newest kernel
 (linux-mm ``kernel/liveupdate/luo_session.c``, ``luo_core.c``) and 6.19.
 
 Every hand-written trace in ``tests/traces/handwritten`` replays under the design it
@@ -11,6 +12,7 @@ names, on the model and the reference in lockstep; its outcome is pinned below. 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -32,7 +34,7 @@ PINNED: dict[str, tuple[int, str | None]] = {
     "vetoed_close_retrievable.itf.json": (0, None),
     "vetoed_close_retrievable.v6.19.itf.json": (0, None),
     "reboot_gate.itf.json": (0, None),
-    "reboot_gate.v6.19.itf.json": (1, "handover_matches_metadata"),
+    "reboot_gate.v6.19.itf.json": (1, "no_orphan_page"),
     "serialize_rollback.v6.19.itf.json": (1, "failed_reboot_restores"),
     "serialize_rollback.itf.json": (0, None),
     "serialize_enomem.itf.json": (0, None),
@@ -43,6 +45,11 @@ PINNED: dict[str, tuple[int, str | None]] = {
     "device_open_close.itf.json": (0, None),
     "session_names.itf.json": (0, None),
     "session_names.v6.19.itf.json": (0, None),
+    "deserialize_alloc.itf.json": (0, None),
+    "deserialize_alloc.v6.19.itf.json": (1, "no_partial_incoming"),
+    "deserialize_missing_handler.itf.json": (0, None),
+    "deserialize_missing_handler.v6.19.itf.json": (1, "no_partial_incoming"),
+    "deserialize_corrupt.itf.json": (0, None),
 }
 
 
@@ -71,7 +78,9 @@ def test_upstream_traces_differ_under_v619() -> None:
     under v6.19 (a return code differs, or a call 6.19 does not offer)."""
     for name in ("finish_unlinks_session.itf.json", "reboot_gate.itf.json",
                  "serialize_enomem.itf.json", "preserve_context_kexec.itf.json",
-                 "session_names.itf.json", "vetoed_close_retrievable.itf.json"):
+                 "session_names.itf.json", "vetoed_close_retrievable.itf.json",
+                 "deserialize_alloc.itf.json", "deserialize_missing_handler.itf.json",
+                 "deserialize_corrupt.itf.json"):
         result = replay(load_trace(HANDWRITTEN / name), PROFILES["v6.19"], compare_vars=False)
         assert result.divergence is not None, name
 
@@ -137,9 +146,76 @@ def test_relisted_session_is_caught() -> None:
     d.model = type(d.model)(BY_ID["LUO-M20"].design(), d.model.bounds)
     _to_ready(d)
     d.call("kernel_kexec")
+    d.call("open_device")
     d.call("retrieve_session", session=0)
     d.call("finish", list="in", session=0, fault=None)
     assert d.state[st.INCOMING][0][st.S_STATUS] == st.IN_RELISTED
     assert BY_NAME["finished_sessions_unlisted"].check(d.state)
     d.call("finish", "-EINVAL", list="in", session=0, fault=None)
     d.call("retrieve_session", session=0)  # the finished session is handed out again
+
+
+def _jumped(design: str = "upstream", **changes: bool) -> Driver:
+    """Two sessions crossed kexec (the first with one memfd), /dev/liveupdate closed."""
+    d = Driver(design, sessions=2, files=1, memfds=1, pages=5, faults=1, kexecs=2)
+    if changes:
+        d.model = type(d.model)(replace(d.model.design, **changes), d.model.bounds)
+    d.call("memfd_create", size=1, scratch=0)
+    d.call("create_session", name="new")
+    d.call("create_session", name="new")
+    d.call("preserve_fd", list="out", session=0, fd=0, fault=None)
+    d.call("reboot")
+    d.call("luo_session_serialize", session=0, fault=None)
+    d.call("luo_session_serialize", session=1, fault=None)
+    if d.model.design.kho_finalize:
+        d.call("kho_finalize", fault=None)
+    d.call("kernel_kexec")
+    g = d.state[st.GLOB]
+    assert (g[st.DEVICE], g[st.DESER]) == (0, st.DESER_PENDING)
+    assert not d.enabled("retrieve_session")
+    return d
+
+
+def _owners(d: Driver) -> list[int]:
+    return sorted(pg[st.P_OWNER] for pg in d.pages if pg[st.P_OWNER] != st.FREE)
+
+
+def test_failed_first_open_discards_and_caches() -> None:
+    """Verifies that upstream's first open fails with EIO when the second session's
+    allocation fails, discards the first session too, and keeps failing; the handed-over
+    pages (files block, ser, folio) stay reserved as a documented leak, and the next
+    kexec reclaims them."""
+    d = _jumped()
+    d.call("open_device", "-EIO", fault="alloc:1")
+    assert d.incoming == () and d.state[st.GLOB][st.DESER] == st.DESER_FAILED
+    assert _owners(d) == [st.LEAKED] * 3
+    assert not any(BY_NAME[n].check(d.state) for n in ("no_orphan_page",
+                                                       "no_partial_incoming"))
+    d.call("open_device", "-EIO")
+    d.call("reboot")
+    d.call("kernel_kexec")
+    assert _owners(d) == []
+
+
+def test_discard_reclaims_with_the_other_design_choice() -> None:
+    """Verifies the other reading of the per-file discard (``discard_reclaims_pages``):
+    the deserialized first session's pages are restored and freed; nothing is leaked."""
+    d = _jumped(discard_reclaims_pages=True)
+    d.call("open_device", "-EIO", fault="alloc:1")
+    assert _owners(d) == []
+
+
+def test_v619_open_succeeds_over_a_partial_list() -> None:
+    """Verifies 6.19's two deserialization defects: a dropped file error (LUO-M1) opens
+    the device at once over a session without its file; an uncached allocation failure
+    (LUO-M2) gives EIO, then the second open succeeds over the first session alone.
+    no_partial_incoming names both."""
+    d = _jumped("v6.19")
+    d.call("open_device", fault="handler:0.0")
+    assert d.incoming[0][st.S_FILES] == () and len(d.incoming) == 2
+    assert BY_NAME["no_partial_incoming"].check(d.state)
+    d = _jumped("v6.19")
+    d.call("open_device", "-EIO", fault="alloc:1")
+    d.call("open_device")
+    assert len(d.incoming) == 1
+    assert BY_NAME["no_partial_incoming"].check(d.state)
