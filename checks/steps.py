@@ -35,8 +35,12 @@ class Step:
 
 VOCABULARY: tuple[Step, ...] = (
     # --- the calls user space makes -------------------------------------------------
-    Step("open_device", "open(\"/dev/liveupdate\"): exclusive, EBUSY while held (luo_open)",
+    Step("open_device", "open(\"/dev/liveupdate\"): exclusive, EBUSY while held; EIO once "
+         "deserialization failed (luo_open)",
          "model.do_open_device", "reference.kernel.open_liveupdate"),
+    Step("deserialize", "luo_session_deserialize at the first open after a kexec: rebuild "
+         "the incoming sessions; on a failure discard them (N1) and cache the error",
+         "model.luo_session_deserialize", "reference.kernel.luo_session_deserialize"),
     Step("close_device", "close() of /dev/liveupdate (luo_release): sessions outlive it",
          "model.do_close_device", "reference.kernel.luo_release"),
     Step("create_session", "LIVEUPDATE_IOCTL_CREATE_SESSION (luo_session_create)",

@@ -30,8 +30,9 @@ Abstractions, and why they are sound for page ownership:
   kho_finalize (-EAGAIN, designs that have it), luo_session_serialize's session array
   (-ENOMEM, designs with the reboot gate), the kexec path after LUO's step (an unwind,
   -EBUSY) and deserialization at the first open (a session allocation, a corrupt record,
-  a file without handler: the open gives EIO). The memfd handler has no can_finish; the model's handler has one that may
-  veto, so the veto paths of luo_file_finish are covered.
+  a file without handler: the open gives EIO). The memfd handler has no can_finish;
+  the model's handler has one that may veto, so the veto paths of luo_file_finish are
+  covered.
 * The device: a cold boot starts with user space holding /dev/liveupdate open (the
   selftests' agent opens it first); after a kexec it starts closed, and the first open
   deserializes the incoming sessions. Closing and reopening it are calls. Which other

@@ -829,7 +829,7 @@ class SymbolicLuo:
         order, ``session_seq``) were rebuilt. ``handler`` at file ``f``: its session and
         those before it were, with the files before ``f``. The third value: a restore
         of the discard was refused."""
-        g, d, U = self.g, self.d, self.U
+        g, d = self.g, self.d
         if fault == "handler":
             x = g(s, "file_session", f)
         inc: Fn = lambda y: self.incoming(s, y)  # noqa: E731

@@ -14,7 +14,7 @@ from typing import Any
 
 from luoverify.model import state as st
 from luoverify.reference.luo_core import FOREIGN_DATA, Kernel
-from luoverify.reference.luo_file import LuoFile, luo_file_deserialize
+from luoverify.reference.luo_file import FileSet, LuoFile
 from luoverify.reference.luo_session import LuoSession, SessionSer
 from luoverify.reference.memfd_luo import MemfdLuoSer, MemfdPrivate, ShmemFile, pfn_of
 from luoverify.reference.page_alloc import EARLY_BOOT_SCRIBBLE, FREE, RESERVED
@@ -111,18 +111,18 @@ def abstract(k: Kernel, kexecs: int, faults_left: int,
     memfds, pages = memory(k, slots)
     if k.deserialized:
         incs = tuple(_session(k, s, slot_of) for s in k.incoming)
-    else:  # the records the first open will rebuild, in serialized order
-        incs = tuple(_session(k, _pending(k, e), slot_of) for e in k.handover_sessions)
+    else:  # the records as handed over, which the first open will read, in order
+        incs = tuple(_session(k, _pending(e, fs), slot_of)
+                     for e, fs in zip(k.handover_sessions, k.ghost_handed_over, strict=True))
     return ((kexecs, PHASES[k.phase], faults_left, int(k.rebooting), int(k.device_in_use),
              _deser(k)),
             tuple(_session(k, s, slot_of) for s in k.outgoing), incs, memfds, pages)
 
 
-def _pending(k: Kernel, entry: SessionSer) -> LuoSession:
+def _pending(entry: SessionSer, handed: FileSet | None) -> LuoSession:
     s = LuoSession(name=entry.name, incoming=True)
-    if entry.count and entry.block_pfn is not None:
-        s.file_set, _err = luo_file_deserialize(k, entry.block_pfn, entry.count,
-                                                inject=False)
+    if handed is not None:
+        s.file_set = FileSet(block_pfn=handed.block_pfn, files=list(handed.files))
     return s
 
 
@@ -180,4 +180,13 @@ def census(k: Kernel, pfn: int, slots: Sequence[ShmemFile | None]) -> list[str]:
                 if pfn in _ser_folios(k, lf.serialized_data):
                     out.append(f"{kind} session {si} file {fi} (token {lf.token:#x}): "
                                "serialized folio")
+    for si, (e, fs) in enumerate(zip(k.handover_sessions, k.ghost_handed_over, strict=True)):
+        if e.block_pfn == pfn:
+            out.append(f"handed-over record of session {si} {e.name!r} (not yet "
+                       "deserialized): files block")
+        for fi, lf in enumerate(fs.files if fs is not None else ()):
+            if lf.serialized_data and pfn_of(lf.serialized_data) == pfn:
+                out.append(f"handed-over record of session {si} file {fi}: memfd_luo_ser")
+    if pfn in k.ghost_leaked:
+        out.append("left reserved by a failed deserialization until the next kexec")
     return out

@@ -29,7 +29,11 @@ from luoverify.model.design import Design
 from luoverify.reference import luo_session as ls
 from luoverify.reference.fault_inject import FaultInjector
 from luoverify.reference.kexec_handover import Event, Kho, KhoError
-from luoverify.reference.luo_file import luo_file_abort_deserialized, luo_file_deserialize
+from luoverify.reference.luo_file import (
+    FileSet,
+    luo_file_abort_deserialized,
+    luo_file_deserialize,
+)
 from luoverify.reference.luo_session import LuoSession, SessionSer, WouldBlock
 from luoverify.reference.memfd_luo import (
     DevNull,
@@ -113,6 +117,7 @@ class Kernel:
         #: is aborted (only in designs with the LUO-M11 fix)
         self.rebooting = False
         self.handed_over_expect: dict[int, tuple[bytes, ...]] = {}
+        self.ghost_handed_over: list[FileSet | None] = []
         #: the session records the previous kernel handed over, until deserialized
         self.handover_sessions: list[SessionSer] = []
         #: ``luo_session_deserialize``'s static ``is_deserialized`` and cached ``err``; a
@@ -275,7 +280,7 @@ class Kernel:
                 elif ferr:
                     err = ferr
                     break
-        self.handover_sessions = []
+        self.handover_sessions, self.ghost_handed_over = [], []
         if err:
             if d.discard_deserialized:
                 self.luo_session_discard_deserialized()
@@ -554,6 +559,11 @@ class Kernel:
         self.kho_reserve_handed_over(h.tracked, short)
         self.handed_over_expect = dict(h.expect)
         self.handover_sessions = list(h.sessions)
+        # instrumentation: the records as handed over (what the model's pending incoming
+        # list shows until the first open reads them from memory)
+        self.ghost_handed_over = [
+            luo_file_deserialize(self, e.block_pfn, e.count, inject=False)[0]
+            if e.count and e.block_pfn is not None else None for e in h.sessions]
 
 
     def kho_reserve_handed_over(self, tracked: frozenset[int], short: set[int]) -> None:

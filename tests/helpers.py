@@ -64,8 +64,10 @@ class Driver:
     def tracked(self) -> set[int]:
         return {p for p, pg in enumerate(self.pages) if pg[1]}
 
-    def reboot_and_kexec(self, faults: bool = False) -> None:
-        """reboot(KEXEC) through every step to the next kernel, with no fault."""
+    def reboot_and_kexec(self, faults: bool = False, open_device: bool = True) -> None:
+        """reboot(KEXEC) through every step to the next kernel, with no fault; then, as
+        the selftests' agent does, open /dev/liveupdate (the first open deserializes the
+        incoming sessions) unless ``open_device`` is False."""
         self.call("reboot")
         while self.state[0][1] == 1:
             i = next(i for i, s in enumerate(self.outgoing) if not s[2])
@@ -73,3 +75,5 @@ class Driver:
         if self.state[0][1] == 2:
             self.call("kho_finalize", fault=None)
         self.call("kernel_kexec")
+        if open_device:
+            self.call("open_device")

@@ -169,7 +169,8 @@ def test_failed_restore_can_be_retried() -> None:
     o4("retrieve_fd", "-ENOMEM", file=0, fault="retrieve")
     o4("retrieve_fd", "-EINVAL", file=0)
     o4("finish")
-    assert o4.broken == ["finish_disposes"]
+    # the unrestored pages stay reserved with nothing naming them: orphans as well
+    assert sorted(set(o4.broken)) == ["finish_disposes", "no_orphan_page"]
 
 
 def test_o5_uninitialized_freeze() -> None:
