@@ -620,8 +620,16 @@ def _context(model: LuoModel, state: State) -> str:
              f"{glob[FAULTS]} of {b.faults} faults left",
              f"{glob[KEXECS]} of {b.kexecs} kexecs done"]
     if not model.design.legacy:
-        parts.insert(1, "/dev/liveupdate " + ("open" if glob[DEVICE] else
-                                               "closed (open_device first)"))
+        deser = glob[st.DESER]
+        device = ("open" if glob[DEVICE] else
+                  "closed; deserialization failed, every open gives EIO"
+                  if deser == st.DESER_FAILED else
+                  "closed; its first open after the kexec deserializes the incoming "
+                  "sessions (an open_device fault applies only to that open)"
+                  if deser == st.DESER_PENDING else "closed (open_device first)")
+        parts.insert(1, "/dev/liveupdate " + device)
+        if deser == st.DESER_PENDING and not model.design.deserialize_validates_records:
+            parts.insert(2, "this design does not check records (no corrupt:I fault)")
         if glob[REBOOTING]:
             parts.insert(1, "LUO's reboot gate closed (an outgoing close waits)")
         elif glob[PHASE] != st.RUNNING:

@@ -379,8 +379,9 @@ NOT_EXPRESSIBLE: dict[str, str] = {
               "(the stamp check is defence in depth; v6.19 keeps it)",
     "KHO-M8": "struct-page compound/order shape is not modelled",
     "KHO-M10": "one page allocator in the model",
-    "KHO-M11": "= MF3: the leak of folios on a failed retrieve needs a no-orphan-page "
-               "property the catalogue does not have yet",
+    "KHO-M11": "= MF3: its leak (folios after a failed insert never restored) is what "
+               "no_orphan_page catches, but memfd retrieve's per-folio failure points are "
+               "not modelled yet (issue #17, part 2)",
     "KHO-M12": "= LUO-M4",
     "KHO-M13": "= LUO-M5",
     "KHO-M14": "= LUO-M3",

@@ -236,8 +236,9 @@ def stamps_only_in_new_kernel_metadata(sym: SymbolicLuo, s: SState) -> T:
 
 
 def deserialization_state(sym: SymbolicLuo, s: SState) -> T:
-    """Deserialization is pending only with /dev/liveupdate closed, no outgoing session
-    and every incoming session and file as the jump left it (never retrieved); it is
+    """Deserialization is pending only with /dev/liveupdate closed, no outgoing session,
+    no page leaked yet and every incoming session and file as the jump left it (never
+    retrieved); it is
     never left swallowed in designs that propagate and cache every failure; the device
     flag is a bit."""
     d, g, U = sym.d, sym.g, sym.U
@@ -246,7 +247,8 @@ def deserialization_state(sym: SymbolicLuo, s: SState) -> T:
             Eq(g(s, "session_status", x), st.IN_NEW), Not(g(s, "session_vetoed", x)),
             Not(g(s, "session_frozen", x)), Not(g(s, "session_snapshot", x))))),
         U.all("F", lambda f: Implies(g(s, "file_live", f), And(
-            Eq(g(s, "file_state", f), st.F_NEW), Not(g(s, "file_tried", f))))))
+            Eq(g(s, "file_state", f), st.F_NEW), Not(g(s, "file_tried", f))))),
+        U.all("P", lambda p: Not(Eq(g(s, "owner", p), st.LEAKED))))
     deser, device = s["deser"], s["device"]
     swallows = not (d.deserialize_propagates_file_errors and d.deserialize_caches_alloc_error)
     return And(Or(Eq(device, 0), Eq(device, 1)), deser >= st.DESER_DONE,

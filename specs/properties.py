@@ -290,8 +290,9 @@ def no_partial_incoming(state: State) -> str | None:
     luo_core.c``: ``luo_open``; ``luo_session.c``: ``luo_session_deserialize``)."""
     glob = state[GLOB]
     if glob[st.DEVICE] and glob[st.DESER] == st.DESER_SWALLOWED:
-        return ("/dev/liveupdate is open although deserialization failed part-way: the "
-                "incoming sessions user space sees are a partial list")
+        return ("/dev/liveupdate is open although deserialization failed part-way: user "
+                "space sees the incoming sessions and files rebuilt before the failure, "
+                "not all the records handed over")
     return None
 
 
@@ -299,9 +300,14 @@ def no_orphan_page(state: State) -> str | None:
     """Every page is owned by something: the allocator, another kernel user, a model
     object that holds it (memfd, session, file), a live incoming record that names it
     (reserved until retrieve or finish), or a failure's documented leak (LEAKED:
-    reserved until the next kexec)."""
+    reserved until the next kexec, and only after a deserialization failed in this
+    boot: the one failure whose cleanup leaves pages so)."""
     hold = holders(state)
+    failed = state[GLOB][st.DESER] in (st.DESER_FAILED, st.DESER_SWALLOWED)
     for p, pg in enumerate(state[PAGES]):
+        if pg[P_OWNER] == st.LEAKED and not failed:
+            return (f"{_page(state, p)} is left reserved until the next kexec although no "
+                    "deserialization failed in this boot: an orphan")
         if pg[P_OWNER] == st.ALLOC and p not in hold:
             return f"{_page(state, p)} is allocated but nothing holds it: an orphan"
         if pg[P_OWNER] == st.RESV and p not in hold:

@@ -245,7 +245,10 @@ def no_orphan_page(sym: SymbolicLuo, s: SState) -> T:
                     U.any(dom, lambda o, pred=pred: pred(o, p))  # type: ignore[misc]
                     for dom, pred in kinds])
 
-    return U.any("P", lambda p: And(In(g(s, "owner", p), (st.ALLOC, st.RESV)), Not(held(p))))
+    failed = In(s["deser"], (st.DESER_FAILED, st.DESER_SWALLOWED))
+    return U.any("P", lambda p: Or(
+        And(In(g(s, "owner", p), (st.ALLOC, st.RESV)), Not(held(p))),
+        And(Eq(g(s, "owner", p), st.LEAKED), Not(failed))))
 
 
 STATE_FORMS: dict[str, Callable[[SymbolicLuo, SState], T]] = {
