@@ -743,6 +743,10 @@ def replay(trace: Trace, design: Design, *, compare_vars: bool = True,
             # several properties may break on one step: report the one asked about
             name, msg = next((b for b in broken if b[0] == prefer), broken[0])
             result.violation = _violation(driver, name, msg, index, action)
+            rest = len(trace.steps) - index
+            if rest > 0:
+                result.notes.append(f"replay stops at the first violation: the trace's "
+                                    f"{rest} later step(s) were not replayed")
             return result
         state, abstract = out.state, post
     return result

@@ -257,6 +257,8 @@ class Design:
                if not v and k not in ("kho_finalize", "legacy", *DESIGN_CHOICES)]
         extra = ["kho_finalize"] if self.kho_finalize else []
         extra += [k for k in DESIGN_CHOICES if self.flags()[k]]
+        if self.discard_reclaims_pages and not self.discard_deserialized:
+            extra[-1] += " (no effect: the design does not discard)"
         extra += ["the legacy v3/v4 global state machine"] if self.legacy else []
         parts = [f"without {', '.join(off)}"] if off else ["all fixes"]
         if extra:
