@@ -35,7 +35,7 @@ from typing import Any
 
 from luoverify.checks.explore import ExploreOptions, explore
 from luoverify.checks.header import header
-from luoverify.checks.replay import broken_properties
+from luoverify.checks.replay import broken_properties, for_design
 from luoverify.checks.run import replay_counterexample
 from luoverify.model.bounds import NAMED_BOUNDS, Bounds
 from luoverify.model.core import Outcome
@@ -106,7 +106,8 @@ def differential(mutant: Defect, bounds: Bounds, walks: int, steps: int, seed: i
             post = ref.abstract()
             if ret != out.ret or post != out.state:
                 return False, f"walk {w} step {i + 1}: {action}: reference and model disagree"
-            broken = broken_properties(pre, action, Outcome(ret, post, events))
+            broken = broken_properties(pre, action, Outcome(ret, post, events),
+                                       for_design(CATALOGUE, design))
             if broken:
                 return True, f"walk {w} step {i + 1}: {', '.join(n for n, _ in broken)}"
             state = out.state

@@ -650,6 +650,13 @@ def _resolve(model: LuoModel, state: State, step: TraceStep, index: int,
                      f"callable here (offered: {offered}; state: {_context(model, state)})")
 
 
+def for_design(properties: Sequence[Property], design: Design) -> list[Property]:
+    """The properties that speak about ``design``'s machine (``Property.designs``: a
+    property of the session-based designs says nothing about the legacy machine)."""
+    return [p for p in properties if p.designs == "all"
+            or (p.designs == "legacy") == bool(design.legacy)]
+
+
 def broken_properties(pre: State, action: Action, out: Outcome[State],
                       properties: Sequence[Property] = CATALOGUE) -> list[tuple[str, str]]:
     """(name, message) of every ``always`` property ``out.state`` breaks and every
@@ -685,6 +692,7 @@ def replay(trace: Trace, design: Design, *, compare_vars: bool = True,
     model = model_for(design, bounds, symmetry=False)
     driver = reference_for(design, bounds)
     result = ReplayResult(design.name, trace.bounds_name, design, bounds)
+    properties = for_design(properties, design)
     state = model.init_states()[0]
     abstract = driver.abstract()
     if abstract != state:
