@@ -7,7 +7,10 @@ only the ``#define`` lines of the bounds change. It covers what the named bounds
 and ``ci`` use with the ``upstream`` design: at most one folio per memfd, no scratch page,
 interleaved reboot, at most one live update (``kexecs`` = 1), no ``kho_finalize``. Issue
 #16 added the one state-changing call of the newest kernel's vocabulary that reaches new
-states in ``upstream``: closing and reopening ``/dev/liveupdate`` (``dev``).
+states in ``upstream``: closing and reopening ``/dev/liveupdate`` (``dev``). Issue #17:
+after the jump the device starts closed and its first open deserializes the incoming
+sessions (``deser``); a failed deserialization discards them all, leaves their frames
+reserved until the next kexec (``LEAKED``) and fails every later open.
 
 State (every variable is part of SPIN's state vector except the ``hidden`` scratch
 variables, which each ``d_step`` uses as temporaries):
@@ -58,6 +61,11 @@ PROLOGUE = r"""
 #define ALLOC 1
 #define OTHER 2
 #define RESV 3
+#define LEAKED 4  /* reserved, but left for the next kexec by a failed deserialization */
+
+#define D_DONE 0
+#define D_PENDING 1
+#define D_FAILED 2
 
 #define C_ZERO 0
 #define C_A 1
@@ -82,6 +90,7 @@ byte kexecs;
 byte phase;
 byte faults = NFAULTS;
 bit dev = 1;  /* user space holds /dev/liveupdate (luo_core.c: luo_open is exclusive) */
+byte deser;   /* luo_session_deserialize's cached result: done, pending (after the jump), failed */
 
 byte powner[NP];
 bit ptrk[NP];
@@ -351,7 +360,23 @@ def _body(b: Bounds) -> str:
     # --- /dev/liveupdate (luo_core.c: luo_open, luo_release; issue #16) ---------------
     add("  /* close(\"/dev/liveupdate\"): sessions keep their own fds; open() again */")
     add("  :: d_step { dev -> dev = 0 }")
-    add("  :: d_step { !dev -> dev = 1 }")
+    add("  /* open(): the first one after the jump deserializes; once that failed every"
+        " open gives EIO (no change) */")
+    add("  :: d_step { !dev && deser != D_FAILED -> dev = 1; deser = D_DONE }")
+    add("  /* the first open after the jump fails while deserializing a record (allocation,"
+        " corrupt record, missing handler: wherever it fails, the newest kernel discards"
+        " every session it rebuilt and caches the error); what the records name stays"
+        " reserved until the next kexec */")
+    add("  :: d_step { !dev && deser == D_PENDING && inum > 0 && faults > 0 ->")
+    add("       faults--; deser = D_FAILED;")
+    add("       for (k : 0 .. NP - 1) {")
+    add("         if :: powner[k] == RESV -> powner[k] = LEAKED :: else -> skip fi")
+    add("       };")
+    add("       for (i : 0 .. NS - 1) {")
+    add("         ist[i] = 0; ifb[i] = -1; ivet[i] = 0; inf[i] = 0;")
+    add("         for (j : 0 .. NF - 1) { clear_in_file(OF(i, j)) }")
+    add("       };")
+    add("       inum = 0 }")
     # --- preserve_fd (luo_file.c: luo_preserve_file; memfd_luo.c: memfd_luo_preserve)
     for s in range(ns):
         for m in range(nm):
@@ -439,7 +464,7 @@ def _body(b: Bounds) -> str:
         " session becomes an incoming one (its files NEW, content at the jump recorded as"
         " the expectation) */")
     add("  :: d_step { phase == READY ->")
-    add("       kexecs++; phase = RUNNING; dev = 1;")
+    add("       kexecs++; phase = RUNNING; dev = 0; deser = D_PENDING;")
     add("       for (k : 0 .. NP - 1) {")
     add("         if")
     add("         :: ptrk[k] -> powner[k] = RESV; pstamp[k] = 1; ptrk[k] = 0")
@@ -540,7 +565,8 @@ def _body(b: Bounds) -> str:
     return "\n".join(lines) + "\n"
 
 
-STATE = [("kexecs", 0), ("phase", 0), ("faults", 0), ("dev", 0), ("powner", "NP"), ("ptrk", "NP"),
+STATE = [("kexecs", 0), ("phase", 0), ("faults", 0), ("dev", 0), ("deser", 0), ("powner", "NP"),
+         ("ptrk", "NP"),
          ("pstamp", "NP"), ("pcont", "NP"), ("malive", "NM"), ("mufd", "NM"), ("mfol", "NM"),
          ("onum", 0), ("ofb", "NS"), ("oserd", "NS"), ("onf", "NS"), ("ofst", "NSF"),
          ("ofmem", "NSF"), ("ofser", "NSF"), ("offol", "NSF"), ("swr", "NS"), ("sfb", "NS"),
