@@ -153,11 +153,7 @@ class Kernel:
             for lf in fs.files:
                 if lf.serialized_data and not lf.retrieve_status:
                     # once retrieve's outcome is recorded LUO never reads the ser again
-                    ser = pfn_of(lf.serialized_data)
-                    out.add(ser)
-                    content = self.mem.frames[ser].content
-                    if isinstance(content, MemfdLuoSer):
-                        out.update(p for p, _i in content.folios)
+                    out |= self.ser_frames(pfn_of(lf.serialized_data))
                 priv = lf.private_data
                 if priv is not None:
                     out.add(priv.ser_pfn)  # type: ignore[attr-defined]
@@ -173,12 +169,15 @@ class Kernel:
         content = self.mem.frames[block_pfn].content
         if isinstance(content, list):
             for rec in content:
-                ser = pfn_of(rec.data)
-                out.add(ser)
-                sc = self.mem.frames[ser].content
-                if isinstance(sc, MemfdLuoSer):
-                    out.update(p for p, _i in sc.folios)
+                out |= self.ser_frames(pfn_of(rec.data))
         return out
+
+    def ser_frames(self, ser: int) -> set[int]:
+        """A memfd file's handed-over frames: its ``memfd_luo_ser`` and the folios that
+        ser names."""
+        content = self.mem.frames[ser].content
+        folios = {p for p, _i in content.folios} if isinstance(content, MemfdLuoSer) else set()
+        return {ser} | folios
 
     def live_files(self) -> list[File]:
         seen: dict[int, File] = {id(f): f for f in self.shmem_files}
@@ -310,11 +309,7 @@ class Kernel:
                 out.add(s.file_set.block_pfn)
             for lf in s.file_set.files:
                 if lf.file is None and lf.retrieve_status == 0 and lf.serialized_data:
-                    ser = pfn_of(lf.serialized_data)
-                    out.add(ser)
-                    content = self.mem.frames[ser].content
-                    if isinstance(content, MemfdLuoSer):
-                        out.update(p for p, _i in content.folios)
+                    out |= self.ser_frames(pfn_of(lf.serialized_data))
         return out
 
     def luo_session_discard_deserialized(self) -> None:
