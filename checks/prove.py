@@ -458,8 +458,9 @@ def induction(design: Design, bounds: Bounds, *, props: Sequence[str] | None = N
 # ================================================= counterexamples to induction (CTIs)
 
 _RANGES: dict[str, tuple[int, int]] = {
-    "owner": (st.FREE, st.RESV), "content": (st.ZERO, st.JUNK),
-    "session_status": (st.OUT_OPEN, st.IN_STUCK), "file_state": (st.PRESERVED, st.F_ERR),
+    "owner": (st.FREE, st.LEAKED), "content": (st.ZERO, st.JUNK),
+    "session_status": (st.OUT_OPEN, st.IN_STUCK),
+    "file_state": (st.PRESERVED, max(st.RETRIEVE_FAILED)),
 }
 
 

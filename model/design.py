@@ -158,6 +158,20 @@ class Design:
     metadata_outside_scratch: bool = True
     #: KHO-M9 fix: a failed preserve returns its error (the mutant rolls back, returns 0).
     preserve_error_reported: bool = True
+    #: MF7 (the cleanup of ``mm/memfd_luo.c``: ``memfd_luo_preserve_folios``,
+    #: ``err_unpreserve``): a preserve that fails after KHO-preserving its folios
+    #: unpreserves them again (the mutant leaves them tracked while the memfd keeps them).
+    preserve_undoes_kho_preserve: bool = True
+    #: KHO-M11 / MF3 fix (3538f90ab89a "mm/memfd_luo: fix physical address conversion in
+    #: put_folios cleanup", 7.1): when a folio fails in memfd retrieve's per-folio loop,
+    #: the cleanup restores and puts every later folio. The bug passed a pfn where an
+    #: address is expected, so they were never restored: reserved, named by nothing.
+    put_folios_restores_rest: bool = True
+    #: LUO-M4f (the memfd half of the LUO-M4 fix, ``mm/memfd_luo.c``:
+    #: ``memfd_luo_finish``): finish does nothing for a file whose retrieve failed. The
+    #: mutant checks for success only, so finish discards the failed file's data again:
+    #: it restores pages the failed retrieve already restored and freed.
+    finish_skips_failed_retrieve: bool = True
     #: KHO-M17 fix: the next kernel reserves the whole handed-over block (the mutant's
     #: reservation misses the files block).
     reserve_covers_block: bool = True
@@ -364,6 +378,10 @@ V6_19 = Design(
     deserialize_caches_alloc_error=False,
     discard_deserialized=False,
     deserialize_validates_records=False,
+    # 6.19's memfd retrieve cleanup has the KHO-M11 bug; its memfd_luo_finish() returns
+    # only for a successful retrieve (moot there: 6.19 never records a failure, LUO-M4)
+    put_folios_restores_rest=False,
+    finish_skips_failed_retrieve=False,
     linked_blocks=False,
 )
 

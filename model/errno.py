@@ -10,9 +10,11 @@ EAGAIN: Final = 11
 ENOMEM: Final = 12
 EBUSY: Final = 16
 EEXIST: Final = 17
+EFBIG: Final = 27
 EINVAL: Final = 22
 ENOTTY: Final = 25
 ENOSPC: Final = 28
+EOPNOTSUPP: Final = 95
 
 NAMES: Final[dict[int, str]] = {
     EPERM: "EPERM",
@@ -23,9 +25,11 @@ NAMES: Final[dict[int, str]] = {
     ENOMEM: "ENOMEM",
     EBUSY: "EBUSY",
     EEXIST: "EEXIST",
+    EFBIG: "EFBIG",
     EINVAL: "EINVAL",
     ENOTTY: "ENOTTY",
     ENOSPC: "ENOSPC",
+    EOPNOTSUPP: "EOPNOTSUPP",
 }
 BY_NAME: Final[dict[str, int]] = {v: k for k, v in NAMES.items()}
 

@@ -25,8 +25,10 @@ Abstractions, and why they are sound for page ownership:
   free non-scratch page; all such pages are interchangeable under symmetry. Allocation by
   *other* kernel users explores every class of free page, so a page that was wrongly
   freed is handed to someone else whenever that is possible.
-* Faults: each fallible callback may fail while the fault budget lasts: preserve
-  (-ENOMEM), freeze (-EIO), retrieve (-ENOMEM), can_finish (veto, -EBUSY),
+* Faults: each fallible callback may fail while the fault budget lasts: the memfd
+  handler's preserve and retrieve at each of their kernel steps
+  (:data:`MEMFD_PRESERVE_FAULTS`, :data:`MEMFD_RETRIEVE_FAULTS`, ``insert:K``), freeze
+  (-EIO), can_finish (veto, -EBUSY),
   kho_finalize (-EAGAIN, designs that have it), luo_session_serialize's session array
   (-ENOMEM, designs with the reboot gate), the kexec path after LUO's step (an unwind,
   -EBUSY) and deserialization at the first open (a session allocation, a corrupt record,
@@ -95,6 +97,28 @@ REBOOT_ACTIONS = frozenset({"reboot", "luo_session_serialize", "kho_finalize", "
 JUMP_ACTIONS = frozenset({"kernel_kexec", "reboot"})  # reboot: in atomic mode
 
 
+#: memfd preserve's failure points (``mm/memfd_luo.c``: ``memfd_luo_preserve``,
+#: ``memfd_luo_preserve_folios``), in kernel order -> the errno: unsupported seals, a size
+#: beyond what memfd_pin_folios() can pin, pinning (memfd_pin_folios(): it allocates and
+#: migrates), KHO preservation of the folios (kho_preserve_folio(), or the folio array's
+#: kho_preserve_vmalloc(): the model fails after every folio is preserved, the point
+#: where the most must be undone). Each undoes everything before it; only a migration
+#: out of scratch stays done (unpin does not move a folio back).
+MEMFD_PRESERVE_FAULTS: dict[str, int] = {
+    "seals": E.EOPNOTSUPP, "size": E.EFBIG, "pin": E.ENOMEM, "kho_preserve": E.ENOMEM}
+#: memfd retrieve's failure points before any folio is restored (``memfd_luo_retrieve``),
+#: in kernel order -> the errno: unsupported seals in the record, memfd_alloc_file(), the
+#: folio array's kho_restore_vmalloc(). (memfd_add_seals() on the fresh file is not a
+#: point: with seals that passed the check and no mapping it cannot fail.) Each frees
+#: only the ser: the folios stay reserved and unrestored until the next kexec. A folio's
+#: own failure (charge / page-cache insert, ``memfd_luo_retrieve_folios``) is the fault
+#: ``insert:K`` for the file's folio K: -ENOMEM, and every folio is freed.
+MEMFD_RETRIEVE_FAULTS: dict[str, int] = {
+    "seals": E.EOPNOTSUPP, "alloc_file": E.ENOMEM, "restore_folios": E.EINVAL}
+#: a folio's charge or page-cache insert failing in the per-folio loop
+INSERT_ERRNO = E.ENOMEM
+
+
 _ACTIONS: dict[tuple[str, tuple[tuple[str, int | str | None], ...]], Action] = {}
 
 
@@ -112,6 +136,12 @@ def act(call: str, **args: int | str | None) -> Action:
 # before it changes anything, in the kernel's order of checks, or None: the call proceeds.
 # The explorer's fast path (LuoModel.unchanged) and the kernel path (Kernel.do_*) both ask
 # these, so the two can never disagree on an early failure.
+
+def retrieve_fault_points(folios: int) -> list[str]:
+    """The fault names of a memfd retrieve of a file with ``folios`` folios, in kernel
+    order (:data:`MEMFD_RETRIEVE_FAULTS`, then ``insert:K`` for each folio K)."""
+    return [*MEMFD_RETRIEVE_FAULTS, *(f"insert:{k}" for k in range(folios))]
+
 
 def gate_closed(pre: State, d: Design) -> bool:
     """LUO's reboot gate is closed (the LUO-M11 fix: the outgoing header's ``rebooting``,
@@ -407,7 +437,8 @@ class LuoModel:
             return None if d.checks_kind(op) else f"design has no session-kind check on {op} (M7)"
 
         kind7 = kind7_for("preserve")
-        for kind in ("preserve_fd", "preserve_fd[fault:preserve]", "preserve_fd[token=dup]",
+        preserve_faults = [f"preserve_fd[fault:{point}]" for point in MEMFD_PRESERVE_FAULTS]
+        for kind in ("preserve_fd", *preserve_faults, "preserve_fd[token=dup]",
                      "preserve_fd[fd=devnull]", "preserve_fd[fd=closed]"):
             faulty = no_faults if "fault" in kind else None
             need(kind, -E.EINVAL, kind7 or no_reboot or faulty)
@@ -415,7 +446,13 @@ class LuoModel:
         need("preserve_fd", 0)
         need("preserve_fd", -E.ENOMEM)
         need("preserve_fd", -E.EBUSY if d.reject_double_preserve else 0)
-        need("preserve_fd[fault:preserve]", -E.ENOMEM, no_faults)
+        for point, errno in MEMFD_PRESERVE_FAULTS.items():
+            need(f"preserve_fd[fault:{point}]", -errno, no_faults)
+            # the ser (or a migration target) cannot be allocated: ENOMEM before the point
+            need(f"preserve_fd[fault:{point}]", -E.ENOMEM,
+                 "needs every page in use at once (bound-dependent)")
+            need(f"preserve_fd[fault:{point}]", -E.EBUSY if d.reject_double_preserve else 0,
+                 no_faults)
         need("preserve_fd[token=dup]", -E.EEXIST)
         need("preserve_fd[fd=devnull]", -E.ENOENT)
         need("preserve_fd[fd=devnull]", -E.ENOMEM)
@@ -426,12 +463,18 @@ class LuoModel:
         need("retrieve_fd[token=unknown]", -E.ENOENT)
         need("retrieve_fd[token=unknown]", -E.EINVAL,
              None if not (kind7 and unlinked) else kind7)
-        need("retrieve_fd[fault:retrieve]", -E.ENOMEM, no_faults or no_reboot)
-        need("retrieve_fd[fault:retrieve]", 0, no_faults or no_reboot)
-        need("retrieve_fd[fault:retrieve]", -E.EINVAL, kind7 or no_faults)
+        for point, errno in MEMFD_RETRIEVE_FAULTS.items():
+            need(f"retrieve_fd[fault:{point}]", -errno, no_faults or no_reboot)
+        need("retrieve_fd[fault:insert]", -INSERT_ERRNO, no_faults or no_reboot or (
+            "bound folios=0" if b.folios == 0 else None))
         if d.remember_retrieve_status:
-            need("retrieve_fd", -E.ENOMEM, no_faults or no_reboot)
+            # a later RETRIEVE_FD returns the errno the failed retrieve remembered
+            for errno in {*MEMFD_RETRIEVE_FAULTS.values(), INSERT_ERRNO}:
+                need("retrieve_fd", -errno, no_faults or no_reboot)
         else:
+            # 6.19 forgets the failure (LUO-M4): the retry restores again; KHO refuses
+            # the folios a failed insert freed (EIO), or hands out the folios a failure
+            # before any folio left reserved
             need("retrieve_fd", -E.EIO, no_faults or no_reboot)
         need("finish", 0)
         kind7 = kind7_for("finish")
@@ -589,8 +632,8 @@ class LuoModel:
                 if mf is not None and mf[M_USER]:
                     acts.append(act("preserve_fd", list=kind, session=i, fd=m, fault=None))
                     if faults:
-                        acts.append(act("preserve_fd", list=kind, session=i, fd=m,
-                                         fault="preserve"))
+                        acts.extend(act("preserve_fd", list=kind, session=i, fd=m,
+                                        fault=point) for point in MEMFD_PRESERVE_FAULTS)
             acts.append(act("preserve_fd", list=kind, session=i, fd="devnull"))
             acts.append(act("preserve_fd", list=kind, session=i, fd="closed"))
         # LIVEUPDATE_SESSION_RETRIEVE_FD
@@ -598,11 +641,13 @@ class LuoModel:
         rejected = self.design.checks_kind("retrieve") and kind == "out"
         for j, f in enumerate(s[S_FILES]):
             # the handler's retrieve creates a memfd: offered only if the bound has room
-            if free_slot or rejected or f[FL_ST] in (st.F_OK, st.F_ERR):
+            done = f[FL_ST] not in (st.F_NEW, st.PRESERVED, st.FROZEN)
+            if free_slot or rejected or done:
                 acts.append(act("retrieve_fd", list=kind, session=i, file=j, fault=None))
-                if faults:
-                    acts.append(act("retrieve_fd", list=kind, session=i, file=j,
-                                     fault="retrieve"))
+            if faults and free_slot and not (rejected or done):
+                # the handler's retrieve runs: it may fail at each of its points
+                acts.extend(act("retrieve_fd", list=kind, session=i, file=j, fault=point)
+                            for point in retrieve_fault_points(len(f[FL_FOLIOS])))
         acts.append(act("retrieve_fd", list=kind, session=i, file="unknown", fault=None))
         # LIVEUPDATE_SESSION_FINISH
         acts.append(act("finish", list=kind, session=i, fault=None))
@@ -1144,40 +1189,65 @@ class Kernel:
         """memfd handler preserve (``mm/memfd_luo.c``: ``memfd_luo_preserve``,
         ``memfd_luo_preserve_folios``).
 
-        Allocate the ser page, pin every folio (a folio in scratch is migrated out first:
-        ``mm/gup.c``: ``memfd_pin_folios`` moves it off CMA, where scratch lives),
-        KHO-preserve every folio and the ser.
+        Allocate the ser page, check seals and size, pin every folio (a folio in scratch
+        is migrated out first: ``mm/gup.c``: ``memfd_pin_folios`` moves it off CMA, where
+        scratch lives), KHO-preserve every folio and the ser. A fault names the step that
+        fails (:data:`MEMFD_PRESERVE_FAULTS`); the kernel undoes every step before it
+        (``err_unpreserve``, ``err_unpin``, ``err_free_ser``), so the only trace a failure
+        leaves is a migration out of scratch done by the pin. The ser is allocated first:
+        with no free page the preserve fails with ENOMEM before any fault point.
         """
-        if fault is not None:
-            self.w.faults -= 1
-            if not self.d.preserve_error_reported:
-                # KHO-M9 mutant: the error path rolls back, then returns 0; LUO records a
-                # file with no handle whose folios nobody preserved
-                mf = self.w.memfds[m]
-                assert mf is not None
-                s.files.append(WFile(st=st.PRESERVED, memfd=m, ser=NONE, folios=mf.folios,
-                                     handle=0))
-                return 0
+        ser = self.alloc_kernel_page()
+        if ser == NONE:
             return -E.ENOMEM
-        pinned = self.memfd_alloc_ser_and_pin(m)
-        if pinned is None:
+        if fault in ("seals", "size", "pin"):
+            # seals and size are checked after kho_alloc_preserve(ser); the model's
+            # memfd_pin_folios() fails before it has moved anything: the ser is undone
+            self.free_page(ser)
+            return self.memfd_preserve_failed(s, m, fault)
+        folios = self.memfd_pin_folios(m, ser)
+        if folios is None:
             return -E.ENOMEM
-        ser, folios = pinned
         for p in folios:
             self.kho_preserve(p)
+        if fault == "kho_preserve":
+            if self.d.preserve_undoes_kho_preserve:  # MF7 mutant: the folios stay tracked
+                for p in folios:
+                    self.kho_unpreserve(p)
+            self.free_page(ser)  # unpin, then kho_unpreserve_free(ser)
+            return self.memfd_preserve_failed(s, m, fault)
         self.kho_preserve(ser)
         s.files.append(WFile(st=st.PRESERVED, memfd=m, ser=ser, folios=folios))
         return 0
 
+    def memfd_preserve_failed(self, s: WSession, m: int, fault: str) -> int:
+        """The fault ``fault`` failed memfd preserve, everything before it undone: its
+        errno. KHO-M9 mutant: the error path returns 0 instead; LUO records a file with
+        no handle whose folios nobody preserved."""
+        self.w.faults -= 1
+        if not self.d.preserve_error_reported:
+            mf = self.w.memfds[m]
+            assert mf is not None
+            s.files.append(WFile(st=st.PRESERVED, memfd=m, ser=NONE, folios=mf.folios,
+                                 handle=0))
+            return 0
+        return -MEMFD_PRESERVE_FAULTS[fault]
+
     def memfd_alloc_ser_and_pin(self, m: int) -> tuple[int, tuple[int, ...]] | None:
-        """Allocate the ser page and pin memfd ``m``'s folios, migrating any folio in
-        scratch to a new page first (``mm/gup.c``: ``memfd_pin_folios`` moves it off CMA,
-        where scratch lives). None: -ENOMEM, with the ser freed again."""
-        mf = self.w.memfds[m]
-        assert mf is not None
+        """Allocate the ser page and pin memfd ``m``'s folios (:meth:`memfd_pin_folios`).
+        None: -ENOMEM, with the ser freed again."""
         ser = self.alloc_kernel_page()
         if ser == NONE:
             return None
+        folios = self.memfd_pin_folios(m, ser)
+        return None if folios is None else (ser, folios)
+
+    def memfd_pin_folios(self, m: int, ser: int) -> tuple[int, ...] | None:
+        """Pin memfd ``m``'s folios, migrating any folio in scratch to a new page first
+        (``mm/gup.c``: ``memfd_pin_folios`` moves it off CMA, where scratch lives). None:
+        -ENOMEM (no migration target), with the ser freed again."""
+        mf = self.w.memfds[m]
+        assert mf is not None
         folios = list(mf.folios)
         for k, p in enumerate(folios):
             if self.w.pages[p][P_SCRATCH]:
@@ -1189,7 +1259,7 @@ class Kernel:
                 self.free_page(p)
                 folios[k] = target
         mf.folios = tuple(folios)
-        return ser, mf.folios
+        return mf.folios
 
     def memfd_luo_unpreserve(self, f: WFile) -> None:
         """memfd handler unpreserve: undo preserve; with handle 0 it WARNs and returns."""
@@ -1209,11 +1279,9 @@ class Kernel:
         ``luo_session_retrieve_fd`` -> ``luo_file.c``: ``luo_retrieve_file``).
 
         A retrieved file gives a new fd to the same memfd. A file whose retrieve failed
-        returns the stored errno (LUO-M4 fix). Otherwise the handler's retrieve runs: it
-        restores the ser and every folio into a new memfd. On failure the memfd handler
-        puts what it restored and frees the ser (7.0 "restore and free memfd_luo_ser on
-        failure"; the model uses that cleanup in every design), so the preserved data is
-        consumed; 6.19 LUO records nothing (LUO-M4).
+        returns the errno it failed with (LUO-M4 fix: the state remembers it). Otherwise
+        the handler's retrieve runs (:meth:`memfd_luo_retrieve`); 6.19 LUO records a
+        failure nowhere (LUO-M4).
         """
         early = retrieve_fd_check(self.pre, self.d, list, session, file)
         if early is not None:
@@ -1226,8 +1294,8 @@ class Kernel:
             assert mf is not None
             mf.user = 1
             return 0
-        if f.st == st.F_ERR:
-            return -E.ENOMEM  # the stored errno: every fault injected here is ENOMEM
+        if f.st in st.RETRIEVE_FAILED:
+            return -st.RETRIEVE_FAILED[f.st]
         self.events.append(("handler_retrieve", f.tried))
         f.tried = 1
         ret = self.memfd_luo_retrieve(f, fault)
@@ -1240,33 +1308,64 @@ class Kernel:
                 f.st = st.F_OK
                 f.ser, f.folios = NONE, ()
         elif self.d.remember_retrieve_status and f.st == st.F_NEW:
-            f.st = st.F_ERR
-            f.ser, f.folios = NONE, ()
-        # Once LUO has recorded the outcome it never reads serialized_data again (finish
-        # does nothing for retrieved or failed files), so the model forgets the pages it
-        # named: the pages now belong to the new memfd or to the allocator.
+            f.st = st.FAILED_WITH[-ret]
+            # Once LUO has recorded the outcome nothing reads serialized_data again
+            # (finish skips a failed file), so the model forgets the pages it named:
+            # they belong to the allocator now or, after a failure before any folio was
+            # restored, stay reserved, named by nothing, until the next kexec (LEAKED:
+            # the kernel's documented cost). The LUO-M4f mutant's finish reads the
+            # handle again, and the freed ser it names still holds the folio array: there
+            # the record keeps naming both (what a use-after-free reads while the page is
+            # not reused).
+            if fault is not None and fault in MEMFD_RETRIEVE_FAULTS:
+                self.leak_pages(f.folios)
+            if self.d.finish_skips_failed_retrieve:
+                f.ser, f.folios = NONE, ()
         return ret
 
     def memfd_luo_retrieve(self, f: WFile, fault: str | None) -> int:
+        """memfd handler retrieve (``mm/memfd_luo.c``: ``memfd_luo_retrieve``,
+        ``memfd_luo_retrieve_folios``): read the ser in place, restore each folio into a
+        new memfd, then restore-free the ser (on every path: 7.0 "restore and free
+        memfd_luo_ser on failure", used in every design).
+
+        A fault names the failing step. Before any folio is restored
+        (:data:`MEMFD_RETRIEVE_FAULTS`) only the ser is freed; the folios stay reserved.
+        ``insert:K``: folio K is restored but its charge or page-cache insert fails; it
+        is put, the folios before it go with the new file as it is torn down, and the
+        cleanup (``put_folios``) restores and puts every folio after it (the KHO-M11
+        mutant passes a pfn where an address is expected: those are never restored). A
+        folio KHO refuses to restore fails the same way with EIO.
+        """
+        kind, _, where = (fault or "").partition(":")
+        if kind in MEMFD_RETRIEVE_FAULTS:
+            self.w.faults -= 1
+            if f.ser != NONE:
+                self.kho_restore_free(f.ser)
+            return -MEMFD_RETRIEVE_FAULTS[kind]
+        failing = int(where) if kind == "insert" else -1
         restored: list[int] = []
-        ok = True
-        for p in f.folios:
-            if self.kho_restore(p):
-                restored.append(p)
-            else:
-                ok = False
-                break
-        if ok and f.ser != NONE:
-            # read the ser in place, then kho_restore_free() it
-            self.kho_restore_free(f.ser)
-        if fault is not None or not ok:
-            if fault is not None:
+        err = 0
+        for k, p in enumerate(f.folios):
+            if not self.kho_restore(p):
+                err = -E.EIO
+            elif k == failing:
                 self.w.faults -= 1
+                self.free_page(p)  # folio_put(): it never reached the page cache
+                err = -INSERT_ERRNO
+            else:
+                restored.append(p)
+                continue
+            if self.d.put_folios_restores_rest:  # KHO-M11 mutant: never restored
+                for rest in f.folios[k + 1:]:
+                    self.kho_restore_free(rest)
+            break
+        if f.ser != NONE:
+            self.kho_restore_free(f.ser)
+        if err:
             for p in restored:
-                self.free_page(p)
-            if ok and f.ser != NONE:
-                pass  # already restored and freed above
-            return -E.ENOMEM if fault is not None else -E.EIO
+                self.free_page(p)  # fput() of the new file frees what it holds
+            return err
         f.memfd = self.new_memfd(tuple(restored))
         return 0
 
@@ -1285,7 +1384,8 @@ class Kernel:
         A veto changes nothing but the ghost ``vetoed`` flag. Files never retrieved get
         finish(retrieved=false): the memfd handler restores and frees the ser and every
         folio. Retrieved files: LUO drops its extra reference. Failed retrieves (7.0):
-        nothing. Then kho_restore_free(files block).
+        nothing (``memfd_luo_finish`` returns for any nonzero ``retrieve_status``). Then
+        kho_restore_free(files block).
         """
         if not s.files:
             return 0
@@ -1303,6 +1403,10 @@ class Kernel:
                     self.fput_memfd(f.memfd)
             elif f.st == st.F_OK:
                 self.fput_memfd(f.memfd)
+            elif not self.d.finish_skips_failed_retrieve:
+                # LUO-M4f mutant: memfd_luo_finish() checks for a successful retrieve
+                # only, so a failed file's data is discarded a second time
+                self.memfd_luo_discard(f)
         if s.fblk != NONE:
             self.kho_restore_free(s.fblk)
             s.fblk = NONE

@@ -30,6 +30,8 @@ import marshal
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
+from luoverify.model import errno as E
+
 # --- field positions: states stay plain nested tuples (they marshal, and the explorer
 # hashes millions of them; a NamedTuple cannot be marshalled), read through these names
 # State
@@ -133,10 +135,25 @@ PRESERVED: Final = 0  # outgoing, preserve() done
 FROZEN: Final = 1  # outgoing, freeze() done
 F_NEW: Final = 2  # incoming, never (successfully) retrieved
 F_OK: Final = 3  # incoming, retrieved
-F_ERR: Final = 4  # incoming, retrieve failed and the failure is remembered (7.0+)
+F_ERR: Final = 4  # incoming, retrieve failed with ENOMEM, remembered (7.0+)
 REGISTERED: Final = 5  # legacy outgoing: FD_PRESERVE done, prepare() not yet (NORMAL)
+#: incoming, retrieve failed and remembered with another errno. The kernel keeps one int
+#: per file (``luo_file.c``: ``retrieve_status``: 0 never, 1 ok, -errno failed), and a
+#: later RETRIEVE_FD returns that errno, so the model folds the errno into the file state
+#: as the kernel does: F_ERR (-ENOMEM) and these three
+F_ERR_EOPNOTSUPP: Final = 6
+F_ERR_EINVAL: Final = 7
+F_ERR_EIO: Final = 8
 FILE_ST_NAMES: Final = ("PRESERVED", "FROZEN", "NEW", "RETRIEVED", "RETRIEVE_FAILED",
-                        "REGISTERED")
+                        "REGISTERED", "RETRIEVE_FAILED_EOPNOTSUPP", "RETRIEVE_FAILED_EINVAL",
+                        "RETRIEVE_FAILED_EIO")
+#: a failed file's state -> the errno its later RETRIEVE_FD returns (positive)
+RETRIEVE_FAILED: Final[dict[int, int]] = {F_ERR: E.ENOMEM, F_ERR_EOPNOTSUPP: E.EOPNOTSUPP,
+                                          F_ERR_EINVAL: E.EINVAL, F_ERR_EIO: E.EIO}
+#: errno (positive) -> the failed state that remembers it
+FAILED_WITH: Final[dict[int, int]] = {e: f for f, e in RETRIEVE_FAILED.items()}
+#: every incoming file state: never retrieved, retrieved, or failed (any errno)
+INCOMING_FILE_STATES: Final = (F_NEW, F_OK, *RETRIEVE_FAILED)
 
 # --- page owner class -----------------------------------------------------------------
 FREE: Final = 0  # in the buddy allocator
@@ -455,7 +472,7 @@ def _file_view(f: tuple[Any, ...]) -> dict[str, Any]:
         "folios": list(f[FL_FOLIOS]),
         "handle_valid": bool(f[FL_HANDLE]),
     }
-    if f[FL_ST] in (F_NEW, F_OK, F_ERR):
+    if f[FL_ST] in INCOMING_FILE_STATES:
         out["retrieve_called"] = bool(f[FL_TRIED])
         out["expect"] = [CONTENT_NAMES[c] for c in f[FL_EXPECT]]
     return out

@@ -55,6 +55,7 @@ from luoverify.model import state as st
 from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action
 from luoverify.model.design import Design
+from luoverify.model.luo import INSERT_ERRNO, MEMFD_PRESERVE_FAULTS, MEMFD_RETRIEVE_FAULTS
 from luoverify.model.state import State
 
 T = Any  # a term: a Python int/bool (concrete reading) or a z3 expression
@@ -670,7 +671,8 @@ class SymbolicLuo:
                 out.append(Inst("preserve_fd", (*L, ("fd", "any"), ("token", "dup"))))
                 for m in objs("M", "m"):
                     out.append(Inst("preserve_fd", (*L, ("fd", m), ("fault", None))))
-                    out.append(Inst("preserve_fd", (*L, ("fd", m), ("fault", "preserve"))))
+                    for point in MEMFD_PRESERVE_FAULTS:
+                        out.append(Inst("preserve_fd", (*L, ("fd", m), ("fault", point))))
                 out.append(Inst("preserve_fd", (*L, ("fd", "devnull"))))
                 out.append(Inst("preserve_fd", (*L, ("fd", "closed"))))
                 out.append(Inst("retrieve_fd", (*L, ("file", "unknown"), ("fault", None))))
@@ -681,8 +683,9 @@ class SymbolicLuo:
                     out.append(Inst("close_session", (*L, ("fault", "veto"))))
             for f in objs("F", "f"):
                 out.append(Inst("retrieve_fd", (("list", kind), ("file", f), ("fault", None))))
-                out.append(Inst("retrieve_fd", (("list", kind), ("file", f),
-                                                ("fault", "retrieve"))))
+                for point in (*MEMFD_RETRIEVE_FAULTS, "insert"):
+                    out.append(Inst("retrieve_fd", (("list", kind), ("file", f),
+                                                    ("fault", point))))
         out.append(Inst("reboot", ()))
         if d.block_mutations_in_reboot:
             out.append(Inst("reboot", (("fault", "alloc"),)))
@@ -1039,12 +1042,22 @@ class SymbolicLuo:
             s1 = self.setrow(s1, "snapshot_folio", f, lambda p: False)
             return s1
 
-        if fault is not None:
-            s0 = s.with_(faults=s["faults"] - 1)
-            if not d.preserve_error_reported:  # KHO-M9: rolled back, returns 0
-                return 0, add_file(s0, False, None, False), Not(has_f)
-            return -E.ENOMEM, s0, False
         found, ser, s1 = self.alloc_kernel_page(s)
+        if fault is not None:
+            # the ser is allocated first (no free page: ENOMEM, the fault unused); every
+            # later point undoes all before it, the ser included (no scratch is encoded,
+            # so no migration stays done)
+            s0 = s.with_(faults=s["faults"] - 1)
+            if fault == "kho_preserve" and not d.preserve_undoes_kho_preserve:
+                # MF7 mutant: the folios stay KHO-preserved
+                s0 = self.map(s0, "kho_tracked", "P",
+                              lambda p: Or(g(s0, "kho_tracked", p), fol(p)))
+            if not d.preserve_error_reported:  # KHO-M9: rolled back, returns 0
+                return (If(found, 0, -E.ENOMEM),
+                        self.ite_state(found, add_file(s0, False, None, False), s),
+                        And(found, Not(has_f)))
+            errno = MEMFD_PRESERVE_FAULTS[fault]
+            return If(found, -errno, -E.ENOMEM), self.ite_state(found, s0, s), False
         s1 = self.map(
             s1, "kho_tracked", "P", lambda p: Or(g(s1, "kho_tracked", p), fol(p), Eq(p, ser))
         )
@@ -1053,7 +1066,18 @@ class SymbolicLuo:
 
     def do_retrieve_fd(self, s: S, list: str, fault: str | None, file: T = None,
                        session: T = None) -> Step:
-        """LIVEUPDATE_SESSION_RETRIEVE_FD (luo.do_retrieve_fd + memfd_luo_retrieve)."""
+        """LIVEUPDATE_SESSION_RETRIEVE_FD (luo.do_retrieve_fd + memfd_luo_retrieve).
+
+        A fault before any folio (``seals``, ``alloc_file``, ``restore_folios``) frees
+        the ser only. ``insert`` fails folio 0 (the bounded encoding's files have at most
+        one folio; the unbounded reading fails one of them): every folio is restored and
+        freed, and the cleanup restores and frees the rest (KHO-M11 fix). Without the fix
+        the unbounded reading leaves a chosen subset of the file's folios reserved, a
+        superset of the kernel's "every folio after the failing one" (whose order the
+        encoding does not keep); with one folio nothing is left. A folio without a stamp
+        fails the loop with EIO (the fault unused: with one folio the failing folio is
+        that one; the unbounded reading takes this order for any file, and restore_once's
+        proof shows the branch is never taken from an invariant state)."""
         g, d, U = self.g, self.d, self.U
         rejected = d.checks_kind("retrieve") and list == "out"
         if isinstance(file, str):  # token unknown
@@ -1065,40 +1089,56 @@ class SymbolicLuo:
         x = g(s, "file_session", f)
         fst = g(s, "file_state", f)
         has_slot, slot = self.new_memfd_slot(s)
-        guard = And(g(s, "file_live", f), self.session_usable(s, list, x),
-                    Or(has_slot, rejected, In(fst, (st.F_OK, st.F_ERR))))
-        if fault is not None:
-            guard = And(guard, s["faults"] > 0)
+        failed_states = tuple(st.RETRIEVE_FAILED)
+        fol: Fn = lambda p: self.get2(s, "file_folio", f, p)  # noqa: E731
+        if fault is None:
+            guard = And(g(s, "file_live", f), self.session_usable(s, list, x),
+                        Or(has_slot, rejected, In(fst, (st.F_OK, *failed_states))))
+        elif rejected:
+            return self._step(False, 0, s)  # offered only where the handler runs
+        else:
+            guard = And(g(s, "file_live", f), self.session_usable(s, list, x), has_slot,
+                        In(fst, (st.F_NEW, st.PRESERVED, st.FROZEN)), s["faults"] > 0)
+            if fault == "insert":
+                guard = And(guard, U.any("P", fol))
         if rejected:
             return self._step(guard, -E.EINVAL, s)
         nr = self.not_retrieved(s, list, x)
         # already retrieved: a new fd to the same memfd; failed: the stored errno
         s_ok = self.set1(s, "memfd_user_fd", g(s, "file_memfd", f), True)
         # the handler's retrieve
-        fol: Fn = lambda p: self.get2(s, "file_folio", f, p)  # noqa: E731
+        early = fault in MEMFD_RETRIEVE_FAULTS
         ok = U.all("P", lambda p: Implies(fol(p), g(s, "stamped", p)))
         hs, ser = g(s, "file_has_ser", f), g(s, "file_ser", f)
-        ser_refused = And(ok, hs, Not(g(s, "stamped", ser)))
-        refused = Or(Not(ok), ser_refused)
-        ret_h: T = -E.ENOMEM if fault is not None else If(ok, 0, -E.EIO)
+        ser_refused = And(hs, Not(g(s, "stamped", ser)))
+        refused: T = ser_refused if early else Or(Not(ok), ser_refused)
+        if early:
+            ret_h: T = -MEMFD_RETRIEVE_FAULTS[fault]  # type: ignore[index]
+        elif fault == "insert":
+            ret_h = If(ok, -INSERT_ERRNO, -E.EIO)
+        else:
+            ret_h = If(ok, 0, -E.EIO)
         r = self.set1(s, "file_tried", f, True)
         if fault is not None:
-            r = r.with_(faults=r["faults"] - 1)
-        # folios restored (stamp erased, handed to the memfd) when all carry a stamp;
-        # the ser is restored and freed
-        restored: Fn = lambda p: And(ok, fol(p))  # noqa: E731
-        # (with several folios the kernel restores a prefix up to the first unstamped one;
-        # the unbounded reading restores none then. Sound: ``refused`` is exact, and the
-        # proof of restore_once shows that branch is never taken from an invariant state)
-        ser_back: Fn = lambda p: And(ok, hs, Eq(p, ser), g(s, "stamped", ser))  # noqa: E731
+            used = True if early else ok  # the EIO branch fails before folio 0's insert
+            r = r.with_(faults=If(used, r["faults"] - 1, r["faults"]))
+        success = And(ok, fault is None)
+        # KHO-M11 mutant, unbounded reading: the folios its cleanup leaves reserved
+        kept: Fn = lambda p: False  # noqa: E731
+        if not d.put_folios_restores_rest and isinstance(U, Unbounded) and not early:
+            left = z3.Array(f"kept!{next(U._fresh)}", U.sort("P"), z3.BoolSort())
+            kept = lambda p: And(Not(success), left[p])  # noqa: E731
+        # folios restored (stamp erased): to the new memfd, or freed on failure
+        restored: Fn = lambda p: (False if early else  # noqa: E731
+                                  And(fol(p), g(s, "stamped", p), Not(kept(p))))
+        ser_back: Fn = lambda p: And(hs, Eq(p, ser), g(s, "stamped", ser))  # noqa: E731
         r = self.map(r, "stamped", "P", lambda p: And(g(r, "stamped", p), Not(restored(p)),
                                                   Not(ser_back(p))))
         r = self.map(r, "owner", "P", lambda p: If(
-            restored(p), st.FREE if fault is not None else st.ALLOC,
+            restored(p), If(success, st.ALLOC, st.FREE),
             If(ser_back(p), st.FREE, g(r, "owner", p))))
         r = self.map(r, "content", "P", lambda p: If(
-            Or(And(restored(p), fault is not None), ser_back(p)), st.ZERO, g(r, "content", p)))
-        success = And(ok, fault is None)
+            Or(And(restored(p), Not(success)), ser_back(p)), st.ZERO, g(r, "content", p)))
         # on success: a new memfd holding the restored folios
         rs = self.set1(self.set1(r, "memfd_alive", slot, True), "memfd_user_fd", slot, True)
         rs = self.setrow(rs, "memfd_folio", slot, fol)
@@ -1106,19 +1146,34 @@ class SymbolicLuo:
         rs = self.set1(rs, "file_has_memfd", f, True)
         r = self.ite_state(success, rs, r)
         outgoing_file = In(fst, (st.PRESERVED, st.FROZEN))
-        # LUO records the outcome (and forgets the pages the file named)
+        # LUO records the outcome and forgets the pages the file named (the LUO-M4f
+        # mutant's finish reads a failed file's handle again: there it keeps both); a
+        # failure before any folio leaves them reserved until the next kexec (LEAKED)
         rec_ok = And(success, Not(outgoing_file))
         rec_err = And(Not(success), d.remember_retrieve_status, Eq(fst, st.F_NEW))
-        forget = Or(rec_ok, rec_err)
-        r = self.set1(
-            r, "file_state", f, If(rec_ok, st.F_OK, If(rec_err, st.F_ERR, g(r, "file_state", f)))
-        )
+        forget = Or(rec_ok, And(rec_err, d.finish_skips_failed_retrieve))
+        if early:
+            err_state: T = st.FAILED_WITH[MEMFD_RETRIEVE_FAULTS[fault]]  # type: ignore[index]
+        elif fault == "insert":
+            err_state = If(ok, st.FAILED_WITH[INSERT_ERRNO], st.F_ERR_EIO)
+        else:
+            err_state = st.F_ERR_EIO
+        r = self.set1(r, "file_state", f,
+                      If(rec_ok, st.F_OK, If(rec_err, err_state, g(r, "file_state", f))))
+        if early:
+            r = self.map(r, "owner", "P", lambda p: If(
+                And(rec_err, fol(p), Eq(g(r, "owner", p), st.RESV)), st.LEAKED,
+                g(r, "owner", p)))
         r = self.set1(r, "file_has_ser", f, And(g(r, "file_has_ser", f), Not(forget)))
         r = self.setrow(r, "file_folio", f, lambda p: And(fol(p), Not(forget)))
-        is_ok, is_err = Eq(fst, st.F_OK), Eq(fst, st.F_ERR)
+        is_ok = Eq(fst, st.F_OK)
+        is_err = In(fst, failed_states)
         handler = And(Not(is_ok), Not(is_err))
         post = self.ite_state(Or(nr, is_err), s, self.ite_state(is_ok, s_ok, r))
-        ret = If(nr, -E.EINVAL, If(is_ok, 0, If(is_err, -E.ENOMEM, ret_h)))
+        stored: T = -E.ENOMEM
+        for fs, errno in st.RETRIEVE_FAILED.items():
+            stored = If(Eq(fst, fs), -errno, stored)
+        ret = If(nr, -E.EINVAL, If(is_ok, 0, If(is_err, stored, ret_h)))
         handler = And(Not(nr), handler)
         return self._step(guard, ret, post, refused=And(handler, refused),
                           hretrieve=handler, again=And(handler, g(s, "file_tried", f)), rfile=f)
@@ -1131,8 +1186,11 @@ class SymbolicLuo:
             vetoed = self.set1(s.with_(faults=s["faults"] - 1), "session_vetoed", x, True)
             return If(has_files, -E.EBUSY, 0), self.ite_state(has_files, vetoed, s), False
         mine: Fn = lambda f: self.file_of(s, f, x)  # noqa: E731
+        # files never retrieved (outgoing ones: LUO-M7); the LUO-M4f mutant's finish
+        # discards a failed file's data again
+        again = () if self.d.finish_skips_failed_retrieve else tuple(st.RETRIEVE_FAILED)
         discard: Fn = lambda f: And(mine(f), In(g(s, "file_state", f),  # noqa: E731
-                                            (st.F_NEW, st.PRESERVED, st.FROZEN)))
+                                            (st.F_NEW, st.PRESERVED, st.FROZEN, *again)))
 
         def occ(f: T, p: T) -> T:
             return And(discard(f), Or(self.get2(s, "file_folio", f, p),
@@ -1156,8 +1214,8 @@ class SymbolicLuo:
         r = self.map(r, "file_live", "F", lambda f: And(g(s, "file_live", f), Not(mine(f))))
         put: Fn = lambda m: U.any("F", lambda f: And(mine(f), g(s, "file_has_memfd", f),  # noqa: E731
                                                 Eq(g(s, "file_memfd", f), m),
-                                                Not(Eq(g(s, "file_state", f), st.F_ERR)),
-                                                Not(Eq(g(s, "file_state", f), st.F_NEW))))
+                                                Not(In(g(s, "file_state", f),
+                                                       (st.F_NEW, *st.RETRIEVE_FAILED)))))
         r = self.fput_all(r, put)
         r = self.set1(r, "session_has_block", x, False)
         return If(has_files, 0, 0), self.ite_state(has_files, r, s), And(has_files, refused)
@@ -1768,8 +1826,10 @@ def explicit_action(s: S, a: Inst, values: Callable[[Any], Any] = lambda v: v) -
             return Action(name, (("list", args["list"]), ("session", pos[args["session"]]),
                                  ("file", "unknown"), ("fault", None)))
         si, fj = fpos[args["file"]]
+        # the encoding's files have at most one folio: its insert is folio 0's
+        fault = "insert:0" if args["fault"] == "insert" else args["fault"]
         return Action(name, (("list", args["list"]), ("session", si), ("file", fj),
-                             ("fault", args["fault"])))
+                             ("fault", fault)))
     if name in ("finish", "close_session"):
         return Action(name, (("list", args["list"]), ("session", pos[args["session"]]),
                              ("fault", args["fault"])))

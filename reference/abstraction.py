@@ -49,16 +49,20 @@ def _file(k: Kernel, lf: LuoFile, slot_of: dict[int, int]) -> tuple[Any, ...]:
     if lf.retrieve_status > 0:
         state = st.F_OK
     elif lf.retrieve_status < 0:
-        state = st.F_ERR
+        state = st.FAILED_WITH[-lf.retrieve_status]
     elif lf.file is None:
         state = st.F_NEW
     else:
         state = st.FROZEN if lf.ghost_frozen else st.PRESERVED
     memfd = slot_of.get(id(lf.file), st.NONE) if lf.file is not None else st.NONE
     folios: tuple[int, ...]
-    if state in (st.F_OK, st.F_ERR):
+    if state == st.F_OK:
         ser, folios = st.NONE, ()
-    elif state == st.F_NEW:
+    elif state in st.RETRIEVE_FAILED and k.design.finish_skips_failed_retrieve:
+        ser, folios = st.NONE, ()  # nothing reads a failed file's data again
+    elif state in (st.F_NEW, *st.RETRIEVE_FAILED):
+        # (the LUO-M4f mutant's finish reads a failed file's handle again, and the freed
+        # ser it names: model/luo.py Kernel.do_retrieve_fd keeps both names there)
         ser = pfn_of(lf.serialized_data) if lf.serialized_data else st.NONE
         folios = _ser_folios(k, lf.serialized_data)
     else:

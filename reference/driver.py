@@ -256,7 +256,7 @@ class ReferenceDriver:
         else:
             concrete_token = 0x1000 + self._fresh()
         if fault is not None:
-            self.machine.faults.arm("preserve")
+            self.machine.faults.arm(f"preserve:{fault}")
         return self._with_fd(fd, lambda ufd: k.ioctl_preserve_fd(sfd, ufd, concrete_token))
 
     def _with_fd(self, fd: int | str, call: Callable[[int], int]) -> int:
@@ -285,7 +285,7 @@ class ReferenceDriver:
                 raise NotCallable(f"session {session} has no file {file}")
             token = s.file_set.files[file].token
         if fault is not None:
-            self.machine.faults.arm("retrieve")
+            self.machine.faults.arm(f"retrieve:{fault}")
         if None not in self.slots and file != "unknown":
             lf = s.file_set.files[file]  # type: ignore[index]
             if lf.retrieve_status == 0 and not (

@@ -130,6 +130,10 @@ class Kernel:
         #: ghost: frames a failure left reserved on purpose, for the next kexec to
         #: reclaim (the model's owner class LEAKED; the kernel cannot tell them apart)
         self.ghost_leaked: set[int] = set()
+        #: ghost: the folios the last memfd retrieve left reserved and unrestored (a
+        #: failure before any folio); LUO moves them to ``ghost_leaked`` once it records
+        #: the failure (luo_file.luo_retrieve_file), as nothing names them after that
+        self.ghost_unrestored: list[int] = []
         self.alloc.named_frames = self.named_frames
         self.alloc.tracked_frames = lambda: self.kho.tracker
         if handover is not None:

@@ -164,6 +164,7 @@ def luo_retrieve_file(k: Kernel, fs: FileSet, token: int) -> tuple[int, File | N
     k.events.append(("handler_retrieve", 1 if lf.ghost_retrieve_calls else 0))
     lf.ghost_retrieve_calls += 1
     args = lf.args()
+    k.ghost_unrestored = []
     ret = lf.handler.retrieve(args)
     if ret == 0:
         assert args.file is not None
@@ -175,6 +176,9 @@ def luo_retrieve_file(k: Kernel, fs: FileSet, token: int) -> tuple[int, File | N
         return 0, lf.file
     if k.design.remember_retrieve_status and lf.file is None:
         lf.retrieve_status = ret
+        if k.design.finish_skips_failed_retrieve:
+            # nothing will restore what the failure left reserved: until the next kexec
+            k.ghost_leaked.update(k.ghost_unrestored)
     return ret, None
 
 

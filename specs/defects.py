@@ -34,7 +34,11 @@ from luoverify.model.state import (
     FL_ST,
     GLOB,
     INCOMING,
+    MEMFDS,
     OUTGOING,
+    P_OWNER,
+    P_TRACKED,
+    PAGES,
     PHASE,
     S_FILES,
     S_STATUS,
@@ -159,6 +163,38 @@ def _m2(pre: State, a: Action, out: Outcome[State]) -> bool:
             and out.state[GLOB][st.DESER] == st.DESER_SWALLOWED)
 
 
+def _m4f(pre: State, a: Action, out: Outcome[State]) -> bool:
+    """FINISH (or the close that finishes) restored the ser of a file whose retrieve
+    had failed: memfd_luo_finish() discarded its data a second time."""
+    if a.name not in ("finish", "close_session") or a.arg("list") != "in":
+        return False
+    files = pre[INCOMING][a.arg("session")][S_FILES]
+    sers = {f[FL_SER] for f in files if f[FL_ST] in st.RETRIEVE_FAILED and f[FL_SER] >= 0}
+    return any(ev in ("restore", "restore_refused") and p in sers for ev, p in out.events)
+
+
+def _k11(pre: State, a: Action, out: Outcome[State]) -> bool:
+    """A failed memfd retrieve left folios of the file reserved that nothing names any
+    more (and no failure documented as a leak): put_folios never restored them."""
+    if a.name != "retrieve_fd" or out.ret >= 0 or a.arg("list") != "in":
+        return False
+    if not any(ev == "handler_retrieve" for ev, _ in out.events):
+        return False
+    before = pre[INCOMING][a.arg("session")][S_FILES][a.arg("file")]
+    after = out.state[INCOMING][a.arg("session")][S_FILES][a.arg("file")]
+    return any(out.state[PAGES][p][P_OWNER] == st.RESV and p not in after[FL_FOLIOS]
+               for p in before[FL_FOLIOS])
+
+
+def _mf7(pre: State, a: Action, out: Outcome[State]) -> bool:
+    """A memfd preserve failed at KHO preservation and left the memfd's folios tracked."""
+    if a.name != "preserve_fd" or dict(a.args).get("fault") != "kho_preserve":
+        return False
+    mf = out.state[MEMFDS][a.arg("fd")]
+    return mf is not None and any(
+        out.state[PAGES][p][P_TRACKED] and not pre[PAGES][p][P_TRACKED] for p in mf[1])
+
+
 def _m11(pre: State, a: Action, out: Outcome[State]) -> bool:
     if not st.SERIALIZING <= pre[GLOB][PHASE] <= st.READY or out.ret != 0:
         return False
@@ -235,6 +271,11 @@ DEFECTS: tuple[Defect, ...] = (
            "fix 'liveupdate: luo_file: remember retrieve() status'",
            {"remember_retrieve_status": False}, "no_free_while_preserved",
            detect=_m4, calls=frozenset({"retrieve_fd"})),
+    Defect("LUO-M4f", "memfd finish discards a file whose retrieve failed",
+           "mm/memfd_luo.c: memfd_luo_finish (its retrieve_status check, the memfd half "
+           "of 'liveupdate: luo_file: remember retrieve() status', 7.0)",
+           {"finish_skips_failed_retrieve": False}, "restore_once",
+           detect=_m4f, calls=frozenset({"finish", "close_session"})),
     Defect("LUO-M5", "unfreeze clears serialized_data",
            "kernel/liveupdate/luo_file.c: luo_file_unfreeze_one (= KHO-M13); "
            "fix 'liveupdate: luo_file: do not clear serialized_data on unfreeze'",
@@ -305,6 +346,12 @@ DEFECTS: tuple[Defect, ...] = (
            "kernel/liveupdate/kexec_handover.c: kho_preserve_vmalloc; "
            "fix 'kho: kho_preserve_vmalloc(): don't return 0 when ENOMEM'",
            {"preserve_error_reported": False}, "metadata_tracked"),
+    Defect("KHO-M11", "a failed memfd retrieve never restores the folios after the "
+           "failing one (= MF3)",
+           "mm/memfd_luo.c: memfd_luo_retrieve_folios (put_folios); fix 3538f90ab89a "
+           "'mm/memfd_luo: fix physical address conversion in put_folios cleanup'",
+           {"put_folios_restores_rest": False}, "no_orphan_page", bounds={"folios": 2},
+           detect=_k11, calls=frozenset({"retrieve_fd"})),
     Defect("KHO-M17", "the next kernel reserves less than the handed-over block",
            "kernel/liveupdate/kexec_handover.c: kho_preserved_memory_reserve; "
            "fix 'kho: fix size calculation in kho_preserved_memory_reserve()'",
@@ -317,6 +364,12 @@ DEFECTS: tuple[Defect, ...] = (
            "kernel/liveupdate/kexec_handover.c: kho_memory_init, kho_restore_page; "
            "fix 'kho: mm: don't allow deferred struct page with KHO'",
            {"stamps_survive_boot": False}, "restore_once"),
+    Defect("MF7", "a memfd preserve that fails after KHO-preserving its folios leaves "
+           "them preserved",
+           "mm/memfd_luo.c: memfd_luo_preserve_folios (its err_unpreserve unwinding; no "
+           "public fix: the mutant deletes the unwinding)",
+           {"preserve_undoes_kho_preserve": False}, "no_free_while_preserved",
+           detect=_mf7, calls=frozenset({"preserve_fd"})),
     Defect("O1", "PREPARE keeps PREPARED when kho_finalize() fails",
            "googleprodkernel/linux-liveupdate v3/v4 "
            "kernel/liveupdate/luo_core.c: luo_prepare (state set before kho_finalize)",
@@ -379,9 +432,6 @@ NOT_EXPRESSIBLE: dict[str, str] = {
               "(the stamp check is defence in depth; v6.19 keeps it)",
     "KHO-M8": "struct-page compound/order shape is not modelled",
     "KHO-M10": "one page allocator in the model",
-    "KHO-M11": "= MF3: its leak (folios after a failed insert never restored) is what "
-               "no_orphan_page catches, but memfd retrieve's per-folio failure points are "
-               "not modelled yet (issue #17, part 2)",
     "KHO-M12": "= LUO-M4",
     "KHO-M13": "= LUO-M5",
     "KHO-M14": "= LUO-M3",
@@ -393,7 +443,9 @@ NOT_EXPRESSIBLE: dict[str, str] = {
     "MF2": "folio dirty flags and reclaim are not modelled",
     "MF3": "= KHO-M11",
     "MF4": "integer sizes are abstract (at most 2 folios per memfd)",
-    "MF5": "page-cache accounting failures are not modelled",
+    "MF5": "an accounting failure is one cause of the retrieve fault insert:K, but the "
+           "bug (a put folio left in the page cache) needs page reference counts, which "
+           "the model does not keep",
     "MF6": "inode size updates are not modelled",
 }
 

@@ -81,7 +81,7 @@ def file_state_matches_side(sym: SymbolicLuo, s: SState) -> T:
                 ),
                 Implies(
                     sym.incoming(s, g(s, "file_session", f)),
-                    In(g(s, "file_state", f), (st.F_NEW, st.F_OK, st.F_ERR)),
+                    In(g(s, "file_state", f), st.INCOMING_FILE_STATES),
                 ),
             ),
         ),

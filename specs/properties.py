@@ -300,14 +300,15 @@ def no_orphan_page(state: State) -> str | None:
     """Every page is owned by something: the allocator, another kernel user, a model
     object that holds it (memfd, session, file), a live incoming record that names it
     (reserved until retrieve or finish), or a failure's documented leak (LEAKED:
-    reserved until the next kexec, and only after a deserialization failed in this
-    boot: the one failure whose cleanup leaves pages so)."""
+    reserved until the next kexec, where leak_bound holds it to).
+
+    Only the failure paths whose kernel cleanup leaves pages reserved on purpose mark
+    them LEAKED: a failed deserialization (what was not rebuilt, and with the default
+    Design choice what was discarded) and a memfd retrieve that fails before any folio
+    is restored (its folios). A cleanup that forgets pages leaves them RESV, named by
+    nothing: that is an orphan (KHO-M11)."""
     hold = holders(state)
-    failed = state[GLOB][st.DESER] in (st.DESER_FAILED, st.DESER_SWALLOWED)
     for p, pg in enumerate(state[PAGES]):
-        if pg[P_OWNER] == st.LEAKED and not failed:
-            return (f"{_page(state, p)} is left reserved until the next kexec although no "
-                    "deserialization failed in this boot: an orphan")
         if pg[P_OWNER] == st.ALLOC and p not in hold:
             return f"{_page(state, p)} is allocated but nothing holds it: an orphan"
         if pg[P_OWNER] == st.RESV and p not in hold:
@@ -422,7 +423,7 @@ def finish_disposes(pre: State, action: Action, out: Outcome[State]) -> str | No
     # files never retrieved, and (legacy O4) files marked reclaimed whose data was
     # never restored: both still name handed-over pages
     pages = ([s[S_FBLK]] if s[S_FBLK] >= 0 else []) + [
-        p for f in s[S_FILES] if f[FL_ST] in (st.F_NEW, st.F_ERR) for p in _named(f)]
+        p for f in s[S_FILES] if f[FL_ST] in (st.F_NEW, *st.RETRIEVE_FAILED) for p in _named(f)]
     for p in pages:
         pg = out.state[PAGES][p]
         if pg[P_OWNER] == st.RESV or pg[P_STAMPED]:
@@ -492,6 +493,9 @@ def leak_bound(pre: State, action: Action, out: Outcome[State]) -> str | None:
     if not _jumped(pre, out.state):
         return None
     for p, after in enumerate(out.state[PAGES]):
+        if after[P_OWNER] == st.LEAKED:
+            return (f"at the jump, page {p}, which a failure left reserved until this kexec, "
+                    "is still not reclaimed")
         handed = _handed_over(pre, p)
         if bool(after[P_OWNER] == st.RESV) != handed:
             return (f"at the jump, page {p} was {'' if handed else 'not '}handed over "
@@ -649,7 +653,13 @@ CATALOGUE: tuple[Property, ...] = (
              finish_disposes, triggers=frozenset({"finish", "close_session"})),
     Property("leak_bound", "step",
              "At the jump the new kernel reserves exactly the tracked pages: whatever the "
-             "previous kernel leaked is reclaimed now, never later.", "I9, I14",
+             "previous kernel leaked is reclaimed now, never later. A failure leaks only "
+             "until this jump, and only these pages (LEAKED; anything else reserved and "
+             "unnamed is an orphan): a failed first open of /dev/liveupdate, the records it "
+             "did not rebuild (files blocks, sers, folios) and, under the default Design "
+             "choice, everything it discarded; a memfd retrieve failing before any folio "
+             "is restored (seals, alloc_file, restore_folios), the file's folios (its ser "
+             "is freed).", "I9, I14",
              leak_bound, triggers=JUMP_ACTIONS),
     Property("handover_matches_metadata", "step",
              "At the jump, the handed-over pages are exactly those the serialized LUO "

@@ -245,10 +245,7 @@ def no_orphan_page(sym: SymbolicLuo, s: SState) -> T:
                     U.any(dom, lambda o, pred=pred: pred(o, p))  # type: ignore[misc]
                     for dom, pred in kinds])
 
-    failed = In(s["deser"], (st.DESER_FAILED, st.DESER_SWALLOWED))
-    return U.any("P", lambda p: Or(
-        And(In(g(s, "owner", p), (st.ALLOC, st.RESV)), Not(held(p))),
-        And(Eq(g(s, "owner", p), st.LEAKED), Not(failed))))
+    return U.any("P", lambda p: And(In(g(s, "owner", p), (st.ALLOC, st.RESV)), Not(held(p))))
 
 
 STATE_FORMS: dict[str, Callable[[SymbolicLuo, SState], T]] = {
@@ -343,8 +340,9 @@ def leak_bound(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:
     if a.name != "kernel_kexec" or a.args:  # the jump itself (not unwind, not a return)
         return False
     g = sym.g
-    return sym.U.any("P", lambda p: Not(Eq(Eq(g(step.post, "owner", p), st.RESV),
-                                           g(pre, "kho_tracked", p))))
+    return sym.U.any("P", lambda p: Or(
+        Not(Eq(Eq(g(step.post, "owner", p), st.RESV), g(pre, "kho_tracked", p))),
+        Eq(g(step.post, "owner", p), st.LEAKED)))
 
 
 def handover_matches_metadata(sym: SymbolicLuo, pre: SState, a: Inst, step: Step) -> T:

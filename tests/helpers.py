@@ -6,7 +6,7 @@ from typing import Any
 
 from luoverify.model import Action, Bounds, LuoModel, Outcome
 from luoverify.model import errno as E
-from luoverify.model.design import PROFILES
+from luoverify.checks.designs import load_design
 from luoverify.model.state import State
 
 _MISSING = object()
@@ -20,7 +20,8 @@ class Driver:
     """Applies calls one by one, checking each one is enabled and its return value."""
 
     def __init__(self, design: str = "upstream", **bounds: Any) -> None:
-        self.model = LuoModel(PROFILES[design], Bounds(**bounds))
+        """``design``: a profile or ``mutant:ID``."""
+        self.model = LuoModel(load_design(design), Bounds(**bounds))
         self.state: State = self.model.init_states()[0]
         self.last: Outcome[State] | None = None
 

@@ -1,7 +1,8 @@
 """The kernel as it is now (issues #16, #17): session lifetime after FINISH, LUO's reboot
 gate and aborts, /dev/liveupdate and session names, deserialization at the first open of
-/dev/liveupdate and its failures, against the newest kernel
-(linux-mm ``kernel/liveupdate/luo_session.c``, ``luo_core.c``) and 6.19.
+/dev/liveupdate and its failures, the memfd handler's failure points with its own
+cleanup, against the newest kernel (linux-mm ``kernel/liveupdate/luo_session.c``,
+``luo_core.c``, ``mm/memfd_luo.c``) and 6.19.
 
 Every hand-written trace in ``tests/traces/handwritten`` replays under the design it
 names, on the model and the reference in lockstep; its outcome is pinned below. The
@@ -18,11 +19,12 @@ from pathlib import Path
 import pytest
 
 from luoverify.checks.replay import design_name_from_meta, load_trace, replay
+from luoverify.model import errno as E
 from luoverify.model import state as st
 from luoverify.model.design import PROFILES
 from luoverify.specs.defects import BY_ID
 from luoverify.specs.properties import BY_NAME
-from tests.helpers import Driver
+from tests.helpers import Driver, act
 
 HANDWRITTEN = Path(__file__).parent / "traces" / "handwritten"
 
@@ -50,6 +52,16 @@ PINNED: dict[str, tuple[int, str | None]] = {
     "deserialize_missing_handler.itf.json": (0, None),
     "deserialize_missing_handler.v6.19.itf.json": (1, "no_partial_incoming"),
     "deserialize_corrupt.itf.json": (0, None),
+    "preserve_seals.itf.json": (0, None),
+    "preserve_size.itf.json": (0, None),
+    "preserve_pin.itf.json": (0, None),
+    "preserve_kho_preserve.itf.json": (0, None),
+    "retrieve_seals.itf.json": (0, None),
+    "retrieve_seals.v6.19.itf.json": (1, "no_free_while_preserved"),
+    "retrieve_alloc_file.itf.json": (0, None),
+    "retrieve_restore_folios.itf.json": (0, None),
+    "retrieve_insert.itf.json": (0, None),
+    "retrieve_insert.v6.19.itf.json": (1, "no_free_while_preserved"),
 }
 
 
@@ -219,3 +231,101 @@ def test_v619_open_succeeds_over_a_partial_list() -> None:
     d.call("open_device")
     assert len(d.incoming) == 1
     assert BY_NAME["no_partial_incoming"].check(d.state)
+
+
+# ---------------------------------------------------- memfd failure points (issue #17)
+
+def _preserved(design: str = "upstream", folios: int = 1, **changes: bool) -> Driver:
+    """One session with one memfd of ``folios`` folios preserved and across the kexec,
+    retrieved (its file not yet)."""
+    d = Driver(design, sessions=1, files=1, memfds=1, pages=6, folios=folios, faults=1,
+               kexecs=2)
+    if changes:
+        d.model = type(d.model)(replace(d.model.design, **changes), d.model.bounds)
+    d.call("memfd_create", size=folios, scratch=0)
+    d.call("create_session", name="new")
+    d.call("preserve_fd", list="out", session=0, fd=0, fault=None)
+    d.reboot_and_kexec()
+    d.call("retrieve_session", session=0)
+    return d
+
+
+@pytest.mark.parametrize(("point", "errno"), [
+    ("seals", "-EOPNOTSUPP"), ("size", "-EFBIG"), ("pin", "-ENOMEM"),
+    ("kho_preserve", "-ENOMEM")])
+def test_preserve_failure_undoes_everything(point: str, errno: str) -> None:
+    """Verifies that memfd preserve failing at each of its kernel steps returns that
+    step's errno and leaves the state as it was but for the fault budget: nothing
+    tracked, no page allocated, no file recorded (the memfd preserves again)."""
+    d = Driver(sessions=1, files=1, memfds=1, pages=5, faults=1)
+    d.call("memfd_create", size=1, scratch=0)
+    d.call("create_session", name="new")
+    before = d.state
+    d.call("preserve_fd", errno, list="out", session=0, fd=0, fault=point)
+    assert d.state[1:] == before[1:] and d.tracked() == set()
+    d.call("preserve_fd", list="out", session=0, fd=0, fault=None)
+
+
+def test_mf7_mutant_leaves_the_folios_preserved() -> None:
+    """Verifies the MF7 mutant: a preserve failing at KHO preservation keeps its folio
+    tracked; closing the memfd then frees a preserved page."""
+    d = Driver("mutant:MF7", sessions=1, files=1, memfds=1, pages=5, faults=1)
+    d.call("memfd_create", size=1, scratch=0)
+    d.call("create_session", name="new")
+    d.call("preserve_fd", "-ENOMEM", list="out", session=0, fd=0, fault="kho_preserve")
+    assert d.tracked() == {d.memfds[0][st.M_FOLIOS][0]}
+    d.call("close_memfd", memfd=0)
+    assert BY_NAME["no_free_while_preserved"].check(d.state)
+
+
+@pytest.mark.parametrize(("point", "errno"), [
+    ("seals", "-EOPNOTSUPP"), ("alloc_file", "-ENOMEM"), ("restore_folios", "-EINVAL")])
+def test_retrieve_failure_before_any_folio_leaks_until_next_kexec(point: str,
+                                                                   errno: str) -> None:
+    """Verifies that a memfd retrieve failing before any folio is restored frees only
+    the ser: the folio stays reserved and unrestored (LEAKED, no orphan); a retry returns
+    the remembered errno without calling the handler; finish skips the file; the next
+    kexec reclaims the folio."""
+    d = _preserved()
+    d.call("retrieve_fd", errno, list="in", session=0, file=0, fault=point)
+    f = d.incoming[0][st.S_FILES][0]
+    assert -st.RETRIEVE_FAILED[f[st.FL_ST]] == E.parse_ret(errno)
+    assert _owners(d) == [st.RESV, st.LEAKED]  # the files block, the folio
+    assert BY_NAME["no_orphan_page"].check(d.state) is None
+    out = d.call("retrieve_fd", errno, list="in", session=0, file=0, fault=None)
+    assert not any(ev == "handler_retrieve" for ev, _ in out.events)
+    d.call("finish", list="in", session=0, fault=None)
+    assert _owners(d) == [st.LEAKED]
+    d.call("reboot")
+    d.call("kernel_kexec")
+    assert _owners(d) == []
+
+
+def test_retrieve_failure_at_a_folio_frees_everything() -> None:
+    """Verifies that a memfd retrieve failing at the first folio's page-cache insert
+    (two folios) puts that folio, restores and frees the second, and frees the ser:
+    nothing is left reserved; the KHO-M11 mutant never restores the second, which is
+    then reserved and named by nothing (no_orphan_page)."""
+    d = _preserved(folios=2)
+    d.call("retrieve_fd", "-ENOMEM", list="in", session=0, file=0, fault="insert:0")
+    assert _owners(d) == [st.RESV]  # the session's files block, until finish
+    assert BY_NAME["no_orphan_page"].check(d.state) is None
+    d = _preserved("mutant:KHO-M11", folios=2)
+    d.call("retrieve_fd", "-ENOMEM", list="in", session=0, file=0, fault="insert:0")
+    assert _owners(d) == [st.RESV, st.RESV]
+    assert BY_NAME["no_orphan_page"].check(d.state)
+    d = _preserved("mutant:KHO-M11", folios=2)  # at the last folio nothing is left
+    d.call("retrieve_fd", "-ENOMEM", list="in", session=0, file=0, fault="insert:1")
+    assert _owners(d) == [st.RESV]
+
+
+def test_finish_skips_a_failed_retrieve_but_not_in_the_m4f_mutant() -> None:
+    """Verifies that finish leaves a file whose retrieve failed alone, and that the
+    LUO-M4f mutant's finish restores its already freed ser again (restore_once)."""
+    for design, refused in (("upstream", False), ("mutant:LUO-M4f", True)):
+        d = _preserved(design)
+        d.call("retrieve_fd", "-ENOMEM", list="in", session=0, file=0, fault="insert:0")
+        pre = d.state
+        out = d.call("finish", list="in", session=0, fault=None)
+        finish = act("finish", list="in", session=0, fault=None)
+        assert (BY_NAME["restore_once"].check(pre, finish, out) is not None) == refused

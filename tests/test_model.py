@@ -138,7 +138,7 @@ def test_failed_retrieve_is_remembered_upstream_forgotten_in_v619() -> None:
         preserve_one(d)
         d.reboot_and_kexec()
         d.call("retrieve_session", session=0)
-        d.call("retrieve_fd", "-ENOMEM", list="in", session=0, file=0, fault="retrieve")
+        d.call("retrieve_fd", "-ENOMEM", list="in", session=0, file=0, fault="insert:0")
         out = d.call("retrieve_fd", "-ENOMEM" if design == "upstream" else "-EIO",
                      list="in", session=0, file=0, fault=None)
         called_again = any(ev == "handler_retrieve" for ev, _ in out.events)

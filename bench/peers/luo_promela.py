@@ -61,7 +61,8 @@ PROLOGUE = r"""
 #define ALLOC 1
 #define OTHER 2
 #define RESV 3
-#define LEAKED 4  /* reserved, but left for the next kexec by a failed deserialization */
+#define LEAKED 4  /* reserved, left for the next kexec by a failed deserialization or a
+                     memfd retrieve that failed before restoring its folio */
 
 #define D_DONE 0
 #define D_PENDING 1
@@ -81,7 +82,9 @@ PROLOGUE = r"""
 
 #define I_NEW 1
 #define I_RETRIEVED 2
-#define I_FAILED 3
+#define I_FAILED 3          /* retrieve failed with ENOMEM (alloc_file, or a folio's insert) */
+#define I_FAILED_OPNOTSUPP 4  /* ... with EOPNOTSUPP (seals) */
+#define I_FAILED_INVAL 5      /* ... with EINVAL (restore_folios) */
 
 #define OF(s, f) ((s) * NF + (f))
 
@@ -523,17 +526,28 @@ def _body(b: Bounds) -> str:
             add("       fi }")
             add(f"  :: d_step {{ {s} < inum && ist[{s}] == S_RETRIEVED && {f} < inf[{s}] &&"
                 f" ifst[{x}] == I_RETRIEVED && !mufd[ifmem[{x}]] -> mufd[ifmem[{x}]] = 1 }}")
-            add("  /* the same with an injected retrieve failure (ENOMEM) once the new file"
-                " exists (a dead memfd slot is needed first: without one the call fails"
-                " early, changing nothing): the 7.0 cleanup consumes the data (ser and folio"
-                " restored and freed); the status is remembered (LUO-M4 fix) */")
+            add("  /* the same with the folio's page-cache insert failing (insert:0, ENOMEM;"
+                " a dead memfd slot is needed first: without one the call fails early,"
+                " changing nothing): the folio and the ser are restored and freed; the"
+                " status is remembered (LUO-M4 fix) */")
             dead = " || ".join(f"!malive[{x}]" for x in range(nm))
             add(f"  :: d_step {{ {s} < inum && ist[{s}] == S_RETRIEVED && {f} < inf[{s}] &&"
-                f" ifst[{x}] == I_NEW && faults > 0 && ({dead}) ->")
-            add(f"       faults--; free_page(ifser[{x}]);")
-            add(f"       if :: iffol[{x}] >= 0 -> free_page(iffol[{x}]) :: else -> skip fi;")
+                f" ifst[{x}] == I_NEW && faults > 0 && iffol[{x}] >= 0 && ({dead}) ->")
+            add(f"       faults--; free_page(ifser[{x}]); free_page(iffol[{x}]);")
             add(f"       ifst[{x}] = I_FAILED; ifser[{x}] = -1; iffol[{x}] = -1;"
                 f" ifrc[{x}] = 1 }}")
+            for point, failed in (("seals", "I_FAILED_OPNOTSUPP"), ("alloc_file", "I_FAILED"),
+                                  ("restore_folios", "I_FAILED_INVAL")):
+                add(f"  /* the same failing at {point}, before the folio is restored: only the"
+                    " ser is restored and freed; the folio stays reserved until the next"
+                    " kexec (LEAKED); the errno is remembered */")
+                add(f"  :: d_step {{ {s} < inum && ist[{s}] == S_RETRIEVED && {f} < inf[{s}] &&"
+                    f" ifst[{x}] == I_NEW && faults > 0 && ({dead}) ->")
+                add(f"       faults--; free_page(ifser[{x}]);")
+                add(f"       if :: iffol[{x}] >= 0 -> powner[iffol[{x}]] = LEAKED"
+                    " :: else -> skip fi;")
+                add(f"       ifst[{x}] = {failed}; ifser[{x}] = -1; iffol[{x}] = -1;"
+                    f" ifrc[{x}] = 1 }}")
         add(f"  /* LIVEUPDATE_SESSION_FINISH(incoming {s}) (luo_file_finish) */")
         add(f"  :: d_step {{ {s} < inum && ist[{s}] == S_RETRIEVED -> session_finish({s}) }}")
         add("  /* the same, a can_finish veto (EBUSY): nothing finished */")

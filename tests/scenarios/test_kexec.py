@@ -168,6 +168,6 @@ def test_retrieve_failure_is_permanent(design: str, retry: int) -> None:
     k = m.kernel
     dev = luo_open_device(k)
     sfd = luo_retrieve_session(k, dev, "retrieve-fail")
-    m.faults.arm("retrieve")
+    m.faults.arm("retrieve:insert:0")  # the folio's page-cache insert fails
     assert k.ioctl_retrieve_fd(sfd, 0x77) == -E.ENOMEM
     assert k.ioctl_retrieve_fd(sfd, 0x77) == retry

@@ -22,9 +22,12 @@ from tests.stateful.test_differential import WIDE, Differential
 #: see tests/test_mutants.py). Since the device calls and the unwind and
 #: context-preserving kexec joined the vocabulary (issue #16) the sequences also catch
 #: LUO-M10/G1, M18 and M19, and no longer LUO-M7a, M11 and KHO-M17 (more calls to draw
-#: from, the same 30 x 60 budget)
+#: from, the same 30 x 60 budget). Since the memfd failure points joined it (issue #17:
+#: four preserve and four retrieve faults where one of each was) KHO-M7 is no longer
+#: caught; of the new mutants MF7 is (a preserve fault, then closing the memfd), KHO-M11
+#: and LUO-M4f are not (a retrieve fault after a kexec, then finish)
 CAUGHT = {"LUO-M3", "LUO-M7b", "LUO-M7c", "LUO-M10/G1", "LUO-M18", "LUO-M19", "KHO-M4",
-          "KHO-M7", "KHO-M9", "KHO-M18", "O3", "O5", "O6"}
+          "KHO-M9", "KHO-M18", "MF7", "O3", "O5", "O6"}
 
 
 def caught_by_hypothesis(mutant_id: str) -> bool:
