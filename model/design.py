@@ -158,6 +158,15 @@ class Design:
     metadata_outside_scratch: bool = True
     #: KHO-M9 fix: a failed preserve returns its error (the mutant rolls back, returns 0).
     preserve_error_reported: bool = True
+    #: 7.x memfd preserves the file's seals (``mm/memfd_luo.c``: ``memfd_luo_preserve``,
+    #: ``memfd_luo_retrieve``): preserve and retrieve refuse seals this version does not
+    #: know (EOPNOTSUPP: the fault point ``seals`` of both). 6.19 drops seals: neither
+    #: step exists there.
+    memfd_preserves_seals: bool = True
+    #: MF4 fix ("fix integer overflow in memfd_luo_preserve_folios", 7.1): preserve
+    #: refuses a memfd with more folios than memfd_pin_folios() can pin (EFBIG: the fault
+    #: point ``size``). 6.19 has no such check.
+    preserve_checks_size: bool = True
     #: MF7 (the cleanup of ``mm/memfd_luo.c``: ``memfd_luo_preserve_folios``,
     #: ``err_unpreserve``): a preserve that fails after KHO-preserving its folios
     #: unpreserves them again (the mutant leaves them tracked while the memfd keeps them).
@@ -382,6 +391,8 @@ V6_19 = Design(
     # only for a successful retrieve (moot there: 6.19 never records a failure, LUO-M4)
     put_folios_restores_rest=False,
     finish_skips_failed_retrieve=False,
+    memfd_preserves_seals=False,
+    preserve_checks_size=False,
     linked_blocks=False,
 )
 

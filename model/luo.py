@@ -137,10 +137,20 @@ def act(call: str, **args: int | str | None) -> Action:
 # The explorer's fast path (LuoModel.unchanged) and the kernel path (Kernel.do_*) both ask
 # these, so the two can never disagree on an early failure.
 
-def retrieve_fault_points(folios: int) -> list[str]:
-    """The fault names of a memfd retrieve of a file with ``folios`` folios, in kernel
-    order (:data:`MEMFD_RETRIEVE_FAULTS`, then ``insert:K`` for each folio K)."""
-    return [*MEMFD_RETRIEVE_FAULTS, *(f"insert:{k}" for k in range(folios))]
+def preserve_fault_points(d: Design) -> list[str]:
+    """The fault names of the design's memfd preserve, in kernel order
+    (:data:`MEMFD_PRESERVE_FAULTS`; 6.19 checks neither seals nor size)."""
+    return [p for p in MEMFD_PRESERVE_FAULTS
+            if (p != "seals" or d.memfd_preserves_seals)
+            and (p != "size" or d.preserve_checks_size)]
+
+
+def retrieve_fault_points(d: Design, folios: int = 0) -> list[str]:
+    """The fault names of the design's memfd retrieve of a file with ``folios`` folios,
+    in kernel order (:data:`MEMFD_RETRIEVE_FAULTS`, 6.19 has no seal check; then
+    ``insert:K`` for each folio K)."""
+    return [*(p for p in MEMFD_RETRIEVE_FAULTS if p != "seals" or d.memfd_preserves_seals),
+            *(f"insert:{k}" for k in range(folios))]
 
 
 def gate_closed(pre: State, d: Design) -> bool:
@@ -412,8 +422,10 @@ class LuoModel:
                   or d.deserialize_propagates_file_errors)
         need("open_device", -E.EIO, (no_faults or no_reboot) if caches else
              "design caches no failure the model offers (6.19: only a failed insert)")
-        for kind in ("alloc", "handler"):
-            need(f"open_device[fault:{kind}]", -E.EIO, no_faults or no_reboot)
+        need("open_device[fault:alloc]", -E.EIO, no_faults or no_reboot)
+        need("open_device[fault:handler]", -E.EIO, (no_faults or no_reboot)
+             if d.deserialize_propagates_file_errors else
+             "design drops a file's error (6.19, LUO-M1): the open succeeds")
         if d.deserialize_validates_records:
             need("open_device[fault:corrupt]", -E.EIO, no_faults or no_reboot)
         if not d.deserialize_propagates_file_errors:
@@ -437,7 +449,7 @@ class LuoModel:
             return None if d.checks_kind(op) else f"design has no session-kind check on {op} (M7)"
 
         kind7 = kind7_for("preserve")
-        preserve_faults = [f"preserve_fd[fault:{point}]" for point in MEMFD_PRESERVE_FAULTS]
+        preserve_faults = [f"preserve_fd[fault:{point}]" for point in preserve_fault_points(d)]
         for kind in ("preserve_fd", *preserve_faults, "preserve_fd[token=dup]",
                      "preserve_fd[fd=devnull]", "preserve_fd[fd=closed]"):
             faulty = no_faults if "fault" in kind else None
@@ -446,13 +458,11 @@ class LuoModel:
         need("preserve_fd", 0)
         need("preserve_fd", -E.ENOMEM)
         need("preserve_fd", -E.EBUSY if d.reject_double_preserve else 0)
-        for point, errno in MEMFD_PRESERVE_FAULTS.items():
-            need(f"preserve_fd[fault:{point}]", -errno, no_faults)
+        for point in preserve_fault_points(d):
+            need(f"preserve_fd[fault:{point}]", -MEMFD_PRESERVE_FAULTS[point], no_faults)
             # the ser (or a migration target) cannot be allocated: ENOMEM before the point
             need(f"preserve_fd[fault:{point}]", -E.ENOMEM,
                  "needs every page in use at once (bound-dependent)")
-            need(f"preserve_fd[fault:{point}]", -E.EBUSY if d.reject_double_preserve else 0,
-                 no_faults)
         need("preserve_fd[token=dup]", -E.EEXIST)
         need("preserve_fd[fd=devnull]", -E.ENOENT)
         need("preserve_fd[fd=devnull]", -E.ENOMEM)
@@ -463,13 +473,18 @@ class LuoModel:
         need("retrieve_fd[token=unknown]", -E.ENOENT)
         need("retrieve_fd[token=unknown]", -E.EINVAL,
              None if not (kind7 and unlinked) else kind7)
-        for point, errno in MEMFD_RETRIEVE_FAULTS.items():
-            need(f"retrieve_fd[fault:{point}]", -errno, no_faults or no_reboot)
+        for point in retrieve_fault_points(d):
+            need(f"retrieve_fd[fault:{point}]", -MEMFD_RETRIEVE_FAULTS[point],
+                 no_faults or no_reboot)
         need("retrieve_fd[fault:insert]", -INSERT_ERRNO, no_faults or no_reboot or (
             "bound folios=0" if b.folios == 0 else None))
+        # a folio KHO refuses fails before its insert (6.19: an outgoing file, LUO-M7)
+        need("retrieve_fd[fault:insert]", -E.EIO,
+             "only where KHO refuses a folio (6.19: LUO-M7, LUO-M4)")
         if d.remember_retrieve_status:
             # a later RETRIEVE_FD returns the errno the failed retrieve remembered
-            for errno in {*MEMFD_RETRIEVE_FAULTS.values(), INSERT_ERRNO}:
+            for errno in {*(MEMFD_RETRIEVE_FAULTS[p] for p in retrieve_fault_points(d)),
+                          INSERT_ERRNO}:
                 need("retrieve_fd", -errno, no_faults or no_reboot)
         else:
             # 6.19 forgets the failure (LUO-M4): the retry restores again; KHO refuses
@@ -633,7 +648,8 @@ class LuoModel:
                     acts.append(act("preserve_fd", list=kind, session=i, fd=m, fault=None))
                     if faults:
                         acts.extend(act("preserve_fd", list=kind, session=i, fd=m,
-                                        fault=point) for point in MEMFD_PRESERVE_FAULTS)
+                                        fault=point)
+                                    for point in preserve_fault_points(self.design))
             acts.append(act("preserve_fd", list=kind, session=i, fd="devnull"))
             acts.append(act("preserve_fd", list=kind, session=i, fd="closed"))
         # LIVEUPDATE_SESSION_RETRIEVE_FD
@@ -647,7 +663,8 @@ class LuoModel:
             if faults and free_slot and not (rejected or done):
                 # the handler's retrieve runs: it may fail at each of its points
                 acts.extend(act("retrieve_fd", list=kind, session=i, file=j, fault=point)
-                            for point in retrieve_fault_points(len(f[FL_FOLIOS])))
+                            for point in retrieve_fault_points(self.design,
+                                                               len(f[FL_FOLIOS])))
         acts.append(act("retrieve_fd", list=kind, session=i, file="unknown", fault=None))
         # LIVEUPDATE_SESSION_FINISH
         acts.append(act("finish", list=kind, session=i, fault=None))

@@ -33,7 +33,10 @@ admitted, and some steps the explicit model never takes are admitted too):
   cursor is exact: the unfrozen outgoing session with the smallest ``seq``);
 * bounds: the limits on sessions, files per session, memfds, other users' pages,
   kexecs and faults are not imposed;
-* memfd_create allocates any set of free pages (any size).
+* memfd_create allocates any set of free pages (any size);
+* a memfd retrieve's folio failure (``insert``) fails one of the file's folios; without
+  the KHO-M11 fix a chosen subset of the folios is left reserved (the kernel leaves those
+  after the failing one: their order is not encoded).
 
 Not encoded (``unsupported()`` names them; ``luo-verify prove`` rejects such runs with exit
 2): scratch pages, atomic reboot, memfds of more than one folio in the bounded readings
@@ -55,7 +58,13 @@ from luoverify.model import state as st
 from luoverify.model.bounds import Bounds
 from luoverify.model.core import Action
 from luoverify.model.design import Design
-from luoverify.model.luo import INSERT_ERRNO, MEMFD_PRESERVE_FAULTS, MEMFD_RETRIEVE_FAULTS
+from luoverify.model.luo import (
+    INSERT_ERRNO,
+    MEMFD_PRESERVE_FAULTS,
+    MEMFD_RETRIEVE_FAULTS,
+    preserve_fault_points,
+    retrieve_fault_points,
+)
 from luoverify.model.state import State
 
 T = Any  # a term: a Python int/bool (concrete reading) or a z3 expression
@@ -671,7 +680,7 @@ class SymbolicLuo:
                 out.append(Inst("preserve_fd", (*L, ("fd", "any"), ("token", "dup"))))
                 for m in objs("M", "m"):
                     out.append(Inst("preserve_fd", (*L, ("fd", m), ("fault", None))))
-                    for point in MEMFD_PRESERVE_FAULTS:
+                    for point in preserve_fault_points(d):
                         out.append(Inst("preserve_fd", (*L, ("fd", m), ("fault", point))))
                 out.append(Inst("preserve_fd", (*L, ("fd", "devnull"))))
                 out.append(Inst("preserve_fd", (*L, ("fd", "closed"))))
@@ -683,7 +692,7 @@ class SymbolicLuo:
                     out.append(Inst("close_session", (*L, ("fault", "veto"))))
             for f in objs("F", "f"):
                 out.append(Inst("retrieve_fd", (("list", kind), ("file", f), ("fault", None))))
-                for point in (*MEMFD_RETRIEVE_FAULTS, "insert"):
+                for point in (*retrieve_fault_points(d), "insert"):
                     out.append(Inst("retrieve_fd", (("list", kind), ("file", f),
                                                     ("fault", point))))
         out.append(Inst("reboot", ()))

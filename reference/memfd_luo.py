@@ -118,9 +118,11 @@ class MemfdHandler:
         ser = k.alloc.alloc_metadata("memfd_luo:ser", k.design)
         if ser is None:
             return -E.ENOMEM
-        for point, err in (("seals", -E.EOPNOTSUPP), ("size", -E.EFBIG),
-                           ("pin", -E.ENOMEM)):
-            if k.faults.should_fail(f"preserve:{point}"):
+        d = k.design
+        for point, err, has in (("seals", -E.EOPNOTSUPP, d.memfd_preserves_seals),
+                                ("size", -E.EFBIG, d.preserve_checks_size),
+                                ("pin", -E.ENOMEM, True)):
+            if has and k.faults.should_fail(f"preserve:{point}"):
                 k.alloc.free_page(ser)  # err_free_ser
                 return self.preserve_failed(args, file, err)
         if not self.pin_folios(file, ser):
@@ -236,9 +238,11 @@ class MemfdHandler:
 
     def _retrieve(self, args: OpArgs, ser: MemfdLuoSer) -> int:
         k = self.k
-        for point, err in (("seals", -E.EOPNOTSUPP), ("alloc_file", -E.ENOMEM),
-                           ("restore_folios", -E.EINVAL)):
-            if k.faults.should_fail(f"retrieve:{point}"):
+        seals = k.design.memfd_preserves_seals  # 6.19 has no seals to check
+        for point, err, has in (("seals", -E.EOPNOTSUPP, seals),
+                                ("alloc_file", -E.ENOMEM, True),
+                                ("restore_folios", -E.EINVAL, True)):
+            if has and k.faults.should_fail(f"retrieve:{point}"):
                 k.ghost_unrestored = [pfn for pfn, _index in ser.folios]
                 return err
         restored: list[int] = []

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from luoverify.checks.designs import load_design
 from luoverify.model import Action, Bounds, LuoModel, Outcome
 from luoverify.model import errno as E
-from luoverify.checks.designs import load_design
 from luoverify.model.state import State
 
 _MISSING = object()
