@@ -1057,10 +1057,13 @@ class SymbolicLuo:
             # later point undoes all before it, the ser included (no scratch is encoded,
             # so no migration stays done)
             s0 = s.with_(faults=s["faults"] - 1)
-            if fault == "kho_preserve" and not d.preserve_undoes_kho_preserve:
-                # MF7 mutant: the folios stay KHO-preserved
+            if fault == "kho_preserve":
+                # every folio was KHO-preserved, then err_unpreserve unpreserves each one:
+                # KHO's bit is cleared even where another file had set it (LUO-M3); the
+                # MF7 mutant leaves them preserved
+                kept = not d.preserve_undoes_kho_preserve
                 s0 = self.map(s0, "kho_tracked", "P",
-                              lambda p: Or(g(s0, "kho_tracked", p), fol(p)))
+                              lambda p: If(fol(p), kept, g(s0, "kho_tracked", p)))
             if not d.preserve_error_reported:  # KHO-M9: rolled back, returns 0
                 return (If(found, 0, -E.ENOMEM),
                         self.ite_state(found, add_file(s0, False, None, False), s),

@@ -88,7 +88,7 @@ _OLDER_MUTANTS = ["mutant:LUO-M3", "mutant:LUO-M11", "mutant:LUO-M18", "mutant:L
 
 
 @pytest.mark.parametrize("design", [
-    "upstream", "v6.19", "reclaim", "mutant:LUO-M4f", "mutant:MF7",
+    "upstream", "v6.19", "v6.19+page", "reclaim", "mutant:LUO-M4f", "mutant:MF7",
     *(pytest.param(m, marks=pytest.mark.slow) for m in _OLDER_MUTANTS)])
 def test_encoding_runs_like_next_state(design: str) -> None:
     """Verifies that on every reachable state of the tiny bound (one per symmetry class;
@@ -96,10 +96,15 @@ def test_encoding_runs_like_next_state(design: str) -> None:
     actions, with the same return values and successors, and every property's Z3 form
     agrees with its predicate. ``reclaim``: upstream with the other reading of the
     per-file discard (Design choice ``discard_reclaims_pages``); v6.19 has both
-    deserialization defects (LUO-M1, LUO-M2)."""
+    deserialization defects (LUO-M1, LUO-M2). ``v6.19+page``: one page more, so that a
+    second preserve of the same memfd (LUO-M3) can reach its KHO preservation and fail
+    there (err_unpreserve clears the bits the first preservation set)."""
     d = (replace(load_design("upstream"), discard_reclaims_pages=True) if design == "reclaim"
-         else load_design(design))
-    states, transitions = agree(d, NAMED_BOUNDS["tiny"], 1500)
+         else load_design(design.removesuffix("+page")))
+    bounds = NAMED_BOUNDS["tiny"]
+    if design.endswith("+page"):
+        bounds = bounds.with_overrides(pages=bounds.pages + 1)
+    states, transitions = agree(d, bounds, 1500)
     assert states > 300 and transitions > states
 
 
