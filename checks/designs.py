@@ -19,7 +19,7 @@ from typing import Any
 
 from luoverify.checks import steps
 from luoverify.model.design import PROFILES, Design, DesignError, line_in_file
-from luoverify.specs.defects import BY_ID
+from luoverify.specs.defects import BY_ID, resolve
 
 __all__ = ["PROFILES", "Design", "DesignError", "load_design"]
 
@@ -103,7 +103,8 @@ def load_design(spec: str) -> Design:
     if spec in PROFILES:
         return PROFILES[spec]
     if spec.startswith("mutant:"):
-        mutant = BY_ID.get(spec[len("mutant:"):])
+        mid = resolve(spec[len("mutant:"):])
+        mutant = BY_ID[mid] if mid is not None else None
         if mutant is None:
             raise DesignError(f"unknown mutant {spec!r}: expected one of "
                               f"{', '.join('mutant:' + k for k in BY_ID)}")

@@ -1334,9 +1334,9 @@ class Kernel:
             # handle again, and the freed ser it names still holds the folio array: there
             # the record keeps naming both (what a use-after-free reads while the page is
             # not reused).
-            if fault is not None and fault in MEMFD_RETRIEVE_FAULTS:
-                self.leak_pages(f.folios)
             if self.d.finish_skips_failed_retrieve:
+                if fault is not None and fault in MEMFD_RETRIEVE_FAULTS:
+                    self.leak_pages(f.folios)
                 f.ser, f.folios = NONE, ()
         return ret
 

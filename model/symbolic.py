@@ -1172,7 +1172,7 @@ class SymbolicLuo:
             err_state = st.F_ERR_EIO
         r = self.set1(r, "file_state", f,
                       If(rec_ok, st.F_OK, If(rec_err, err_state, g(r, "file_state", f))))
-        if early:
+        if early and d.finish_skips_failed_retrieve:
             r = self.map(r, "owner", "P", lambda p: If(
                 And(rec_err, fol(p), Eq(g(r, "owner", p), st.RESV)), st.LEAKED,
                 g(r, "owner", p)))

@@ -451,6 +451,16 @@ NOT_EXPRESSIBLE: dict[str, str] = {
 
 BY_ID: dict[str, Defect] = {d.id: d for d in DEFECTS}
 
+
+def resolve(mid: str) -> str | None:
+    """The catalogue id a user's mutant id stands for: itself, or the one an alias in
+    :data:`NOT_EXPRESSIBLE` names (``MF3`` -> ``KHO-M11``, ``KHO-M19`` -> ``LUO-M1``);
+    None when there is no such mutant."""
+    if mid in BY_ID:
+        return mid
+    target = NOT_EXPRESSIBLE.get(mid, "").removeprefix("= ")
+    return target if target in BY_ID else None
+
 #: the reported defect ids that a detector recognises, in catalogue order (bit i of
 #: :func:`classify` is ``REPORTED[i]``)
 REPORTED: tuple[str, ...] = tuple(dict.fromkeys(d.reported for d in DEFECTS if d.detect))

@@ -245,7 +245,16 @@ def no_orphan_page(sym: SymbolicLuo, s: SState) -> T:
                     U.any(dom, lambda o, pred=pred: pred(o, p))  # type: ignore[misc]
                     for dom, pred in kinds])
 
-    return U.any("P", lambda p: And(In(g(s, "owner", p), (st.ALLOC, st.RESV)), Not(held(p))))
+    def failed_names(p: T) -> T:  # the LUO-M4f mutant's failed files keep their names
+        if sym.d.finish_skips_failed_retrieve:
+            return False  # a failed file names nothing (the encoding forgets them)
+        return U.any("F", lambda f: And(
+            g(s, "file_live", f), sym.incoming(s, g(s, "file_session", f)),
+            In(g(s, "file_state", f), tuple(st.RETRIEVE_FAILED)), names(sym, s, f, p)))
+
+    return U.any("P", lambda p: Or(
+        And(Eq(g(s, "owner", p), st.ALLOC), Not(held(p))),
+        And(Eq(g(s, "owner", p), st.RESV), Not(held(p)), Not(failed_names(p)))))
 
 
 STATE_FORMS: dict[str, Callable[[SymbolicLuo, SState], T]] = {
